@@ -1,0 +1,132 @@
+//! `/commands` typed on the message line, so a lesson can be typed, seen by the class, and
+//! scripted. A line that does not start with `/` is a message; `//text` sends `/text`.
+
+use crate::cli::{MAX_PROBE_SIZE, parse_in_range};
+
+/// Most messages one `/repeat` may queue: enough to show coalescing, not enough to wedge.
+pub const MAX_REPEAT: usize = 1000;
+
+/// What the user typed, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// Send these bytes as one message.
+    Message(String),
+    Command(Command),
+}
+
+/// A `/command`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Clear,
+    Reconnect,
+    /// Half-close: send FIN.
+    Close,
+    /// Abortive close: send RST.
+    Reset,
+    /// Send one message of N pattern bytes.
+    Size(usize),
+    /// Send TEXT as N separate messages, back to back.
+    Repeat(usize, String),
+}
+
+/// Every command with its usage and what it does; feeds the help overlay.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/help", "show keys and commands"),
+    ("/clear", "clear both panes and the statistics"),
+    ("/reconnect", "drop the connection and connect again"),
+    ("/close", "half-close: send FIN; the server finishes echoing, then closes"),
+    ("/reset", "abortive close: send RST (SO_LINGER 0)"),
+    ("/size N", "send one message of N bytes"),
+    ("/repeat N TEXT", "send TEXT as N separate messages"),
+    ("//text", "send the literal text /text"),
+];
+
+/// Parses one input line; an `Err` is the message to show the user.
+pub fn parse(line: &str) -> Result<Line, String> {
+    let Some(rest) = line.strip_prefix('/') else {
+        return Ok(Line::Message(line.to_owned()));
+    };
+    if rest.starts_with('/') {
+        return Ok(Line::Message(rest.to_owned()));
+    }
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((name, args)) => (name, args.trim()),
+        None => (rest, ""),
+    };
+    let no_args = |command: Command| {
+        if args.is_empty() {
+            Ok(Line::Command(command))
+        } else {
+            Err(format!("/{name} takes no argument"))
+        }
+    };
+    match name {
+        "help" => no_args(Command::Help),
+        "clear" => no_args(Command::Clear),
+        "reconnect" => no_args(Command::Reconnect),
+        "close" => no_args(Command::Close),
+        "reset" => no_args(Command::Reset),
+        "size" => parse_in_range(args, 1, MAX_PROBE_SIZE)
+            .map(|n| Line::Command(Command::Size(n)))
+            .map_err(|e| format!("/size N: N {e}")),
+        "repeat" => {
+            let (count, text) = args.split_once(' ').unwrap_or((args, ""));
+            let count = parse_in_range(count, 1, MAX_REPEAT).map_err(|e| format!("/repeat N TEXT: N {e}"))?;
+            if text.is_empty() {
+                return Err("/repeat N TEXT: TEXT is missing".into());
+            }
+            Ok(Line::Command(Command::Repeat(count, text.to_owned())))
+        }
+        "" => Err("empty command; type /help for the list (// sends a literal /)".into()),
+        _ => Err(format!("unknown command /{name}; type /help for the list")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_escaped_slashes() {
+        assert_eq!(parse("Hello, World!"), Ok(Line::Message("Hello, World!".into())));
+        assert_eq!(parse("//etc/passwd"), Ok(Line::Message("/etc/passwd".into())));
+        assert_eq!(parse(" /not a command"), Ok(Line::Message(" /not a command".into())));
+    }
+
+    #[test]
+    fn commands() {
+        let cases = [
+            ("/help", Command::Help),
+            ("/clear", Command::Clear),
+            ("/reconnect", Command::Reconnect),
+            ("/close", Command::Close),
+            ("/reset", Command::Reset),
+            ("/size 4096", Command::Size(4096)),
+            ("/repeat 20 x", Command::Repeat(20, "x".into())),
+            ("/repeat 2 hello world", Command::Repeat(2, "hello world".into())),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse(input), Ok(Line::Command(expected)), "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_commands_explain_themselves() {
+        let cases = [
+            ("/nope", "unknown command /nope"),
+            ("/", "empty command"),
+            ("/size", "/size N: N must be a whole number"),
+            ("/size 0", "/size N: N must be a whole number from 1"),
+            ("/size lots", "/size N"),
+            ("/repeat 5", "TEXT is missing"),
+            ("/repeat 0 x", "/repeat N TEXT: N must be"),
+            ("/repeat 100000 x", "/repeat N TEXT: N must be"),
+            ("/help me", "/help takes no argument"),
+        ];
+        for (input, expected) in cases {
+            let err = parse(input).unwrap_err();
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+}

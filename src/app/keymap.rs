@@ -1,0 +1,103 @@
+//! The key table. One table feeds the key handling, the help overlay and the footer hints,
+//! so what the screen says is always what the keys do.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// Something a key does (typing into the input line aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Send,
+    HistoryPrev,
+    HistoryNext,
+    FocusNext,
+    FocusPrev,
+    PageUp,
+    PageDown,
+    ScrollOldest,
+    FollowNewest,
+    Help,
+    CloseHelp,
+    Quit,
+}
+
+/// One line of the key table.
+#[derive(Debug)]
+pub struct Binding {
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    /// How the keys are written in the help.
+    pub label: &'static str,
+    pub action: Action,
+    pub help: &'static str,
+    /// Shown in the status bar's hints when `Some`.
+    pub footer: Option<&'static str>,
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
+
+/// Every key binding, in the order the help shows them.
+pub const BINDINGS: &[Binding] = &[
+    Binding { keys: &[(KeyCode::Enter, NONE)], label: "Enter", action: Action::Send, help: "send the line (a /command runs)", footer: Some("Enter send") },
+    Binding { keys: &[(KeyCode::Up, NONE)], label: "Up", action: Action::HistoryPrev, help: "previous line from history", footer: None },
+    Binding { keys: &[(KeyCode::Down, NONE)], label: "Down", action: Action::HistoryNext, help: "next line from history", footer: None },
+    Binding { keys: &[(KeyCode::Tab, NONE)], label: "Tab", action: Action::FocusNext, help: "focus the next pane", footer: Some("Tab focus") },
+    Binding { keys: &[(KeyCode::BackTab, SHIFT), (KeyCode::BackTab, NONE)], label: "Shift-Tab", action: Action::FocusPrev, help: "focus the previous pane", footer: None },
+    Binding { keys: &[(KeyCode::PageUp, NONE)], label: "PgUp", action: Action::PageUp, help: "scroll the focused pane back", footer: None },
+    Binding { keys: &[(KeyCode::PageDown, NONE)], label: "PgDn", action: Action::PageDown, help: "scroll the focused pane forward", footer: None },
+    Binding { keys: &[(KeyCode::Home, NONE)], label: "Home", action: Action::ScrollOldest, help: "jump to the oldest row", footer: None },
+    Binding { keys: &[(KeyCode::End, NONE)], label: "End", action: Action::FollowNewest, help: "follow the newest row", footer: None },
+    Binding { keys: &[(KeyCode::F(1), NONE)], label: "F1", action: Action::Help, help: "this help", footer: Some("F1 help") },
+    Binding { keys: &[(KeyCode::Esc, NONE)], label: "Esc", action: Action::CloseHelp, help: "close the help", footer: None },
+    Binding { keys: &[(KeyCode::Char('c'), CTRL), (KeyCode::Char('q'), CTRL)], label: "Ctrl-C, Ctrl-Q", action: Action::Quit, help: "quit (restores the terminal)", footer: Some("Ctrl-C quit") },
+];
+
+/// The action bound to a key press, if any. Releases and repeats of non-typing keys count
+/// as presses only where the terminal reports them as such.
+pub fn action_for(key: &KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.iter().any(|&(code, mods)| key.code == code && key.modifiers == mods))
+        .map(|b| b.action)
+}
+
+/// The status bar's key hints, from the table.
+pub fn footer_hints() -> impl Iterator<Item = &'static str> {
+    BINDINGS.iter().filter_map(|b| b.footer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_to_actions() {
+        let press = |code, mods| action_for(&KeyEvent::new(code, mods));
+        assert_eq!(press(KeyCode::Enter, NONE), Some(Action::Send));
+        assert_eq!(press(KeyCode::Char('c'), CTRL), Some(Action::Quit));
+        assert_eq!(press(KeyCode::Char('q'), CTRL), Some(Action::Quit));
+        assert_eq!(press(KeyCode::BackTab, SHIFT), Some(Action::FocusPrev));
+        assert_eq!(press(KeyCode::F(1), NONE), Some(Action::Help));
+        assert_eq!(press(KeyCode::Char('c'), NONE), None, "plain c is typing");
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let mut seen = Vec::new();
+        for binding in BINDINGS {
+            for key in binding.keys {
+                assert!(!seen.contains(key), "{key:?} bound twice");
+                seen.push(*key);
+            }
+        }
+    }
+
+    #[test]
+    fn footer_comes_from_the_table() {
+        let hints: Vec<_> = footer_hints().collect();
+        assert_eq!(hints, ["Enter send", "Tab focus", "F1 help", "Ctrl-C quit"]);
+    }
+}

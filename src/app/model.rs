@@ -1,0 +1,272 @@
+//! The application state: what each pane shows, bounded, plus focus and the input line.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Local};
+use tui_input::Input;
+
+use crate::net::{CloseReason, ConnId, Limit};
+use crate::stats::{MessageId, RttStats};
+
+/// Rows kept per pane: a long session or a flood cannot grow memory without limit.
+pub const MAX_ROWS: usize = 10_000;
+/// RTTs kept for the sparkline (wider than any terminal).
+pub const SPARKLINE_SAMPLES: usize = 512;
+/// Input lines remembered for Up/Down.
+pub const MAX_HISTORY: usize = 200;
+/// Closed connections kept in the server's table after they end.
+pub const CLOSED_CONNS_KEPT: usize = 64;
+/// Characters of message text kept per row; rows are cut with `…` when drawn anyway.
+pub const ROW_TEXT_CHARS: usize = 256;
+
+/// The whole state of the UI.
+#[derive(Debug)]
+pub struct App {
+    /// Wall clock for "now" (row times, ages); set by the runtime, fixed in tests.
+    pub now: DateTime<Local>,
+    pub client: Option<ClientPane>,
+    pub server: Option<ServerPane>,
+    pub input: InputLine,
+    pub focus: Focus,
+    pub help_open: bool,
+    /// Network events the UI was too slow to take (the network never waits for us).
+    pub dropped_events: u64,
+    pub(crate) next_message: MessageId,
+}
+
+/// The pane that scroll keys act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Client,
+    Server,
+}
+
+impl App {
+    /// A UI showing the given panes; at least one of them should be present.
+    pub fn new(client: Option<ClientPane>, server: Option<ServerPane>, now: DateTime<Local>) -> Self {
+        let focus = if client.is_some() { Focus::Client } else { Focus::Server };
+        Self {
+            now,
+            client,
+            server,
+            input: InputLine::default(),
+            focus,
+            help_open: false,
+            dropped_events: 0,
+            next_message: 1,
+        }
+    }
+}
+
+/// A bounded, scrollable list of rows: the newest at the back.
+#[derive(Debug, Clone)]
+pub struct Log<T> {
+    rows: VecDeque<T>,
+    /// Rows between the newest and the bottom of the view; 0 = follow the newest.
+    pub scroll_back: usize,
+}
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Self {
+            rows: VecDeque::new(),
+            scroll_back: 0,
+        }
+    }
+}
+
+impl<T> Log<T> {
+    /// Appends a row, dropping the oldest beyond [`MAX_ROWS`]. A scrolled-back view stays
+    /// on the rows it shows instead of sliding under the reader's eyes.
+    pub fn push(&mut self, row: T) {
+        if self.rows.len() == MAX_ROWS {
+            self.rows.pop_front();
+        }
+        self.rows.push_back(row);
+        if self.scroll_back > 0 {
+            self.scroll_back = (self.scroll_back + 1).min(self.rows.len().saturating_sub(1));
+        }
+    }
+
+    pub fn rows(&self) -> &VecDeque<T> {
+        &self.rows
+    }
+
+    /// The newest row matching `pred`, searched from the back (outstanding rows are recent).
+    pub fn find_last_mut(&mut self, pred: impl Fn(&T) -> bool) -> Option<&mut T> {
+        self.rows.iter_mut().rev().find(|row| pred(row))
+    }
+
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.scroll_back = 0;
+    }
+
+    /// Moves the view `delta` rows back in time (negative: towards the newest).
+    pub fn scroll_by(&mut self, delta: isize) {
+        let max = self.rows.len().saturating_sub(1);
+        self.scroll_back = self.scroll_back.saturating_add_signed(delta).min(max);
+    }
+}
+
+/// The client side: one connection to an echo server.
+#[derive(Debug)]
+pub struct ClientPane {
+    pub target: SocketAddr,
+    pub nagle: bool,
+    pub state: ConnState,
+    pub connect_time: Option<Duration>,
+    pub rows: Log<ClientRow>,
+    pub stats: RttStats,
+    pub recent_rtts: VecDeque<Duration>,
+    pub counts: MessageCounts,
+}
+
+impl ClientPane {
+    /// A client about to connect to `target`.
+    pub fn new(target: SocketAddr, nagle: bool) -> Self {
+        Self {
+            target,
+            nagle,
+            state: ConnState::Connecting,
+            connect_time: None,
+            rows: Log::default(),
+            stats: RttStats::new(),
+            recent_rtts: VecDeque::with_capacity(SPARKLINE_SAMPLES),
+            counts: MessageCounts::default(),
+        }
+    }
+}
+
+/// Message tallies for the latency line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub sent: u64,
+    pub echoed: u64,
+    pub mismatched: u64,
+    pub failed: u64,
+}
+
+impl MessageCounts {
+    /// Sent messages whose echo is not complete yet.
+    pub fn pending(&self) -> u64 {
+        self.sent
+            .saturating_sub(self.echoed + self.mismatched + self.failed)
+    }
+}
+
+/// The client connection's state, shown in words and colour in the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Connecting,
+    Connected,
+    /// We sent FIN; echoes may still arrive.
+    HalfClosed,
+    Closed(CloseReason),
+}
+
+/// One row of the client pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRow {
+    pub at: DateTime<Local>,
+    pub kind: ClientRowKind,
+}
+
+/// What a client row says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientRowKind {
+    Sent { id: MessageId, text: String, len: usize },
+    Echo { id: MessageId, text: String, len: usize, progress: EchoProgress },
+    /// Bytes nobody asked for (a greeting, a chatty peer), sanitized.
+    Unsolicited { text: String, len: usize },
+    /// Connection news: connected, closed, reset…
+    Notice(String),
+    /// A command or send that failed, in words.
+    Error(String),
+}
+
+/// How far an echo has come.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EchoProgress {
+    Partial { received: usize },
+    Echoed { rtt: Duration },
+    /// All bytes back, but not the bytes sent: what did come back.
+    Mismatch { echoed: String },
+}
+
+/// The server side: the listener, its connections and every read.
+#[derive(Debug)]
+pub struct ServerPane {
+    pub listen: SocketAddr,
+    pub read_size: usize,
+    /// Why the listen address differs from the one asked for, if it does.
+    pub notice: Option<String>,
+    pub conns: BTreeMap<ConnId, ConnInfo>,
+    pub rows: Log<ServerRow>,
+    pub totals: ServerTotals,
+}
+
+impl ServerPane {
+    /// A server listening on `listen`.
+    pub fn new(listen: SocketAddr, read_size: usize) -> Self {
+        Self {
+            listen,
+            read_size,
+            notice: None,
+            conns: BTreeMap::new(),
+            rows: Log::default(),
+            totals: ServerTotals::default(),
+        }
+    }
+}
+
+/// Server-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerTotals {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub reads: u64,
+    pub bytes: u64,
+}
+
+/// One connection in the server's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub since: DateTime<Local>,
+    pub reads: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// `None` while open.
+    pub closed: Option<CloseReason>,
+}
+
+/// One row of the server's read log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRow {
+    pub at: DateTime<Local>,
+    pub kind: ServerRowKind,
+}
+
+/// What a server row says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerRowKind {
+    Connected { conn: ConnId, peer: SocketAddr },
+    Read { conn: ConnId, len: usize, text: String },
+    Closed { conn: ConnId, reason: CloseReason, bytes_in: u64, bytes_out: u64 },
+    Rejected { conn: ConnId, peer: SocketAddr, limit: Limit },
+    AcceptFailed { reason: String },
+    /// A command's answer, when there is no client pane to show it in.
+    Error(String),
+}
+
+/// The message line: a line editor plus Up/Down history.
+#[derive(Debug, Default)]
+pub struct InputLine {
+    pub editor: Input,
+    pub history: VecDeque<String>,
+    /// Position while browsing history with Up/Down; `None` = editing a new line.
+    pub browsing: Option<usize>,
+}

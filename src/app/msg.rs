@@ -1,0 +1,23 @@
+//! What flows into `update` and what flows out of it.
+
+use crossterm::event::KeyEvent;
+
+use crate::net::{ClientCommand, NetEvent};
+
+/// Everything that can change the application state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// Bracketed paste: inserted into the input line as text, never executed key by key.
+    Paste(String),
+    Net(NetEvent),
+    /// The periodic tick: refreshes ages and the count of events the UI had to drop.
+    Tick { dropped_events: u64 },
+}
+
+/// What `update` asks the runtime to do, since it does no I/O itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Client(ClientCommand),
+    Quit,
+}

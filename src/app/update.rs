@@ -1,0 +1,379 @@
+//! `update`: the only place the application state changes.
+
+use std::sync::Arc;
+
+use crossterm::event::{Event, KeyEvent};
+use tui_input::backend::crossterm::EventHandler;
+
+use super::command::{self, Command, Line};
+use super::keymap::{self, Action};
+use super::model::*;
+use super::msg::{Effect, Msg};
+use crate::net::{ClientCommand, ClientEvent, NetEvent, ServerEvent, ServerEventKind};
+use crate::stats::EchoUpdate;
+use crate::text::sanitize_truncated;
+
+/// Rows one PgUp/PgDn moves.
+const PAGE_ROWS: isize = 10;
+
+/// Applies one message to the state and says what the runtime must do about it.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => on_key(app, key),
+        Msg::Paste(text) => {
+            // The line is one message: pasted newlines become spaces rather than sends.
+            for c in text.chars() {
+                let c = if c == '\n' || c == '\r' { ' ' } else { c };
+                app.input.editor.handle(tui_input::InputRequest::InsertChar(c));
+            }
+            Vec::new()
+        }
+        Msg::Net(event) => {
+            on_net(app, event);
+            Vec::new()
+        }
+        Msg::Tick { dropped_events } => {
+            app.dropped_events = dropped_events;
+            Vec::new()
+        }
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let action = keymap::action_for(&key);
+    if app.help_open {
+        match action {
+            Some(Action::Quit) => return vec![Effect::Quit],
+            Some(Action::CloseHelp | Action::Help) => app.help_open = false,
+            _ => {}
+        }
+        return Vec::new();
+    }
+    let Some(action) = action else {
+        if app.input.editor.handle_event(&Event::Key(key)).is_some() {
+            app.input.browsing = None;
+        }
+        return Vec::new();
+    };
+    match action {
+        Action::Send => return submit_line(app),
+        Action::HistoryPrev => browse_history(&mut app.input, 1),
+        Action::HistoryNext => browse_history(&mut app.input, -1),
+        Action::FocusNext | Action::FocusPrev => {
+            // Two panes at most, so next and previous are the same move.
+            if app.client.is_some() && app.server.is_some() {
+                app.focus = match app.focus {
+                    Focus::Client => Focus::Server,
+                    Focus::Server => Focus::Client,
+                };
+            }
+        }
+        Action::PageUp => scroll_focused(app, PAGE_ROWS),
+        Action::PageDown => scroll_focused(app, -PAGE_ROWS),
+        Action::ScrollOldest => scroll_focused(app, isize::MAX),
+        Action::FollowNewest => scroll_focused(app, isize::MIN),
+        Action::Help => app.help_open = true,
+        Action::CloseHelp => {}
+        Action::Quit => return vec![Effect::Quit],
+    }
+    Vec::new()
+}
+
+fn scroll_focused(app: &mut App, delta: isize) {
+    match app.focus {
+        Focus::Client => {
+            if let Some(client) = &mut app.client {
+                client.rows.scroll_by(delta);
+            }
+        }
+        Focus::Server => {
+            if let Some(server) = &mut app.server {
+                server.rows.scroll_by(delta);
+            }
+        }
+    }
+}
+
+/// Up (`step` 1) goes back in history, Down (`-1`) forward, past the newest to an empty line.
+fn browse_history(input: &mut InputLine, step: isize) {
+    if input.history.is_empty() {
+        return;
+    }
+    let newest = input.history.len() - 1;
+    let next = match (input.browsing, step > 0) {
+        (None, true) => Some(newest),
+        (None, false) => None,
+        (Some(0), true) => Some(0),
+        (Some(i), true) => Some(i - 1),
+        (Some(i), false) if i < newest => Some(i + 1),
+        (Some(_), false) => None,
+    };
+    input.browsing = next;
+    let text = next.map(|i| input.history[i].clone()).unwrap_or_default();
+    input.editor = tui_input::Input::new(text);
+}
+
+fn submit_line(app: &mut App) -> Vec<Effect> {
+    let line = app.input.editor.value().to_owned();
+    if line.is_empty() {
+        return Vec::new();
+    }
+    app.input.editor.reset();
+    app.input.browsing = None;
+    if app.input.history.back() != Some(&line) {
+        if app.input.history.len() == MAX_HISTORY {
+            app.input.history.pop_front();
+        }
+        app.input.history.push_back(line.clone());
+    }
+    match command::parse(&line) {
+        Err(message) => {
+            show_error(app, message);
+            Vec::new()
+        }
+        Ok(Line::Message(text)) => send_messages(app, text.into_bytes(), 1),
+        Ok(Line::Command(command)) => run_command(app, command),
+    }
+}
+
+fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
+    let client_command = match command {
+        Command::Help => {
+            app.help_open = true;
+            return Vec::new();
+        }
+        Command::Clear => {
+            clear(app);
+            return Vec::new();
+        }
+        Command::Size(n) => return send_messages(app, crate::net::probe_payload(n), 1),
+        Command::Repeat(n, text) => return send_messages(app, text.into_bytes(), n),
+        Command::Reconnect => ClientCommand::Reconnect,
+        Command::Close => ClientCommand::HalfClose,
+        Command::Reset => ClientCommand::Reset,
+    };
+    if app.client.is_none() {
+        show_error(app, no_client_message());
+        return Vec::new();
+    }
+    vec![Effect::Client(client_command)]
+}
+
+fn no_client_message() -> String {
+    "this mode has no client; run 'echotui' or 'echotui connect HOST:PORT'".into()
+}
+
+fn clear(app: &mut App) {
+    if let Some(client) = &mut app.client {
+        client.rows.clear();
+        client.stats = crate::stats::RttStats::new();
+        client.recent_rtts.clear();
+        client.counts = MessageCounts::default();
+    }
+    if let Some(server) = &mut app.server {
+        server.rows.clear();
+        server.conns.retain(|_, conn| conn.closed.is_none());
+    }
+}
+
+/// Queues `copies` messages of `bytes` if the client can take them, with a row for each.
+fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
+    let now = app.now;
+    let Some(client) = &mut app.client else {
+        show_error(app, no_client_message());
+        return Vec::new();
+    };
+    if !matches!(client.state, ConnState::Connected) {
+        let state = state_words(&client.state);
+        show_error(app, format!("not sent: {state}; type /reconnect"));
+        return Vec::new();
+    }
+    let bytes: Arc<[u8]> = bytes.into();
+    let text = sanitize_truncated(&bytes, ROW_TEXT_CHARS);
+    let mut effects = Vec::with_capacity(copies);
+    for _ in 0..copies {
+        let id = app.next_message;
+        app.next_message += 1;
+        client.counts.sent += 1;
+        client.rows.push(ClientRow {
+            at: now,
+            kind: ClientRowKind::Sent { id, text: text.clone(), len: bytes.len() },
+        });
+        effects.push(Effect::Client(ClientCommand::Send { id, bytes: bytes.clone() }));
+    }
+    effects
+}
+
+/// The connection state in the words the status bar uses.
+pub fn state_words(state: &ConnState) -> String {
+    match state {
+        ConnState::Connecting => "connecting".into(),
+        ConnState::Connected => "connected".into(),
+        ConnState::HalfClosed => "half-closed (FIN sent)".into(),
+        ConnState::Closed(reason) => reason.to_string(),
+    }
+}
+
+/// Tells the user what went wrong, in the client pane, or the server pane when there is no
+/// client: commands answer where the class is already looking.
+fn show_error(app: &mut App, message: String) {
+    let at = app.now;
+    if let Some(client) = &mut app.client {
+        client.rows.push(ClientRow { at, kind: ClientRowKind::Error(message) });
+    } else if let Some(server) = &mut app.server {
+        server.rows.push(ServerRow { at, kind: ServerRowKind::Error(message) });
+    }
+}
+
+fn on_net(app: &mut App, event: NetEvent) {
+    match event {
+        NetEvent::Client(event) => on_client(app, event),
+        NetEvent::Server(event) => on_server(app, event),
+        NetEvent::AcceptFailed { at, reason } => {
+            if let Some(server) = &mut app.server {
+                server.rows.push(ServerRow { at, kind: ServerRowKind::AcceptFailed { reason } });
+            }
+        }
+    }
+}
+
+fn on_client(app: &mut App, event: ClientEvent) {
+    let now = app.now;
+    let Some(client) = &mut app.client else {
+        return;
+    };
+    let mut row = |kind| client.rows.push(ClientRow { at: now, kind });
+    match event {
+        ClientEvent::Connecting { target } => {
+            client.state = ConnState::Connecting;
+            client.connect_time = None;
+            row(ClientRowKind::Notice(format!("connecting to {target}…")));
+        }
+        ClientEvent::Connected { local, peer, connect_time } => {
+            client.state = ConnState::Connected;
+            client.connect_time = Some(connect_time);
+            let took = crate::format::duration(connect_time);
+            row(ClientRowKind::Notice(format!("connected to {peer} from {local} in {took}")));
+        }
+        ClientEvent::HalfClosed => {
+            client.state = ConnState::HalfClosed;
+            row(ClientRowKind::Notice("FIN sent: waiting for the peer to finish echoing".into()));
+        }
+        ClientEvent::SendFailed { id, reason } => {
+            client.counts.failed += 1;
+            row(ClientRowKind::Error(format!("message #{id} not sent: {reason}")));
+        }
+        ClientEvent::Closed(reason) => {
+            // Bytes still owed will never come back on this connection.
+            client.counts.failed += client.counts.pending();
+            let words = reason.to_string();
+            client.state = ConnState::Closed(reason);
+            row(ClientRowKind::Notice(format!("connection {words}; /reconnect to try again")));
+        }
+        ClientEvent::Echo(update) => on_echo(client, update, now),
+    }
+}
+
+fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<chrono::Local>) {
+    let (id, progress) = match update {
+        EchoUpdate::Unsolicited { bytes } => {
+            let text = sanitize_truncated(&bytes, ROW_TEXT_CHARS);
+            client.rows.push(ClientRow {
+                at: now,
+                kind: ClientRowKind::Unsolicited { text, len: bytes.len() },
+            });
+            return;
+        }
+        EchoUpdate::Partial { id, received, .. } => (id, EchoProgress::Partial { received }),
+        EchoUpdate::Echoed { id, rtt } => {
+            client.counts.echoed += 1;
+            client.stats.record(rtt);
+            if client.recent_rtts.len() == SPARKLINE_SAMPLES {
+                client.recent_rtts.pop_front();
+            }
+            client.recent_rtts.push_back(rtt);
+            (id, EchoProgress::Echoed { rtt })
+        }
+        EchoUpdate::Mismatch { id, echoed } => {
+            client.counts.mismatched += 1;
+            let echoed = sanitize_truncated(&echoed, ROW_TEXT_CHARS);
+            (id, EchoProgress::Mismatch { echoed })
+        }
+    };
+    let echo_row = client.rows.find_last_mut(|row| {
+        matches!(row.kind, ClientRowKind::Echo { id: echo_id, .. } if echo_id == id)
+    });
+    if let Some(ClientRow { at, kind: ClientRowKind::Echo { progress: old, .. } }) = echo_row {
+        *at = now;
+        *old = progress;
+        return;
+    }
+    let (text, len) = client
+        .rows
+        .rows()
+        .iter()
+        .rev()
+        .find_map(|row| match &row.kind {
+            ClientRowKind::Sent { id: sent_id, text, len } if *sent_id == id => Some((text.clone(), *len)),
+            _ => None,
+        })
+        .unwrap_or_else(|| (format!("message #{id}"), 0));
+    client.rows.push(ClientRow { at: now, kind: ClientRowKind::Echo { id, text, len, progress } });
+}
+
+fn on_server(app: &mut App, event: ServerEvent) {
+    let Some(server) = &mut app.server else {
+        return;
+    };
+    let ServerEvent { at, conn, peer, kind } = event;
+    let row_kind = match kind {
+        ServerEventKind::Connected => {
+            server.totals.accepted += 1;
+            server.conns.insert(
+                conn,
+                ConnInfo { peer, since: at, reads: 0, bytes_in: 0, bytes_out: 0, closed: None },
+            );
+            ServerRowKind::Connected { conn, peer }
+        }
+        ServerEventKind::Read { len, preview } => {
+            server.totals.reads += 1;
+            server.totals.bytes += len as u64;
+            if let Some(info) = server.conns.get_mut(&conn) {
+                info.reads += 1;
+                info.bytes_in += len as u64;
+            }
+            let mut text = sanitize_truncated(&preview, ROW_TEXT_CHARS);
+            if len > preview.len() && !text.ends_with('…') {
+                text.push('…');
+            }
+            ServerRowKind::Read { conn, len, text }
+        }
+        ServerEventKind::Closed { reason, bytes_in, bytes_out } => {
+            if let Some(info) = server.conns.get_mut(&conn) {
+                info.closed = Some(reason.clone());
+                info.bytes_in = bytes_in;
+                info.bytes_out = bytes_out;
+            }
+            forget_old_closed(server);
+            ServerRowKind::Closed { conn, reason, bytes_in, bytes_out }
+        }
+        ServerEventKind::Rejected { limit } => {
+            server.totals.rejected += 1;
+            ServerRowKind::Rejected { conn, peer, limit }
+        }
+    };
+    server.rows.push(ServerRow { at, kind: row_kind });
+}
+
+/// Keeps the connection table bounded: open connections stay, old closed ones go.
+fn forget_old_closed(server: &mut ServerPane) {
+    let closed: Vec<_> = server
+        .conns
+        .iter()
+        .filter(|(_, info)| info.closed.is_some())
+        .map(|(&conn, _)| conn)
+        .collect();
+    for conn in closed.iter().take(closed.len().saturating_sub(CLOSED_CONNS_KEPT)) {
+        server.conns.remove(conn);
+    }
+}

@@ -1,0 +1,207 @@
+//! Command-line types (clap) and their validation. The rest of the program receives the
+//! validated values, never raw strings.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::net::{DEFAULT_READ_SIZE, MAX_READ_SIZE};
+
+/// The echo protocol (RFC 862) made visible: an echo server and client side by side.
+///
+/// Without a command, starts an embedded echo server on 127.0.0.1:12345 and a client
+/// connected to it, in a terminal UI.
+#[derive(Debug, Parser)]
+#[command(name = "echotui", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub server: ServerOpts,
+    #[command(flatten)]
+    pub client: ClientOpts,
+}
+
+/// The modes besides the default side-by-side UI.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run only the echo server (UI, or --headless log lines for scripts).
+    Serve(ServeArgs),
+    /// Run only the client UI, against any echo server.
+    Connect(ConnectArgs),
+    /// Measure round-trip times headlessly, like ping(8) over the echo protocol.
+    Ping(PingArgs),
+}
+
+/// Server options shared by the default UI and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerOpts {
+    /// Bytes per server read(), like the tutorial's recv(1024) [1..=65536].
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_READ_SIZE, value_parser = parse_read_size, global = true)]
+    pub read_size: usize,
+}
+
+/// Client options shared by the default UI, `connect` and `ping`.
+#[derive(Debug, Clone, Args)]
+pub struct ClientOpts {
+    /// Leave Nagle's algorithm on (default: TCP_NODELAY, Nagle off, since we measure latency).
+    #[arg(long, global = true)]
+    pub nagle: bool,
+}
+
+/// `echotui serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; a non-loopback address exposes the server to the network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12345", value_parser = parse_listen)]
+    pub listen: String,
+    /// No UI: one log line per event on stdout, a summary on Ctrl-C/SIGTERM.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: JSON Lines instead of text.
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+    /// With --headless: log connections, closes, limits and errors, but not every read.
+    #[arg(long, requires = "headless")]
+    pub quiet: bool,
+    /// Maximum simultaneous connections; more are accepted and closed at once.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: u32,
+    /// Maximum simultaneous connections from one IP address.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_ip: u32,
+    /// Close connections silent for this long (0 = never).
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+}
+
+/// `echotui connect HOST:PORT`.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// The echo server, HOST:PORT (e.g. localhost:7, [::1]:12345).
+    #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
+    pub target: String,
+}
+
+/// `echotui ping [HOST:PORT]`.
+#[derive(Debug, Clone, Args)]
+pub struct PingArgs {
+    /// The echo server; without it, an embedded server on a free loopback port.
+    #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
+    pub target: Option<String>,
+    /// Number of probes.
+    #[arg(short, long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Pause between probes (0 = back-to-back).
+    #[arg(short, long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Probe size in bytes (13 = "Hello, World!").
+    #[arg(short, long, value_name = "BYTES", default_value_t = 13, value_parser = parse_probe_size)]
+    pub size: usize,
+    /// How long to wait for the connection and for each echo.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Largest ping probe: large enough to show segmentation, small enough to stay a probe.
+pub const MAX_PROBE_SIZE: usize = 1 << 20;
+
+/// Validates `HOST:PORT` syntax and the port range; the host is resolved later, at use.
+pub fn parse_target(s: &str) -> Result<String, String> {
+    parse_host_port(s, 1)
+}
+
+/// Like [`parse_target`], but port 0 asks the OS for a free port (handy for scripts and tests).
+fn parse_listen(s: &str) -> Result<String, String> {
+    parse_host_port(s, 0)
+}
+
+fn parse_host_port(s: &str, min_port: u32) -> Result<String, String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected HOST:PORT, e.g. 127.0.0.1:12345 (got '{s}')"))?;
+    if host.is_empty() {
+        return Err(format!("missing host in '{s}'"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.contains(':') && !s.starts_with('[') {
+        return Err(format!("write IPv6 addresses in brackets, e.g. [{host}]:{port}"));
+    }
+    match port.parse::<u32>() {
+        Ok(p) if (min_port..=65535).contains(&p) => Ok(s.to_owned()),
+        _ => Err(format!("port must be {min_port}..=65535 (got '{port}')")),
+    }
+}
+
+/// humantime durations (`250ms`, `2s`, `1m`); `0` means zero.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        Duration::ZERO => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
+}
+
+fn parse_read_size(s: &str) -> Result<usize, String> {
+    parse_in_range(s, 1, MAX_READ_SIZE)
+}
+
+fn parse_probe_size(s: &str) -> Result<usize, String> {
+    parse_in_range(s, 1, MAX_PROBE_SIZE)
+}
+
+/// Parses a whole number in `min..=max`; shared by every size flag and `/command`.
+pub fn parse_in_range(s: &str, min: usize, max: usize) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {min} to {max} (got '{s}')")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn targets() {
+        for ok in ["127.0.0.1:12345", "localhost:7", "[::1]:7", "example.org:65535"] {
+            assert_eq!(parse_target(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["127.0.0.1", ":80", "host:0", "host:70000", "host:http", "::1:7"] {
+            assert!(parse_target(bad).is_err(), "{bad} should be rejected");
+        }
+        assert!(parse_listen("127.0.0.1:0").is_ok());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_positive_duration("0").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_read_size("7"), Ok(7));
+        assert!(parse_read_size("0").is_err());
+        assert!(parse_read_size("65537").is_err());
+        assert!(parse_probe_size("x").is_err());
+    }
+}

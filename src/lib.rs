@@ -1,0 +1,6 @@
+pub mod app;
+pub mod cli;
+pub mod format;
+pub mod net;
+pub mod stats;
+pub mod text;

@@ -1,0 +1,305 @@
+//! The echo client actor: [`ClientCommand`]s in, [`ClientEvent`]s out.
+//!
+//! A connection is split in two tasks, because an echo client that writes and reads in turn
+//! can deadlock: a large message fills the server's receive buffer while the server waits
+//! for us to read its echoes. So the actor writes, a reader task reads, and both share the
+//! [`RttTracker`]: the writer records each message just before the bytes reach the socket,
+//! the reader matches every read against it the moment it returns. RTTs are therefore
+//! measured at the socket, however slowly the UI later shows them.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
+use crate::stats::{MessageId, RttTracker};
+
+/// How many commands may wait for the actor; beyond that the UI is told the client is busy.
+const COMMAND_QUEUE: usize = 256;
+/// Messages sent but not yet echoed beyond which we refuse to send more (bounds memory
+/// when a peer never answers).
+const MAX_OUTSTANDING: usize = 10_000;
+/// The reader's buffer: large enough that a flood costs few wake-ups.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// How the client connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// `TCP_NODELAY`: on by default, because we measure latency (Nagle off).
+    pub nodelay: bool,
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            nodelay: true,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the UI asks the client to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCommand {
+    Send { id: MessageId, bytes: Arc<[u8]> },
+    /// Drop the current connection (if any) and connect again.
+    Reconnect,
+    /// Send FIN (`shutdown(SHUT_WR)`): the peer finishes echoing, then closes.
+    HalfClose,
+    /// Abortive close: `SO_LINGER` 0, so the kernel sends RST instead of FIN.
+    Reset,
+}
+
+/// The UI's handle on the client actor.
+#[derive(Debug, Clone)]
+pub struct ClientHandle {
+    commands: mpsc::Sender<ClientCommand>,
+}
+
+/// The client could not take a command right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("client is busy: {COMMAND_QUEUE} commands are already waiting")]
+pub struct ClientBusy;
+
+impl ClientHandle {
+    /// Queues a command without waiting, so a stalled connection never freezes the UI.
+    pub fn command(&self, command: ClientCommand) -> Result<(), ClientBusy> {
+        self.commands.try_send(command).map_err(|_| ClientBusy)
+    }
+}
+
+/// Starts the client actor, which connects to `target` at once.
+pub fn spawn(
+    target: SocketAddr,
+    settings: ClientSettings,
+    events: EventSink,
+    shutdown: CancellationToken,
+) -> ClientHandle {
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let actor = Actor {
+        target,
+        settings,
+        events,
+        shutdown,
+        commands: rx,
+    };
+    tokio::spawn(actor.run());
+    ClientHandle { commands: tx }
+}
+
+struct Actor {
+    target: SocketAddr,
+    settings: ClientSettings,
+    events: EventSink,
+    shutdown: CancellationToken,
+    commands: mpsc::Receiver<ClientCommand>,
+}
+
+/// What the actor does after a connection ends.
+enum Next {
+    Reconnect,
+    WaitForReconnect,
+    Quit,
+}
+
+impl Actor {
+    async fn run(mut self) {
+        let mut next = Next::Reconnect;
+        loop {
+            next = match next {
+                Next::Quit => return,
+                Next::Reconnect => self.connection().await,
+                Next::WaitForReconnect => self.disconnected().await,
+            };
+        }
+    }
+
+    async fn report(&self, event: ClientEvent) {
+        self.events.deliver(NetEvent::Client(event)).await;
+    }
+
+    /// While not connected, only `Reconnect` means something; sends are refused in words.
+    async fn disconnected(&mut self) -> Next {
+        loop {
+            let command = tokio::select! {
+                _ = self.shutdown.cancelled() => return Next::Quit,
+                command = self.commands.recv() => command,
+            };
+            match command {
+                None => return Next::Quit,
+                Some(ClientCommand::Reconnect) => return Next::Reconnect,
+                Some(ClientCommand::Send { id, .. }) => {
+                    self.report(ClientEvent::SendFailed {
+                        id,
+                        reason: "not connected (type /reconnect)".into(),
+                    })
+                    .await
+                }
+                Some(ClientCommand::HalfClose | ClientCommand::Reset) => {}
+            }
+        }
+    }
+
+    /// Connects, then serves commands until the connection ends.
+    async fn connection(&mut self) -> Next {
+        self.report(ClientEvent::Connecting {
+            target: self.target,
+        })
+        .await;
+        let connecting = super::connect(
+            self.target,
+            self.settings.nodelay,
+            self.settings.connect_timeout,
+        );
+        let connected = tokio::select! {
+            _ = self.shutdown.cancelled() => return Next::Quit,
+            connected = connecting => connected,
+        };
+        let (stream, connect_time) = match connected {
+            Ok(pair) => pair,
+            Err(err) => {
+                self.report(ClientEvent::Closed(err.close_reason())).await;
+                return Next::WaitForReconnect;
+            }
+        };
+        // Both addresses exist on a connected socket; if the OS cannot say, show the target.
+        let local = stream.local_addr().unwrap_or(self.target);
+        let peer = stream.peer_addr().unwrap_or(self.target);
+        self.report(ClientEvent::Connected {
+            local,
+            peer,
+            connect_time,
+        })
+        .await;
+
+        let (reader, writer) = stream.into_split();
+        let tracker = Arc::new(Mutex::new(RttTracker::default()));
+        // Cancelled when the reader sees the end of the connection, or when we end it.
+        let ended = self.shutdown.child_token();
+        let reading = tokio::spawn(read_echoes(
+            reader,
+            tracker.clone(),
+            self.events.clone(),
+            ended.clone(),
+        ));
+        let next = self.write_commands(writer, &tracker, &ended).await;
+        ended.cancel();
+        // The reader only returns; a join error would mean it panicked, already reported.
+        let _ = reading.await;
+        next
+    }
+
+    /// Serves commands on a live connection.
+    async fn write_commands(
+        &mut self,
+        mut writer: OwnedWriteHalf,
+        tracker: &Mutex<RttTracker>,
+        ended: &CancellationToken,
+    ) -> Next {
+        let mut half_closed = false;
+        loop {
+            let command = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Next::Quit,
+                _ = ended.cancelled() => return Next::WaitForReconnect,
+                command = self.commands.recv() => command,
+            };
+            let Some(command) = command else {
+                return Next::Quit;
+            };
+            match command {
+                ClientCommand::Send { id, bytes } => {
+                    let refusal = if half_closed {
+                        Some("the connection is half-closed (FIN sent)".to_owned())
+                    } else if lock(tracker).outstanding() >= MAX_OUTSTANDING {
+                        Some(format!("{MAX_OUTSTANDING} messages are still waiting for their echo"))
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = refusal {
+                        self.report(ClientEvent::SendFailed { id, reason }).await;
+                        continue;
+                    }
+                    // Stamp and record first: the echo may come back before write_all returns.
+                    lock(tracker).sent(id, bytes.clone(), Instant::now());
+                    let written = tokio::select! {
+                        _ = ended.cancelled() => return Next::WaitForReconnect,
+                        written = writer.write_all(&bytes) => written,
+                    };
+                    if let Err(err) = written {
+                        let reason = super::describe(&err);
+                        self.report(ClientEvent::SendFailed { id, reason }).await;
+                    }
+                }
+                ClientCommand::Reconnect => return Next::Reconnect,
+                ClientCommand::HalfClose if !half_closed => {
+                    half_closed = true;
+                    match writer.shutdown().await {
+                        Ok(()) => self.report(ClientEvent::HalfClosed).await,
+                        Err(err) => {
+                            self.report(ClientEvent::Closed(CloseReason::from_io(&err)))
+                                .await
+                        }
+                    }
+                }
+                ClientCommand::HalfClose => {}
+                ClientCommand::Reset => {
+                    // SO_LINGER 0 turns the close into an RST. The reader must stop first:
+                    // the socket closes when its last half is dropped.
+                    let reason = match writer.as_ref().set_zero_linger() {
+                        Ok(()) => CloseReason::ResetByUs,
+                        Err(err) => CloseReason::Error(format!("cannot reset: {}", super::describe(&err))),
+                    };
+                    ended.cancel();
+                    self.report(ClientEvent::Closed(reason)).await;
+                    return Next::WaitForReconnect;
+                }
+            }
+        }
+    }
+}
+
+fn lock(tracker: &Mutex<RttTracker>) -> std::sync::MutexGuard<'_, RttTracker> {
+    // Poisoning means the other half panicked mid-update; the tracker is still consistent
+    // enough to report what it knows.
+    tracker.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reads echoes until the connection ends (reported) or `ended` is cancelled (silent).
+async fn read_echoes(
+    mut reader: OwnedReadHalf,
+    tracker: Arc<Mutex<RttTracker>>,
+    events: EventSink,
+    ended: CancellationToken,
+) {
+    // However we leave, tell the writer the connection is over.
+    let _ended = ended.clone().drop_guard();
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut updates = Vec::new();
+    loop {
+        let read = tokio::select! {
+            _ = ended.cancelled() => return,
+            read = reader.read(&mut buf) => read,
+        };
+        let at = Instant::now();
+        let reason = match read {
+            Ok(0) => CloseReason::PeerClosed,
+            Ok(n) => {
+                lock(&tracker).received(&buf[..n], at, &mut updates);
+                for update in updates.drain(..) {
+                    events.deliver(NetEvent::Client(ClientEvent::Echo(update))).await;
+                }
+                continue;
+            }
+            Err(err) => CloseReason::from_io(&err),
+        };
+        events.deliver(NetEvent::Client(ClientEvent::Closed(reason))).await;
+        return;
+    }
+}

@@ -1,0 +1,219 @@
+//! `NetEvent`: the only thing the UI (or a headless logger) learns from the network.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use std::{fmt, io};
+
+use chrono::{DateTime, Local};
+use tokio::sync::mpsc;
+
+use super::server::Limit;
+use crate::stats::EchoUpdate;
+
+/// Numbers the server's connections in accept order, so rows can say `#3`.
+pub type ConnId = u64;
+
+/// Something the network did that someone may want to show or log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetEvent {
+    Server(ServerEvent),
+    /// `accept()` failed (EMFILE, ECONNABORTED, …); the server backs off and keeps serving.
+    AcceptFailed { at: DateTime<Local>, reason: String },
+    Client(ClientEvent),
+}
+
+/// One thing that happened on one server connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerEvent {
+    /// Wall-clock time for display; stamped where it happened, not where it is shown.
+    pub at: DateTime<Local>,
+    pub conn: ConnId,
+    pub peer: SocketAddr,
+    pub kind: ServerEventKind,
+}
+
+/// What happened on a server connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEventKind {
+    Connected,
+    /// One `read()` returned `len` bytes; `preview` holds the first few of them, raw.
+    Read { len: usize, preview: Vec<u8> },
+    Closed {
+        reason: CloseReason,
+        bytes_in: u64,
+        bytes_out: u64,
+    },
+    /// Accepted and closed at once because a limit was reached.
+    Rejected { limit: Limit },
+}
+
+/// What the client's connection did. RTTs were measured at the socket, not on arrival here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    Connecting { target: SocketAddr },
+    Connected {
+        local: SocketAddr,
+        peer: SocketAddr,
+        connect_time: Duration,
+    },
+    Echo(EchoUpdate),
+    /// Our FIN is sent; the peer may still echo what it has.
+    HalfClosed,
+    /// A message could not be handed to the socket.
+    SendFailed { id: crate::stats::MessageId, reason: String },
+    Closed(CloseReason),
+}
+
+/// Why a connection ended or never started, in terms a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer sent FIN.
+    PeerClosed,
+    /// The peer sent RST (or the connection was aborted under us).
+    Reset,
+    /// We sent RST on purpose (`/reset`).
+    ResetByUs,
+    Refused,
+    TimedOut,
+    /// Server: no bytes for the idle timeout.
+    IdleTimeout,
+    /// Server: the peer stopped reading while we owed it bytes.
+    WriteStall,
+    /// We are shutting down.
+    Shutdown,
+    /// Any other OS error, already described in words.
+    Error(String),
+}
+
+impl CloseReason {
+    /// Classifies an I/O error into a reason a user recognises.
+    pub fn from_io(err: &io::Error) -> Self {
+        use io::ErrorKind::*;
+        match err.kind() {
+            ConnectionRefused => CloseReason::Refused,
+            ConnectionReset | ConnectionAborted | BrokenPipe => CloseReason::Reset,
+            TimedOut => CloseReason::TimedOut,
+            _ => CloseReason::Error(super::describe(err)),
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloseReason::PeerClosed => "closed by peer",
+            CloseReason::Reset => "reset",
+            CloseReason::ResetByUs => "reset by us",
+            CloseReason::Refused => "refused",
+            CloseReason::TimedOut => "timed out",
+            CloseReason::IdleTimeout => "idle timeout",
+            CloseReason::WriteStall => "stopped reading",
+            CloseReason::Shutdown => "shut down",
+            CloseReason::Error(words) => words,
+        })
+    }
+}
+
+/// The sending side of the event channel, shared by every network task.
+///
+/// The server uses [`EventSink::emit`], which never waits: when the consumer is behind, the
+/// event is counted as dropped, so echoing never slows down because a terminal is slow.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<NetEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// The receiving side, with the count of events the sink had to drop.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<NetEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// A bounded event channel: `capacity` events may wait for the consumer.
+pub fn channel(capacity: usize) -> (EventSink, EventStream) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let dropped = Arc::new(AtomicU64::new(0));
+    (
+        EventSink {
+            tx,
+            dropped: dropped.clone(),
+        },
+        EventStream { rx, dropped },
+    )
+}
+
+impl EventSink {
+    /// A sink nobody listens to, for an embedded server whose events nobody shows.
+    pub fn discard() -> Self {
+        channel(1).0
+    }
+
+    /// Reports an event without ever waiting; counts it as dropped if the consumer is behind.
+    pub fn emit(&self, event: NetEvent) {
+        if self.tx.try_send(event).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reports an event, waiting for room: for the client, whose echoes must all be shown.
+    ///
+    /// Waiting here only delays reading the client's own socket (TCP then slows the peer);
+    /// RTTs are stamped before this call, so they stay honest.
+    pub async fn deliver(&self, event: NetEvent) {
+        // An error means the consumer is gone (we are shutting down): nothing to report to.
+        let _ = self.tx.send(event).await;
+    }
+}
+
+impl EventStream {
+    /// Waits for the next event; `None` once every sink is gone.
+    pub async fn recv(&mut self) -> Option<NetEvent> {
+        self.rx.recv().await
+    }
+
+    /// Takes an event that is already waiting, without waiting for one.
+    pub fn try_recv(&mut self) -> Option<NetEvent> {
+        self.rx.try_recv().ok()
+    }
+
+    /// How many events were dropped because the consumer was behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept_failed() -> NetEvent {
+        NetEvent::AcceptFailed {
+            at: Local::now(),
+            reason: "too many open files".into(),
+        }
+    }
+
+    #[test]
+    fn a_full_channel_drops_and_counts_instead_of_waiting() {
+        let (sink, mut stream) = channel(2);
+        for _ in 0..5 {
+            sink.emit(accept_failed());
+        }
+        assert_eq!(stream.dropped(), 3);
+        assert!(stream.try_recv().is_some());
+        assert!(stream.try_recv().is_some());
+        assert!(stream.try_recv().is_none());
+    }
+
+    #[test]
+    fn reasons_read_as_words() {
+        assert_eq!(CloseReason::PeerClosed.to_string(), "closed by peer");
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(CloseReason::from_io(&reset), CloseReason::Reset);
+        assert_eq!(CloseReason::from_io(&reset).to_string(), "reset");
+    }
+}

@@ -1,0 +1,333 @@
+//! The echo server (RFC 862): an accept loop and one small task per connection.
+//!
+//! Each connection task reads up to `read_size` bytes, reports the read, and writes the same
+//! bytes back before reading again. Echoing synchronously like this is what bounds memory:
+//! we never hold more than one read buffer per connection, and a peer that stops reading
+//! simply stops being read from (TCP flow control pushes back on it) until the write-stall
+//! timeout drops it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Local;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::event::{CloseReason, ConnId, EventSink, NetEvent, ServerEvent, ServerEventKind};
+
+/// How many bytes of each read travel to the UI: enough for a row, bounded for a flood.
+pub const READ_PREVIEW_BYTES: usize = 256;
+
+/// Protective limits (DESIGN §5): a class of students must not be able to exhaust the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_conns: usize,
+    pub max_per_ip: usize,
+    /// Close a connection that sent nothing for this long; `None` = never.
+    pub idle_timeout: Option<Duration>,
+    /// Drop a peer that stopped reading while we had bytes to echo to it for this long.
+    pub write_stall: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_conns: 256,
+            max_per_ip: 16,
+            idle_timeout: Some(Duration::from_secs(300)),
+            write_stall: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Which limit turned a connection away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    MaxConns(usize),
+    MaxPerIp(usize),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::MaxConns(n) => write!(f, "server full ({n} connections)"),
+            Limit::MaxPerIp(n) => write!(f, "too many connections from this address ({n})"),
+        }
+    }
+}
+
+/// How the server behaves; fixed for the life of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Bytes per `read()`: the tutorial's `recv(1024)`.
+    pub read_size: usize,
+    /// Whether to report every read (off for `--quiet` under load: fewer events to drop).
+    pub report_reads: bool,
+    pub limits: Limits,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            read_size: super::DEFAULT_READ_SIZE,
+            report_reads: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Serves echo on `listener` until `shutdown` is cancelled; returns once every connection
+/// task has finished, so no task outlives the call and the port is free again.
+pub async fn run(
+    listener: TcpListener,
+    settings: ServerSettings,
+    events: EventSink,
+    shutdown: CancellationToken,
+) {
+    let tasks = TaskTracker::new();
+    let slots = Slots::new(settings.limits);
+    let mut next_conn: ConnId = 1;
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                backoff.reset();
+                pair
+            }
+            Err(err) => {
+                // EMFILE, ENFILE, ECONNABORTED…: never fatal. Log, wait a little (so a full
+                // file table does not turn this loop into a spin), and accept again.
+                events.emit(NetEvent::AcceptFailed {
+                    at: Local::now(),
+                    reason: super::describe(&err),
+                });
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff.next()) => continue,
+                }
+            }
+        };
+        let conn = next_conn;
+        next_conn += 1;
+        let report = |kind| {
+            events.emit(NetEvent::Server(ServerEvent {
+                at: Local::now(),
+                conn,
+                peer,
+                kind,
+            }))
+        };
+        match slots.acquire(peer.ip()) {
+            Ok(slot) => {
+                report(ServerEventKind::Connected);
+                let connection = Connection {
+                    conn,
+                    peer,
+                    settings,
+                    events: events.clone(),
+                };
+                tasks.spawn(connection.serve(stream, slot, shutdown.clone()));
+            }
+            // Accepted then closed at once (dropping `stream`): the peer sees a clean close
+            // instead of a SYN queue that never answers.
+            Err(limit) => report(ServerEventKind::Rejected { limit }),
+        }
+    }
+    drop(listener);
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// Doubles the pause after each consecutive `accept()` failure, from 10 ms up to 1 s.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    fn next(&mut self) -> Duration {
+        let pause = Duration::from_millis(10 << self.failures.min(7)).min(Duration::from_secs(1));
+        self.failures += 1;
+        pause
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// One accepted connection and what it needs to report about itself.
+struct Connection {
+    conn: ConnId,
+    peer: SocketAddr,
+    settings: ServerSettings,
+    events: EventSink,
+}
+
+impl Connection {
+    async fn serve(self, mut stream: TcpStream, _slot: Slot, shutdown: CancellationToken) {
+        let mut counts = (0u64, 0u64);
+        let reason = tokio::select! {
+            _ = shutdown.cancelled() => CloseReason::Shutdown,
+            reason = self.echo(&mut stream, &mut counts) => reason,
+        };
+        let (bytes_in, bytes_out) = counts;
+        self.report(ServerEventKind::Closed {
+            reason,
+            bytes_in,
+            bytes_out,
+        });
+    }
+
+    /// Echoes until the peer is done; returns why the connection ended.
+    async fn echo(&self, stream: &mut TcpStream, (bytes_in, bytes_out): &mut (u64, u64)) -> CloseReason {
+        let limits = self.settings.limits;
+        let mut buf = vec![0u8; self.settings.read_size];
+        loop {
+            let read = match limits.idle_timeout {
+                Some(idle) => match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+                    Ok(read) => read,
+                    Err(_) => return CloseReason::IdleTimeout,
+                },
+                None => stream.read(&mut buf).await,
+            };
+            let n = match read {
+                // The peer's FIN. Everything it sent has been echoed already (we echo before
+                // reading again), so finish our side too: half-close aware by construction.
+                Ok(0) => {
+                    let _ = stream.shutdown().await;
+                    return CloseReason::PeerClosed;
+                }
+                Ok(n) => n,
+                Err(err) => return CloseReason::from_io(&err),
+            };
+            *bytes_in += n as u64;
+            if self.settings.report_reads {
+                let preview = buf[..n.min(READ_PREVIEW_BYTES)].to_vec();
+                self.report(ServerEventKind::Read { len: n, preview });
+            }
+            match tokio::time::timeout(limits.write_stall, stream.write_all(&buf[..n])).await {
+                Ok(Ok(())) => *bytes_out += n as u64,
+                Ok(Err(err)) => return CloseReason::from_io(&err),
+                Err(_) => return CloseReason::WriteStall,
+            }
+        }
+    }
+
+    fn report(&self, kind: ServerEventKind) {
+        self.events.emit(NetEvent::Server(ServerEvent {
+            at: Local::now(),
+            conn: self.conn,
+            peer: self.peer,
+            kind,
+        }));
+    }
+}
+
+/// Counts open connections, in total and per source address.
+#[derive(Debug, Clone)]
+struct Slots {
+    limits: Limits,
+    open: Arc<Mutex<OpenConns>>,
+}
+
+#[derive(Debug, Default)]
+struct OpenConns {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// A held connection slot; dropping it frees the slot, however the connection ended.
+#[derive(Debug)]
+struct Slot {
+    ip: IpAddr,
+    open: Arc<Mutex<OpenConns>>,
+}
+
+impl Slots {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            open: Arc::default(),
+        }
+    }
+
+    fn acquire(&self, ip: IpAddr) -> Result<Slot, Limit> {
+        // A poisoned lock only means another task panicked mid-update of two integers;
+        // the counts are still the best we have.
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.total >= self.limits.max_conns {
+            return Err(Limit::MaxConns(self.limits.max_conns));
+        }
+        let from_ip = open.per_ip.entry(ip).or_default();
+        if *from_ip >= self.limits.max_per_ip {
+            return Err(Limit::MaxPerIp(self.limits.max_per_ip));
+        }
+        *from_ip += 1;
+        open.total += 1;
+        Ok(Slot {
+            ip,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.total -= 1;
+        if let Some(n) = open.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn slots_enforce_total_and_per_ip_limits_and_free_on_drop() {
+        let limits = Limits {
+            max_conns: 3,
+            max_per_ip: 2,
+            ..Limits::default()
+        };
+        let slots = Slots::new(limits);
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let a1 = slots.acquire(a).unwrap();
+        let _a2 = slots.acquire(a).unwrap();
+        assert_eq!(slots.acquire(a).unwrap_err(), Limit::MaxPerIp(2));
+        let _b1 = slots.acquire(b).unwrap();
+        assert_eq!(slots.acquire(b).unwrap_err(), Limit::MaxConns(3));
+        drop(a1);
+        assert!(slots.acquire(a).is_ok());
+    }
+
+    #[test]
+    fn accept_backoff_grows_to_a_ceiling_and_resets() {
+        let mut backoff = AcceptBackoff::default();
+        assert_eq!(backoff.next(), Duration::from_millis(10));
+        assert_eq!(backoff.next(), Duration::from_millis(20));
+        for _ in 0..20 {
+            backoff.next();
+        }
+        assert_eq!(backoff.next(), Duration::from_secs(1));
+        backoff.reset();
+        assert_eq!(backoff.next(), Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure, synchronous measurement logic shared by the UI, `ping` and `bench`.
+//!
+//! Nothing here does I/O or reads a clock: callers pass `Instant`s in, so every rule is a
+//! plain unit test.
+
+pub mod rtt;
+pub mod summary;
+
+pub use rtt::{EchoUpdate, MessageId, RttTracker};
+pub use summary::{RttStats, RttSummary};

@@ -1,0 +1,193 @@
+//! Latency statistics: percentiles from an HDR histogram, exact min/max/mean/stddev, jitter.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Highest RTT the histogram tracks (one hour); larger values are clamped, never dropped.
+const MAX_TRACKED_NS: u64 = 3_600_000_000_000;
+
+/// Accumulates RTT samples in arrival order and summarises them on demand.
+///
+/// Percentiles come from an HDR histogram in nanoseconds with 3 significant digits (within
+/// 0.1%, so sub-microsecond resolution on loopback); min, max, mean and standard deviation are
+/// kept exactly, since they are cheap and people compare them with other tools.
+#[derive(Debug, Clone)]
+pub struct RttStats {
+    histogram: Histogram<u64>,
+    count: u64,
+    min_ns: u64,
+    max_ns: u64,
+    /// Welford's running mean and sum of squared deviations, in nanoseconds.
+    mean_ns: f64,
+    m2: f64,
+    last: Option<Duration>,
+    jitter_sum_ns: f64,
+    jitter_pairs: u64,
+}
+
+/// The percentile ladder in microseconds, the shape of `rtt_us` in the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RttSummary {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub stddev: f64,
+}
+
+impl Default for RttStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RttStats {
+    /// An empty accumulator.
+    pub fn new() -> Self {
+        Self {
+            // Bounds are constants that satisfy hdrhistogram's rules (low ≥ 1, high ≥ 2·low,
+            // sigfig ≤ 5), so construction cannot fail.
+            histogram: Histogram::new_with_bounds(1, MAX_TRACKED_NS, 3)
+                .expect("constant histogram bounds are valid"),
+            count: 0,
+            min_ns: u64::MAX,
+            max_ns: 0,
+            mean_ns: 0.0,
+            m2: 0.0,
+            last: None,
+            jitter_sum_ns: 0.0,
+            jitter_pairs: 0,
+        }
+    }
+
+    /// Adds one RTT. Call in arrival order: jitter compares each sample with the previous one.
+    pub fn record(&mut self, rtt: Duration) {
+        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.histogram.saturating_record(ns.min(MAX_TRACKED_NS));
+        self.count += 1;
+        self.min_ns = self.min_ns.min(ns);
+        self.max_ns = self.max_ns.max(ns);
+        let delta = ns as f64 - self.mean_ns;
+        self.mean_ns += delta / self.count as f64;
+        self.m2 += delta * (ns as f64 - self.mean_ns);
+        if let Some(previous) = self.last {
+            self.jitter_sum_ns += rtt.abs_diff(previous).as_nanos() as f64;
+            self.jitter_pairs += 1;
+        }
+        self.last = Some(rtt);
+    }
+
+    /// How many RTTs were recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The most recent RTT.
+    pub fn last(&self) -> Option<Duration> {
+        self.last
+    }
+
+    /// The summary in microseconds, or `None` when nothing was recorded (JSON `null`).
+    pub fn summary(&self) -> Option<RttSummary> {
+        if self.count == 0 {
+            return None;
+        }
+        let at = |q: f64| us(self.histogram.value_at_quantile(q) as f64);
+        Some(RttSummary {
+            min: us(self.min_ns as f64),
+            mean: us(self.mean_ns),
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: us(self.max_ns as f64),
+            stddev: us((self.m2 / self.count as f64).sqrt()),
+        })
+    }
+
+    /// Mean absolute difference of consecutive RTTs in arrival order (RFC 3550 style), in µs.
+    /// `None` until two samples exist.
+    pub fn jitter_us(&self) -> Option<f64> {
+        (self.jitter_pairs > 0).then(|| us(self.jitter_sum_ns / self.jitter_pairs as f64))
+    }
+}
+
+fn us(ns: f64) -> f64 {
+    ns / 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats_of(us_samples: &[u64]) -> RttStats {
+        let mut stats = RttStats::new();
+        for &v in us_samples {
+            stats.record(Duration::from_micros(v));
+        }
+        stats
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        // hdrhistogram with 3 significant digits: within 0.1%.
+        (a - b).abs() <= b.abs() * 0.001 + 1e-9
+    }
+
+    #[test]
+    fn empty_has_no_summary_and_no_jitter() {
+        let stats = RttStats::new();
+        assert_eq!(stats.summary(), None);
+        assert_eq!(stats.jitter_us(), None);
+        assert_eq!(stats.count(), 0);
+    }
+
+    #[test]
+    fn ladder_matches_hand_computed_values() {
+        // 1..=100 µs: p50 = 50, p90 = 90, p99 = 99, p99.9 = 100, mean 50.5,
+        // population stddev = sqrt((100² − 1) / 12) = 28.866…
+        let samples: Vec<u64> = (1..=100).collect();
+        let s = stats_of(&samples).summary().unwrap();
+        assert!(close(s.min, 1.0), "{s:?}");
+        assert!(close(s.max, 100.0), "{s:?}");
+        assert!(close(s.mean, 50.5), "{s:?}");
+        assert!(close(s.p50, 50.0), "{s:?}");
+        assert!(close(s.p90, 90.0), "{s:?}");
+        assert!(close(s.p99, 99.0), "{s:?}");
+        assert!(close(s.p999, 100.0), "{s:?}");
+        assert!((s.stddev - 28.866).abs() < 0.001, "{s:?}");
+    }
+
+    #[test]
+    fn sub_microsecond_resolution_is_kept() {
+        let mut stats = RttStats::new();
+        stats.record(Duration::from_nanos(41_200));
+        let s = stats.summary().unwrap();
+        assert_eq!(s.min, 41.2);
+        assert!(close(s.p50, 41.2), "{s:?}");
+    }
+
+    #[test]
+    fn jitter_is_mean_abs_difference_in_arrival_order() {
+        // |20−10| + |10−20| + |40−10| = 50 over 3 pairs.
+        let stats = stats_of(&[10, 20, 10, 40]);
+        assert!((stats.jitter_us().unwrap() - 50.0 / 3.0).abs() < 1e-9);
+        // The same samples sorted would give a much smaller (wrong) jitter: 10.
+        let sorted = stats_of(&[10, 10, 20, 40]);
+        assert!((sorted.jitter_us().unwrap() - 10.0).abs() < 1e-9);
+        assert_eq!(stats_of(&[5]).jitter_us(), None);
+    }
+
+    #[test]
+    fn constant_rtt_has_zero_spread() {
+        let stats = stats_of(&[87, 87, 87]);
+        let s = stats.summary().unwrap();
+        assert_eq!(s.stddev, 0.0);
+        assert_eq!(stats.jitter_us(), Some(0.0));
+        assert_eq!(stats.last(), Some(Duration::from_micros(87)));
+    }
+}
