@@ -1,6 +1,50 @@
+//! echotui: the echo protocol (RFC 862) made visible.
+//!
+//! Data flows one way: [`net`] → [`net::NetEvent`] → [`app::Msg`] → [`app::update`] →
+//! [`app::App`] → [`ui::draw`]. Commands flow back: `update` returns [`app::Effect`]s, the
+//! [`runtime`] turns them into [`net::ClientCommand`]s. Nothing in `app` or `ui` touches a
+//! socket; nothing in `net` or `stats` touches the terminal.
+//!
+//! - [`cli`]: command-line types and validation.
+//! - [`net`]: echo server, client actor, events. [`stats`]: RTT matching and statistics.
+//! - [`app`]: the state machine. [`ui`]: the view. [`runtime`]: the loop joining them.
+//! - [`tui`]: the terminal modes; [`headless`]: `ping` and `serve --headless`.
+//! - [`text`]: untrusted bytes made printable. [`terminal`]: raw mode as RAII.
+
 pub mod app;
 pub mod cli;
 pub mod format;
+pub mod headless;
 pub mod net;
+pub mod runtime;
+pub mod signals;
 pub mod stats;
+pub mod terminal;
 pub mod text;
+pub mod tui;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+/// Runs the command the user asked for on one tokio runtime; `Err` is a user-facing error
+/// (exit 2), a lost probe is `Ok(ExitCode 1)`.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        match &cli.command {
+            None => tui::side_by_side(&cli.server, &cli.client).await,
+            Some(Command::Serve(args)) if args.headless => headless::serve::run(args, &cli.server).await,
+            Some(Command::Serve(args)) => tui::serve(args, &cli.server).await,
+            Some(Command::Connect(args)) => tui::connect(&args.target, &cli.client).await,
+            Some(Command::Ping(args)) => headless::ping::run(args, &cli.client).await,
+        }
+    });
+    // The terminal reader thread may still be blocked in a read; do not wait for it.
+    runtime.shutdown_background();
+    result
+}

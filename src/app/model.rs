@@ -33,6 +33,9 @@ pub struct App {
     pub help_open: bool,
     /// Network events the UI was too slow to take (the network never waits for us).
     pub dropped_events: u64,
+    /// Whether to use colour (off when `NO_COLOR` is set); state is then shown by words and
+    /// text attributes alone.
+    pub color: bool,
     pub(crate) next_message: MessageId,
 }
 
@@ -55,7 +58,21 @@ impl App {
             focus,
             help_open: false,
             dropped_events: 0,
+            color: true,
             next_message: 1,
+        }
+    }
+}
+
+impl App {
+    /// Tells the user what went wrong, in the client pane, or the server pane when there is
+    /// no client: answers appear where the class is already looking.
+    pub fn show_error(&mut self, message: String) {
+        let at = self.now;
+        if let Some(client) = &mut self.client {
+            client.rows.push(ClientRow { at, kind: ClientRowKind::Error(message) });
+        } else if let Some(server) = &mut self.server {
+            server.rows.push(ServerRow { at, kind: ServerRowKind::Error(message) });
         }
     }
 }

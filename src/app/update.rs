@@ -128,7 +128,7 @@ fn submit_line(app: &mut App) -> Vec<Effect> {
     }
     match command::parse(&line) {
         Err(message) => {
-            show_error(app, message);
+            app.show_error(message);
             Vec::new()
         }
         Ok(Line::Message(text)) => send_messages(app, text.into_bytes(), 1),
@@ -153,7 +153,7 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Reset => ClientCommand::Reset,
     };
     if app.client.is_none() {
-        show_error(app, no_client_message());
+        app.show_error(no_client_message());
         return Vec::new();
     }
     vec![Effect::Client(client_command)]
@@ -180,12 +180,12 @@ fn clear(app: &mut App) {
 fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
     let now = app.now;
     let Some(client) = &mut app.client else {
-        show_error(app, no_client_message());
+        app.show_error(no_client_message());
         return Vec::new();
     };
     if !matches!(client.state, ConnState::Connected) {
         let state = state_words(&client.state);
-        show_error(app, format!("not sent: {state}; type /reconnect"));
+        app.show_error(format!("not sent: {state}; type /reconnect"));
         return Vec::new();
     }
     let bytes: Arc<[u8]> = bytes.into();
@@ -214,16 +214,6 @@ pub fn state_words(state: &ConnState) -> String {
     }
 }
 
-/// Tells the user what went wrong, in the client pane, or the server pane when there is no
-/// client: commands answer where the class is already looking.
-fn show_error(app: &mut App, message: String) {
-    let at = app.now;
-    if let Some(client) = &mut app.client {
-        client.rows.push(ClientRow { at, kind: ClientRowKind::Error(message) });
-    } else if let Some(server) = &mut app.server {
-        server.rows.push(ServerRow { at, kind: ServerRowKind::Error(message) });
-    }
-}
 
 fn on_net(app: &mut App, event: NetEvent) {
     match event {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -74,10 +75,16 @@ impl ClientHandle {
     }
 }
 
-/// Starts the client actor, which connects to `target` at once.
+/// A connection made before the actor starts (so a typo'd address fails on the command line,
+/// not inside the UI), with how long its handshake took.
+pub type Connected = (TcpStream, Duration);
+
+/// Starts the client actor on `first` if given, else by connecting to `target` at once.
+/// Later connections (`/reconnect`) always go to `target`.
 pub fn spawn(
     target: SocketAddr,
     settings: ClientSettings,
+    first: Option<Connected>,
     events: EventSink,
     shutdown: CancellationToken,
 ) -> ClientHandle {
@@ -89,7 +96,7 @@ pub fn spawn(
         shutdown,
         commands: rx,
     };
-    tokio::spawn(actor.run());
+    tokio::spawn(actor.run(first));
     ClientHandle { commands: tx }
 }
 
@@ -103,18 +110,18 @@ struct Actor {
 
 /// What the actor does after a connection ends.
 enum Next {
-    Reconnect,
+    Connect(Option<Connected>),
     WaitForReconnect,
     Quit,
 }
 
 impl Actor {
-    async fn run(mut self) {
-        let mut next = Next::Reconnect;
+    async fn run(mut self, first: Option<Connected>) {
+        let mut next = Next::Connect(first);
         loop {
             next = match next {
                 Next::Quit => return,
-                Next::Reconnect => self.connection().await,
+                Next::Connect(ready) => self.connection(ready).await,
                 Next::WaitForReconnect => self.disconnected().await,
             };
         }
@@ -133,7 +140,7 @@ impl Actor {
             };
             match command {
                 None => return Next::Quit,
-                Some(ClientCommand::Reconnect) => return Next::Reconnect,
+                Some(ClientCommand::Reconnect) => return Next::Connect(None),
                 Some(ClientCommand::Send { id, .. }) => {
                     self.report(ClientEvent::SendFailed {
                         id,
@@ -146,27 +153,15 @@ impl Actor {
         }
     }
 
-    /// Connects, then serves commands until the connection ends.
-    async fn connection(&mut self) -> Next {
-        self.report(ClientEvent::Connecting {
-            target: self.target,
-        })
-        .await;
-        let connecting = super::connect(
-            self.target,
-            self.settings.nodelay,
-            self.settings.connect_timeout,
-        );
-        let connected = tokio::select! {
-            _ = self.shutdown.cancelled() => return Next::Quit,
-            connected = connecting => connected,
-        };
-        let (stream, connect_time) = match connected {
-            Ok(pair) => pair,
-            Err(err) => {
-                self.report(ClientEvent::Closed(err.close_reason())).await;
-                return Next::WaitForReconnect;
-            }
+    /// Connects (unless `ready` already is), then serves commands until the connection ends.
+    async fn connection(&mut self, ready: Option<Connected>) -> Next {
+        let (stream, connect_time) = match ready {
+            Some(connected) => connected,
+            None => match self.connect().await {
+                Some(connected) => connected,
+                None if self.shutdown.is_cancelled() => return Next::Quit,
+                None => return Next::WaitForReconnect,
+            },
         };
         // Both addresses exist on a connected socket; if the OS cannot say, show the target.
         let local = stream.local_addr().unwrap_or(self.target);
@@ -193,6 +188,30 @@ impl Actor {
         // The reader only returns; a join error would mean it panicked, already reported.
         let _ = reading.await;
         next
+    }
+
+    /// One connection attempt, reported as it goes; `None` if it failed or we are quitting.
+    async fn connect(&self) -> Option<Connected> {
+        self.report(ClientEvent::Connecting {
+            target: self.target,
+        })
+        .await;
+        let connecting = super::connect(
+            self.target,
+            self.settings.nodelay,
+            self.settings.connect_timeout,
+        );
+        let connected = tokio::select! {
+            _ = self.shutdown.cancelled() => return None,
+            connected = connecting => connected,
+        };
+        match connected {
+            Ok(pair) => Some(pair),
+            Err(err) => {
+                self.report(ClientEvent::Closed(err.close_reason())).await;
+                None
+            }
+        }
     }
 
     /// Serves commands on a live connection.
@@ -237,7 +256,7 @@ impl Actor {
                         self.report(ClientEvent::SendFailed { id, reason }).await;
                     }
                 }
-                ClientCommand::Reconnect => return Next::Reconnect,
+                ClientCommand::Reconnect => return Next::Connect(None),
                 ClientCommand::HalfClose if !half_closed => {
                     half_closed = true;
                     match writer.shutdown().await {

@@ -1,0 +1,108 @@
+//! The UI loop: terminal input, network events and a tick, turned into `Msg`s for `update`,
+//! with redraws only when something changed and at most ~30 per second.
+//!
+//! Generic over the ratatui backend and the input stream, so tests drive it with a
+//! `TestBackend` and scripted keys.
+
+use std::io;
+use std::time::Duration;
+
+use crossterm::event::Event;
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, Effect, Msg, update};
+use crate::net::{ClientHandle, EventStream};
+use crate::ui;
+
+/// Shortest time between two frames (~30 fps): a flood of events costs at most this many draws.
+const FRAME: Duration = Duration::from_millis(33);
+/// Refresh of ages and counters when nothing else happens. Idle cost: one diff per second.
+const TICK: Duration = Duration::from_secs(1);
+/// Network events applied per wake-up before the loop looks at the keyboard again.
+const EVENT_BATCH: usize = 1024;
+
+/// Runs the UI until the user quits, the input ends, or `shutdown` is cancelled.
+pub async fn run<B, I>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut input: I,
+    mut events: EventStream,
+    client: Option<ClientHandle>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    I: Stream<Item = io::Result<Event>> + Unpin,
+{
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut last_frame: Option<Instant> = None;
+    let mut network_open = true;
+    loop {
+        let frame_due = last_frame.map_or(Instant::now(), |at| at + FRAME);
+        if dirty && Instant::now() >= frame_due {
+            app.now = chrono::Local::now();
+            terminal.draw(|frame| ui::draw(frame, app))?;
+            dirty = false;
+            last_frame = Some(Instant::now());
+        }
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep_until(frame_due), if dirty => continue,
+            input = input.next() => match input {
+                Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Paste(text))) => Msg::Paste(text),
+                Some(Ok(Event::Resize(..))) => {
+                    terminal.autoresize()?;
+                    dirty = true;
+                    continue;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return Err(err.into()),
+                None => return Ok(()),
+            },
+            event = events.recv(), if network_open => match event {
+                Some(event) => Msg::Net(event),
+                None => {
+                    network_open = false;
+                    continue;
+                }
+            },
+            _ = tick.tick() => Msg::Tick { dropped_events: events.dropped() },
+        };
+        dirty = true;
+        app.now = chrono::Local::now();
+        if apply(app, msg, client.as_ref()) {
+            return Ok(());
+        }
+        // Take what else is already waiting before drawing: one frame per burst, not per event.
+        for _ in 0..EVENT_BATCH {
+            let Some(event) = events.try_recv() else { break };
+            if apply(app, Msg::Net(event), client.as_ref()) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Updates the state and carries out the effects; `true` means quit.
+fn apply(app: &mut App, msg: Msg, client: Option<&ClientHandle>) -> bool {
+    for effect in update(app, msg) {
+        match effect {
+            Effect::Quit => return true,
+            Effect::Client(command) => {
+                let sent = client.map(|client| client.command(command));
+                if let Some(Err(busy)) = sent {
+                    app.show_error(busy.to_string());
+                }
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,108 @@
+//! The three terminal-UI modes: side by side (default), `serve` and `connect`.
+//!
+//! Everything that can fail because of the user's input (binding, resolving, the first
+//! connect) happens before the terminal is taken over, so the error is a plain `error:` line.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use crossterm::event::EventStream as TerminalEvents;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::app::model::{ClientPane, ServerPane};
+use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
+use crate::net::{self, ClientHandle, ClientSettings, EventSink, EventStream, ServerSettings};
+use crate::terminal::TerminalGuard;
+use crate::{runtime, signals};
+
+/// The tutorial's port; the default mode tries it first.
+pub const TUTORIAL_PORT: u16 = 12345;
+/// Network events that may wait for the UI before the server starts dropping them.
+const EVENT_QUEUE: usize = 16 * 1024;
+
+/// `echotui`: embedded server and client side by side.
+pub async fn side_by_side(server_opts: &ServerOpts, client_opts: &ClientOpts) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    let (sink, stream) = net::event::channel(EVENT_QUEUE);
+    let tutorial = SocketAddr::from((Ipv4Addr::LOCALHOST, TUTORIAL_PORT));
+    let (listener, notice) = match net::listen(tutorial).await {
+        Ok(listener) => (listener, None),
+        Err(_) => {
+            let listener = net::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+            let port = listener.local_addr()?.port();
+            (listener, Some(format!("port {TUTORIAL_PORT} busy: server on {port}")))
+        }
+    };
+    let listen = listener.local_addr()?;
+    let server_settings = server_settings(server_opts, ServerSettings::default().limits);
+    tokio::spawn(net::server::run(listener, server_settings, sink.clone(), shutdown.clone()));
+    let (client_pane, client) = start_client(listen, client_opts, sink, &shutdown).await?;
+    let mut server = ServerPane::new(listen, server_settings.read_size);
+    server.notice = notice;
+    let app = App::new(Some(client_pane), Some(server), chrono::Local::now());
+    run_ui(app, stream, Some(client), shutdown).await
+}
+
+/// `echotui serve` with the UI.
+pub async fn serve(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    let (sink, stream) = net::event::channel(EVENT_QUEUE);
+    let listener = crate::headless::serve::bind(&args.listen).await?;
+    let listen = listener.local_addr()?;
+    let settings = server_settings(server_opts, crate::headless::serve::limits(args));
+    tokio::spawn(net::server::run(listener, settings, sink, shutdown.clone()));
+    let app = App::new(None, Some(ServerPane::new(listen, settings.read_size)), chrono::Local::now());
+    run_ui(app, stream, None, shutdown).await
+}
+
+/// `echotui connect HOST:PORT`.
+pub async fn connect(target: &str, client_opts: &ClientOpts) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    let (sink, stream) = net::event::channel(EVENT_QUEUE);
+    let target = net::resolve(target).await?;
+    let (client_pane, client) = start_client(target, client_opts, sink, &shutdown).await?;
+    let app = App::new(Some(client_pane), None, chrono::Local::now());
+    run_ui(app, stream, Some(client), shutdown).await
+}
+
+/// The server settings from the shared options and the limits in force.
+pub fn server_settings(opts: &ServerOpts, limits: net::Limits) -> ServerSettings {
+    ServerSettings {
+        read_size: opts.read_size,
+        report_reads: true,
+        limits,
+    }
+}
+
+/// Makes the first connection (failing on the command line) and hands it to the client actor.
+async fn start_client(
+    target: SocketAddr,
+    opts: &ClientOpts,
+    sink: EventSink,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(ClientPane, ClientHandle)> {
+    let settings = ClientSettings {
+        nodelay: !opts.nagle,
+        ..ClientSettings::default()
+    };
+    let first = net::connect(target, settings.nodelay, settings.connect_timeout).await?;
+    let client = net::client::spawn(target, settings, Some(first), sink, shutdown.clone());
+    Ok((ClientPane::new(target, opts.nagle), client))
+}
+
+async fn run_ui(
+    mut app: App,
+    events: EventStream,
+    client: Option<ClientHandle>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut guard = TerminalGuard::enter()?;
+    signals::cancel_on_signals(shutdown.clone())?;
+    let result = runtime::run(&mut guard.terminal, &mut app, TerminalEvents::new(), events, client, shutdown.clone()).await;
+    // Stop every network task before the terminal is restored and the runtime dropped.
+    shutdown.cancel();
+    drop(guard);
+    result.map(|()| ExitCode::SUCCESS)
+}

@@ -1,0 +1,144 @@
+//! The view: `draw` is a pure function of [`App`], one render function per pane.
+
+mod client;
+mod help;
+mod input;
+mod latency;
+mod server;
+mod status;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::app::model::Log;
+use crate::app::{App, Focus};
+use theme::Theme;
+
+/// Below this the layout cannot show what it must; we say so instead of drawing a mess.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Draws the whole screen for the current state.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = Theme::new(app.color);
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area);
+        return;
+    }
+    let latency_rows = if app.client.is_some() { latency::HEIGHT } else { 0 };
+    let [panes, latency_area, input_area, status_area] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(latency_rows),
+        Constraint::Length(input::HEIGHT),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    match (&app.client, &app.server) {
+        (Some(client), Some(server)) => {
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(panes);
+            client::draw(frame, left, client, app.focus == Focus::Client, theme);
+            server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
+        }
+        (Some(client), None) => client::draw(frame, panes, client, true, theme),
+        (None, Some(server)) => server::draw(frame, panes, server, app, true, theme),
+        (None, None) => {}
+    }
+    if let Some(client) = &app.client {
+        latency::draw(frame, latency_area, client, theme);
+    }
+    input::draw(frame, input_area, app, theme);
+    status::draw(frame, status_area, app, theme);
+    if app.help_open {
+        help::draw(frame, area, theme);
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect) {
+    let note = format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})", area.width, area.height);
+    let lines = vec![Line::from(note), Line::from("enlarge the window, or Ctrl-C to quit")];
+    let height = (lines.len() as u16).min(area.height);
+    let [middle] = Layout::vertical([Constraint::Length(height)])
+        .flex(ratatui::layout::Flex::Center)
+        .areas(area);
+    frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center), middle);
+}
+
+/// A bordered pane with a title; the focused one stands out.
+fn pane_block(title: Line<'_>, focused: bool, theme: Theme) -> Block<'_> {
+    let border = if focused { theme.focused_border() } else { theme.border() };
+    Block::new().borders(Borders::ALL).border_style(border).title(title.style(theme.title()))
+}
+
+/// The rows of `log` that fit in `height`, oldest first, honouring the scroll position.
+fn visible<T>(log: &Log<T>, height: usize) -> impl Iterator<Item = &T> {
+    let rows = log.rows();
+    let end = rows.len().saturating_sub(log.scroll_back);
+    let start = end.saturating_sub(height);
+    rows.range(start..end)
+}
+
+/// A title suffix telling the reader the view is not following the newest rows.
+fn scroll_hint<T>(log: &Log<T>) -> Option<Span<'static>> {
+    (log.scroll_back > 0).then(|| Span::raw(format!(" ↑{} rows back · End follows ", log.scroll_back)))
+}
+
+/// Cuts `text` to at most `width` terminal columns, marking a cut with `…`.
+fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// Pads or cuts `text` to exactly `width` columns (left-aligned).
+fn pad(text: &str, width: usize) -> String {
+    let cut = fit(text, width);
+    let fill = width.saturating_sub(cut.width());
+    format!("{cut}{}", " ".repeat(fill))
+}
+
+/// Right-aligns `text` in `width` columns.
+fn pad_left(text: &str, width: usize) -> String {
+    let cut = fit(text, width);
+    let fill = width.saturating_sub(cut.width());
+    format!("{}{cut}", " ".repeat(fill))
+}
+
+/// The time column: `14:35:02.123`.
+fn clock(at: &chrono::DateTime<chrono::Local>) -> String {
+    at.format("%H:%M:%S%.3f").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_respects_wide_characters() {
+        assert_eq!(fit("hello", 5), "hello");
+        assert_eq!(fit("hello!", 5), "hell…");
+        assert_eq!(fit("日本語", 4), "日…");
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(pad_left("ab", 4), "  ab");
+    }
+}

@@ -1,0 +1,126 @@
+//! The server pane: its connections and every `read()` it did, one row each.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use super::{clock, fit, pane_block, scroll_hint, visible};
+use crate::app::App;
+use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
+use crate::format;
+use crate::net::ConnId;
+
+/// Below this inner width the time column is left out.
+const TIME_COLUMN_MIN_WIDTH: usize = 50;
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, focused: bool, theme: Theme) {
+    let open = server.conns.values().filter(|c| c.closed.is_none()).count();
+    let mut title = vec![Span::raw(format!(
+        " Server {} · read {} · {open} open ",
+        server.listen, server.read_size
+    ))];
+    title.extend(scroll_hint(&server.rows));
+    let block = pane_block(Line::from(title), focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    // A third of the pane lists connections (at least three rows), the rest is the read log.
+    let table_rows = (server.conns.len() as u16).clamp(1, (inner.height / 3).max(3));
+    let [table, rule, log] = Layout::vertical([
+        Constraint::Length(table_rows),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    draw_connections(frame, table, server, app, theme);
+    let totals = server.totals;
+    let rule_text = format!(
+        "── reads: {} · {} in · accepted {} · rejected {} ",
+        totals.reads,
+        format::bytes(totals.bytes),
+        totals.accepted,
+        totals.rejected
+    );
+    let fill = "─".repeat(rule.width as usize);
+    frame.render_widget(
+        Paragraph::new(Span::styled(fit(&format!("{rule_text}{fill}"), rule.width as usize), theme.dim())),
+        rule,
+    );
+    draw_log(frame, log, server, theme);
+}
+
+fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) {
+    let width = area.width as usize;
+    if server.conns.is_empty() {
+        let waiting = format!("waiting for connections on {}", server.listen);
+        frame.render_widget(Paragraph::new(Span::styled(fit(&waiting, width), theme.dim())), area);
+        return;
+    }
+    // Open connections first, newest first; then the most recently closed.
+    let mut conns: Vec<(&ConnId, &ConnInfo)> = server.conns.iter().collect();
+    conns.sort_by_key(|(id, info)| (info.closed.is_some(), std::cmp::Reverse(**id)));
+    let lines: Vec<Line> = conns
+        .into_iter()
+        .take(area.height as usize)
+        .map(|(id, info)| {
+            let age = (app.now - info.since).to_std().unwrap_or_default();
+            let (state, style, bytes) = match &info.closed {
+                None => ("open".to_owned(), theme.echoed(), format!("in {}", format::bytes(info.bytes_in))),
+                Some(reason) => (
+                    reason.to_string(),
+                    theme.dim(),
+                    format!("in {} out {}", format::bytes(info.bytes_in), format::bytes(info.bytes_out)),
+                ),
+            };
+            let text = format!("#{id} {} {state} · {} reads · {bytes} · {}", info.peer, info.reads, format::age(age));
+            Line::from(Span::styled(fit(&text, width), style))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, theme: Theme) {
+    let width = area.width as usize;
+    let show_time = width >= TIME_COLUMN_MIN_WIDTH;
+    let lines: Vec<Line> = visible(&server.rows, area.height as usize)
+        .map(|row| {
+            let mut spans = Vec::with_capacity(3);
+            let mut used = 0;
+            if show_time {
+                let time = format!("{} ", clock(&row.at));
+                used += time.len();
+                spans.push(Span::styled(time, theme.dim()));
+            }
+            let (head, text, style) = describe(row, theme);
+            used += head.chars().count();
+            spans.push(Span::styled(head, style));
+            spans.push(Span::raw(fit(&text, width.saturating_sub(used))));
+            Line::from(spans)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// A log row as (styled head, plain rest): the head says what happened, the rest shows data.
+fn describe(row: &ServerRow, theme: Theme) -> (String, String, ratatui::style::Style) {
+    match &row.kind {
+        ServerRowKind::Connected { conn, peer } => (format!("#{conn} {peer} connected"), String::new(), theme.echoed()),
+        ServerRowKind::Read { conn, len, text } => {
+            (format!("#{conn} read {} ", format::bytes(*len as u64)), format!(" {text}"), theme.sent())
+        }
+        ServerRowKind::Closed { conn, reason, bytes_in, bytes_out } => (
+            format!("#{conn} {reason}"),
+            format!(" (in {}, out {})", format::bytes(*bytes_in), format::bytes(*bytes_out)),
+            theme.notice(),
+        ),
+        ServerRowKind::Rejected { conn, peer, limit } => {
+            (format!("#{conn} {peer} turned away: {limit}"), String::new(), theme.warning())
+        }
+        ServerRowKind::AcceptFailed { reason } => {
+            (format!("accept() failed: {reason}"), " (retrying)".into(), theme.error())
+        }
+        ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
+    }
+}
