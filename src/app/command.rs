@@ -35,7 +35,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/help", "show keys and commands"),
     ("/clear", "clear both panes and the statistics"),
     ("/reconnect", "drop the connection and connect again"),
-    ("/close", "half-close: send FIN; the server finishes echoing, then closes"),
+    ("/close", "half-close (FIN): the peer finishes echoing, then closes"),
     ("/reset", "abortive close: send RST (SO_LINGER 0)"),
     ("/size N", "send one message of N bytes"),
     ("/repeat N TEXT", "send TEXT as N separate messages"),

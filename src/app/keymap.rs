@@ -29,7 +29,15 @@ pub struct Binding {
     pub action: Action,
     pub help: &'static str,
     /// Shown in the status bar's hints when `Some`.
-    pub footer: Option<&'static str>,
+    pub footer: Option<Footer>,
+}
+
+/// A key hint for the status bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Footer {
+    pub text: &'static str,
+    /// Kept even on a narrow terminal: how to get help and how to leave.
+    pub essential: bool,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -38,18 +46,18 @@ const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 
 /// Every key binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
-    Binding { keys: &[(KeyCode::Enter, NONE)], label: "Enter", action: Action::Send, help: "send the line (a /command runs)", footer: Some("Enter send") },
-    Binding { keys: &[(KeyCode::Up, NONE)], label: "Up", action: Action::HistoryPrev, help: "previous line from history", footer: None },
-    Binding { keys: &[(KeyCode::Down, NONE)], label: "Down", action: Action::HistoryNext, help: "next line from history", footer: None },
-    Binding { keys: &[(KeyCode::Tab, NONE)], label: "Tab", action: Action::FocusNext, help: "focus the next pane", footer: Some("Tab focus") },
-    Binding { keys: &[(KeyCode::BackTab, SHIFT), (KeyCode::BackTab, NONE)], label: "Shift-Tab", action: Action::FocusPrev, help: "focus the previous pane", footer: None },
-    Binding { keys: &[(KeyCode::PageUp, NONE)], label: "PgUp", action: Action::PageUp, help: "scroll the focused pane back", footer: None },
-    Binding { keys: &[(KeyCode::PageDown, NONE)], label: "PgDn", action: Action::PageDown, help: "scroll the focused pane forward", footer: None },
-    Binding { keys: &[(KeyCode::Home, NONE)], label: "Home", action: Action::ScrollOldest, help: "jump to the oldest row", footer: None },
-    Binding { keys: &[(KeyCode::End, NONE)], label: "End", action: Action::FollowNewest, help: "follow the newest row", footer: None },
-    Binding { keys: &[(KeyCode::F(1), NONE)], label: "F1", action: Action::Help, help: "this help", footer: Some("F1 help") },
-    Binding { keys: &[(KeyCode::Esc, NONE)], label: "Esc", action: Action::CloseHelp, help: "close the help", footer: None },
-    Binding { keys: &[(KeyCode::Char('c'), CTRL), (KeyCode::Char('q'), CTRL)], label: "Ctrl-C, Ctrl-Q", action: Action::Quit, help: "quit (restores the terminal)", footer: Some("Ctrl-C quit") },
+    Binding { keys: &[(KeyCode::Enter, NONE)], label: "Enter", action: Action::Send, help: "send / run command", footer: Some(Footer { text: "Enter send", essential: false }) },
+    Binding { keys: &[(KeyCode::Up, NONE)], label: "Up", action: Action::HistoryPrev, help: "older line", footer: None },
+    Binding { keys: &[(KeyCode::Down, NONE)], label: "Down", action: Action::HistoryNext, help: "newer line", footer: None },
+    Binding { keys: &[(KeyCode::Tab, NONE)], label: "Tab", action: Action::FocusNext, help: "focus next pane", footer: Some(Footer { text: "Tab focus", essential: false }) },
+    Binding { keys: &[(KeyCode::BackTab, SHIFT), (KeyCode::BackTab, NONE)], label: "Shift-Tab", action: Action::FocusPrev, help: "focus previous pane", footer: None },
+    Binding { keys: &[(KeyCode::PageUp, NONE)], label: "PgUp", action: Action::PageUp, help: "page back", footer: None },
+    Binding { keys: &[(KeyCode::PageDown, NONE)], label: "PgDn", action: Action::PageDown, help: "page forward", footer: None },
+    Binding { keys: &[(KeyCode::Home, NONE)], label: "Home", action: Action::ScrollOldest, help: "oldest row", footer: None },
+    Binding { keys: &[(KeyCode::End, NONE)], label: "End", action: Action::FollowNewest, help: "follow newest row", footer: None },
+    Binding { keys: &[(KeyCode::F(1), NONE)], label: "F1", action: Action::Help, help: "this help", footer: Some(Footer { text: "F1 help", essential: true }) },
+    Binding { keys: &[(KeyCode::Esc, NONE)], label: "Esc", action: Action::CloseHelp, help: "close this help", footer: None },
+    Binding { keys: &[(KeyCode::Char('c'), CTRL), (KeyCode::Char('q'), CTRL)], label: "Ctrl-C, Ctrl-Q", action: Action::Quit, help: "quit", footer: Some(Footer { text: "Ctrl-C quit", essential: true }) },
 ];
 
 /// The action bound to a key press, if any. Releases and repeats of non-typing keys count
@@ -64,9 +72,13 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// The status bar's key hints, from the table.
-pub fn footer_hints() -> impl Iterator<Item = &'static str> {
-    BINDINGS.iter().filter_map(|b| b.footer)
+/// The status bar's key hints, from the table; only the essential ones when `compact`.
+pub fn footer_hints(compact: bool) -> impl Iterator<Item = &'static str> {
+    BINDINGS
+        .iter()
+        .filter_map(|b| b.footer)
+        .filter(move |f| f.essential || !compact)
+        .map(|f| f.text)
 }
 
 #[cfg(test)]
@@ -97,7 +109,9 @@ mod tests {
 
     #[test]
     fn footer_comes_from_the_table() {
-        let hints: Vec<_> = footer_hints().collect();
+        let hints: Vec<_> = footer_hints(false).collect();
         assert_eq!(hints, ["Enter send", "Tab focus", "F1 help", "Ctrl-C quit"]);
+        let essential: Vec<_> = footer_hints(true).collect();
+        assert_eq!(essential, ["F1 help", "Ctrl-C quit"]);
     }
 }

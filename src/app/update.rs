@@ -243,7 +243,7 @@ fn on_client(app: &mut App, event: ClientEvent) {
             client.state = ConnState::Connected;
             client.connect_time = Some(connect_time);
             let took = crate::format::duration(connect_time);
-            row(ClientRowKind::Notice(format!("connected to {peer} from {local} in {took}")));
+            row(ClientRowKind::Notice(format!("connected in {took} ({local} → {peer})")));
         }
         ClientEvent::HalfClosed => {
             client.state = ConnState::HalfClosed;

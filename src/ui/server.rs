@@ -17,10 +17,7 @@ const TIME_COLUMN_MIN_WIDTH: usize = 50;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, focused: bool, theme: Theme) {
     let open = server.conns.values().filter(|c| c.closed.is_none()).count();
-    let mut title = vec![Span::raw(format!(
-        " Server {} · read {} · {open} open ",
-        server.listen, server.read_size
-    ))];
+    let mut title = vec![Span::raw(format!(" Server {} · read {} ", server.listen, server.read_size))];
     title.extend(scroll_hint(&server.rows));
     let block = pane_block(Line::from(title), focused, theme);
     let inner = block.inner(area);
@@ -35,20 +32,26 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App
     ])
     .areas(inner);
     draw_connections(frame, table, server, app, theme);
+    draw_rule(frame, rule, server, open, theme);
+    draw_log(frame, log, server, theme);
+}
+
+/// The line between table and log, with the server's totals.
+fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, open: usize, theme: Theme) {
     let totals = server.totals;
-    let rule_text = format!(
-        "── reads: {} · {} in · accepted {} · rejected {} ",
-        totals.reads,
+    let mut rule_text = format!(
+        "── {open} open · {} · {} echoed ",
+        plural(totals.reads, "read"),
         format::bytes(totals.bytes),
-        totals.accepted,
-        totals.rejected
     );
-    let fill = "─".repeat(rule.width as usize);
+    if totals.rejected > 0 {
+        rule_text.push_str(&format!("· {} turned away ", totals.rejected));
+    }
+    let fill = "─".repeat((rule.width as usize).saturating_sub(rule_text.chars().count()));
     frame.render_widget(
         Paragraph::new(Span::styled(fit(&format!("{rule_text}{fill}"), rule.width as usize), theme.dim())),
         rule,
     );
-    draw_log(frame, log, server, theme);
 }
 
 fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) {
@@ -74,7 +77,7 @@ fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &Ap
                     format!("in {} out {}", format::bytes(info.bytes_in), format::bytes(info.bytes_out)),
                 ),
             };
-            let text = format!("#{id} {} {state} · {} reads · {bytes} · {}", info.peer, info.reads, format::age(age));
+            let text = format!("#{id} {} {state} {} · {} · {bytes}", info.peer, format::age(age), plural(info.reads, "read"));
             Line::from(Span::styled(fit(&text, width), style))
         })
         .collect();
@@ -94,6 +97,7 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, theme: Theme) {
                 spans.push(Span::styled(time, theme.dim()));
             }
             let (head, text, style) = describe(row, theme);
+            let head = fit(&head, width.saturating_sub(used));
             used += head.chars().count();
             spans.push(Span::styled(head, style));
             spans.push(Span::raw(fit(&text, width.saturating_sub(used))));
@@ -123,4 +127,9 @@ fn describe(row: &ServerRow, theme: Theme) -> (String, String, ratatui::style::S
         }
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
     }
+}
+
+/// `1 read`, `2 reads`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }

@@ -39,10 +39,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         settings.push(format!("read {}", server.read_size));
     }
     sections.push(vec![Span::raw(format!(" {} ", settings.join(" · ")))]);
-    let hints: Vec<&str> = keymap::footer_hints().collect();
-    sections.push(vec![Span::styled(format!(" {} ", hints.join(" · ")), theme.dim())]);
-
     let width = area.width as usize;
+    let hints = |compact| {
+        let hints: Vec<&str> = keymap::footer_hints(compact).collect();
+        vec![Span::styled(format!(" {} ", hints.join(" · ")), theme.dim())]
+    };
+    let full = hints(false);
+    let used: usize = sections.iter().flatten().map(|s| s.content.width()).sum::<usize>() + sections.len();
+    let hints_width: usize = full.iter().map(|s| s.content.width()).sum();
+    sections.push(if used + hints_width + 1 <= width { full } else { hints(true) });
+
     let mut spans = Vec::new();
     let mut used = 0;
     for section in sections {
