@@ -24,11 +24,12 @@ pub fn micros(us: f64) -> String {
     }
 }
 
-/// A byte count: `13 B`, `4.0 KiB`, `1.5 MiB`.
+/// A byte count, exact while it is short enough to read at a glance (`13 B`, `4096 B`),
+/// then `117.2 KiB`, `1.5 MiB`: a student should see that 1024 + 1024 + 2048 = 4096.
 pub fn bytes(n: u64) -> String {
     const KIB: f64 = 1024.0;
     let f = n as f64;
-    if n < 1024 {
+    if n < 100_000 {
         format!("{n} B")
     } else if f < KIB * KIB {
         format!("{:.1} KiB", f / KIB)
@@ -67,7 +68,8 @@ mod tests {
     #[test]
     fn byte_counts() {
         assert_eq!(bytes(13), "13 B");
-        assert_eq!(bytes(4096), "4.0 KiB");
+        assert_eq!(bytes(4096), "4096 B");
+        assert_eq!(bytes(120_000), "117.2 KiB");
         assert_eq!(bytes(3 << 20), "3.0 MiB");
     }
 

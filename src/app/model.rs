@@ -258,6 +258,8 @@ pub struct ConnInfo {
     pub bytes_out: u64,
     /// `None` while open.
     pub closed: Option<CloseReason>,
+    /// When it closed: its age stops there.
+    pub ended: Option<DateTime<Local>>,
 }
 
 /// One row of the server's read log.

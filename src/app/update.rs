@@ -321,7 +321,7 @@ fn on_server(app: &mut App, event: ServerEvent) {
             server.totals.accepted += 1;
             server.conns.insert(
                 conn,
-                ConnInfo { peer, since: at, reads: 0, bytes_in: 0, bytes_out: 0, closed: None },
+                ConnInfo { peer, since: at, reads: 0, bytes_in: 0, bytes_out: 0, closed: None, ended: None },
             );
             ServerRowKind::Connected { conn, peer }
         }
@@ -341,6 +341,7 @@ fn on_server(app: &mut App, event: ServerEvent) {
         ServerEventKind::Closed { reason, bytes_in, bytes_out } => {
             if let Some(info) = server.conns.get_mut(&conn) {
                 info.closed = Some(reason.clone());
+                info.ended = Some(at);
                 info.bytes_in = bytes_in;
                 info.bytes_out = bytes_out;
             }

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
-use super::{clock, fit, pad, pad_left, pane_block, scroll_hint, visible};
+use super::{clock, fit, log_block, pad, pad_left, visible};
 use crate::app::model::{ClientPane, ClientRow, ClientRowKind, EchoProgress};
 use crate::format;
 
@@ -31,13 +31,8 @@ struct Cells<'a> {
 }
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, focused: bool, theme: Theme) {
-    let mut title = vec![
-        Span::raw(" Client → "),
-        Span::raw(client.target.to_string()),
-        Span::raw(" TCP "),
-    ];
-    title.extend(scroll_hint(&client.rows));
-    let block = pane_block(Line::from(title), focused, theme);
+    let title = Line::from(format!(" Client → {} TCP ", client.target));
+    let block = log_block(title, &client.rows, focused, theme);
     let inner = block.inner(area);
     let width = inner.width as usize;
     let rows: Vec<&ClientRow> = visible(&client.rows, inner.height as usize).collect();
@@ -96,7 +91,7 @@ fn shape(row: &ClientRow, theme: Theme) -> Shape<'_> {
                 arrow: Span::styled("← ", theme.echoed()),
                 text: text.clone(),
                 text_style: theme.dim(),
-                size: format!("{received}/{}", bytes(*len)),
+                size: format!("{received}/{len} B"),
                 tail: Span::styled("…", theme.dim()),
             },
             EchoProgress::Echoed { rtt } => Cells {

@@ -10,8 +10,8 @@ pub mod theme;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::app::model::Log;
@@ -63,11 +63,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let note = format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})", area.width, area.height);
     let lines = vec![Line::from(note), Line::from("enlarge the window, or Ctrl-C to quit")];
-    let height = (lines.len() as u16).min(area.height);
+    let paragraph = Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true });
+    // Two lines, wrapped to at most four on the narrowest terminals.
+    let height = if area.width >= 60 { 2 } else { 4 }.min(area.height);
     let [middle] = Layout::vertical([Constraint::Length(height)])
         .flex(ratatui::layout::Flex::Center)
         .areas(area);
-    frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center), middle);
+    frame.render_widget(paragraph, middle);
 }
 
 /// A bordered pane with a title; the focused one stands out.
@@ -76,17 +78,21 @@ fn pane_block(title: Line<'_>, focused: bool, theme: Theme) -> Block<'_> {
     Block::new().borders(Borders::ALL).border_style(border).title(title.style(theme.title()))
 }
 
+/// A scrollable pane's block: when scrolled back, the bottom border says so and how to return.
+fn log_block<'a, T>(title: Line<'a>, log: &Log<T>, focused: bool, theme: Theme) -> Block<'a> {
+    let block = pane_block(title, focused, theme);
+    match log.scroll_back {
+        0 => block,
+        n => block.title_bottom(Line::styled(format!(" ↑ {n} rows back · End follows "), theme.warning())),
+    }
+}
+
 /// The rows of `log` that fit in `height`, oldest first, honouring the scroll position.
 fn visible<T>(log: &Log<T>, height: usize) -> impl Iterator<Item = &T> {
     let rows = log.rows();
     let end = rows.len().saturating_sub(log.scroll_back);
     let start = end.saturating_sub(height);
     rows.range(start..end)
-}
-
-/// A title suffix telling the reader the view is not following the newest rows.
-fn scroll_hint<T>(log: &Log<T>) -> Option<Span<'static>> {
-    (log.scroll_back > 0).then(|| Span::raw(format!(" ↑{} rows back · End follows ", log.scroll_back)))
 }
 
 /// Cuts `text` to at most `width` terminal columns, marking a cut with `…`.

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use super::{clock, fit, pane_block, scroll_hint, visible};
+use super::{clock, fit, log_block, visible};
 use crate::app::App;
 use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
 use crate::format;
@@ -17,9 +17,8 @@ const TIME_COLUMN_MIN_WIDTH: usize = 50;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, focused: bool, theme: Theme) {
     let open = server.conns.values().filter(|c| c.closed.is_none()).count();
-    let mut title = vec![Span::raw(format!(" Server {} · read {} ", server.listen, server.read_size))];
-    title.extend(scroll_hint(&server.rows));
-    let block = pane_block(Line::from(title), focused, theme);
+    let title = Line::from(format!(" Server {} · read {} ", server.listen, server.read_size));
+    let block = log_block(title, &server.rows, focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
@@ -68,7 +67,7 @@ fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &Ap
         .into_iter()
         .take(area.height as usize)
         .map(|(id, info)| {
-            let age = (app.now - info.since).to_std().unwrap_or_default();
+            let age = (info.ended.unwrap_or(app.now) - info.since).to_std().unwrap_or_default();
             let (state, style, bytes) = match &info.closed {
                 None => ("open".to_owned(), theme.echoed(), format!("in {}", format::bytes(info.bytes_in))),
                 Some(reason) => (

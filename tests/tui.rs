@@ -1,0 +1,199 @@
+//! View tests: the whole screen rendered into a `TestBackend` from a state built by feeding
+//! `update` the same messages the runtime would. Review every snapshot by eye.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Local, TimeZone};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use echotui::app::model::{ClientPane, ServerPane};
+use echotui::app::{App, Msg, update};
+use echotui::net::{ClientEvent, CloseReason, Limit, NetEvent, ServerEvent, ServerEventKind};
+use echotui::stats::EchoUpdate;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const SERVER: &str = "127.0.0.1:12345";
+const PEER: &str = "127.0.0.1:53422";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// 14:35:02 plus `ms` milliseconds, local time: every snapshot shows the same clock.
+fn at(ms: i64) -> DateTime<Local> {
+    Local.with_ymd_and_hms(2026, 11, 25, 14, 35, 2).unwrap() + chrono::Duration::milliseconds(ms)
+}
+
+fn both() -> App {
+    App::new(
+        Some(ClientPane::new(addr(SERVER), false)),
+        Some(ServerPane::new(addr(SERVER), 1024)),
+        at(0),
+    )
+}
+
+fn server(app: &mut App, ms: i64, conn: u64, peer: &str, kind: ServerEventKind) {
+    app.now = at(ms);
+    update(app, Msg::Net(NetEvent::Server(ServerEvent { at: at(ms), conn, peer: addr(peer), kind })));
+}
+
+fn client(app: &mut App, ms: i64, event: ClientEvent) {
+    app.now = at(ms);
+    update(app, Msg::Net(NetEvent::Client(event)));
+}
+
+fn echo(app: &mut App, ms: i64, update: EchoUpdate) {
+    client(app, ms, ClientEvent::Echo(update));
+}
+
+fn connected(app: &mut App) {
+    client(
+        app,
+        0,
+        ClientEvent::Connected { local: addr(PEER), peer: addr(SERVER), connect_time: Duration::from_micros(85) },
+    );
+    server(app, 0, 1, PEER, ServerEventKind::Connected);
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn type_line(app: &mut App, ms: i64, text: &str) {
+    app.now = at(ms);
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+    key(app, KeyCode::Enter);
+}
+
+fn read(app: &mut App, ms: i64, data: &[u8]) {
+    server(app, ms, 1, PEER, ServerEventKind::Read { len: data.len(), preview: data.to_vec() });
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| echotui::ui::draw(frame, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// The tutorial exchange: `Hello, World!` sent, read once by the server, echoed in 87 µs.
+fn hello_world() -> App {
+    let mut app = both();
+    connected(&mut app);
+    type_line(&mut app, 143, "Hello, World!");
+    read(&mut app, 143, b"Hello, World!");
+    echo(&mut app, 143, EchoUpdate::Echoed { id: 1, rtt: Duration::from_micros(87) });
+    app
+}
+
+#[test]
+fn hello_world_80x24() {
+    insta::assert_snapshot!(render(&hello_world(), 80, 24));
+}
+
+#[test]
+fn hello_world_120x40() {
+    insta::assert_snapshot!(render(&hello_world(), 120, 40));
+}
+
+/// Everything a row can be: partial echo of a message bigger than the read buffer, a
+/// mismatch, unsolicited bytes, hostile bytes in the server log, an unknown command.
+#[test]
+fn every_kind_of_row_120x40() {
+    let mut app = hello_world();
+    type_line(&mut app, 2000, "/size 4096");
+    for i in 0..4 {
+        read(&mut app, 2000 + i, &echotui::net::probe_payload(1024));
+    }
+    echo(&mut app, 2001, EchoUpdate::Partial { id: 2, received: 2048, total: 4096 });
+    type_line(&mut app, 3000, "hello");
+    echo(&mut app, 3000, EchoUpdate::Mismatch { id: 3, echoed: b"HELLO".to_vec() });
+    echo(&mut app, 3500, EchoUpdate::Unsolicited { bytes: b"220 welcome\r\n".to_vec() });
+    read(&mut app, 3600, b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff");
+    type_line(&mut app, 4000, "/bogus");
+    server(&mut app, 4100, 2, "10.0.0.7:40000", ServerEventKind::Rejected { limit: Limit::MaxPerIp(16) });
+    insta::assert_snapshot!(render(&app, 120, 40));
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = hello_world();
+    update(&mut app, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn help_closes_with_esc() {
+    let mut app = hello_world();
+    key(&mut app, KeyCode::F(1));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(render(&app, 80, 24), render(&hello_world(), 80, 24));
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let screen = render(&hello_world(), 79, 24);
+    assert!(screen.contains("terminal too small (need 80×24, have 79×24)"), "{screen}");
+    insta::assert_snapshot!(render(&hello_world(), 40, 10));
+}
+
+#[test]
+fn server_only_80x24() {
+    let mut app = App::new(None, Some(ServerPane::new(addr("0.0.0.0:12345"), 1024)), at(0));
+    for conn in 1..=4u64 {
+        let peer = format!("192.168.1.{}:5000{conn}", 10 + conn);
+        server(&mut app, conn as i64 * 100, conn, &peer, ServerEventKind::Connected);
+        server(&mut app, conn as i64 * 100 + 5, conn, &peer, ServerEventKind::Read { len: 6, preview: b"hi #1\n".to_vec() });
+    }
+    server(&mut app, 900, 2, "192.168.1.12:50002", ServerEventKind::Closed { reason: CloseReason::PeerClosed, bytes_in: 6, bytes_out: 6 });
+    server(&mut app, 950, 3, "192.168.1.13:50003", ServerEventKind::Closed { reason: CloseReason::Reset, bytes_in: 6, bytes_out: 6 });
+    server(&mut app, 990, 5, "192.168.1.11:50099", ServerEventKind::Rejected { limit: Limit::MaxConns(256) });
+    app.now = at(61_000);
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn client_only_closed_by_peer_80x24() {
+    let mut app = App::new(Some(ClientPane::new(addr("127.0.0.1:7"), true)), None, at(0));
+    client(&mut app, 0, ClientEvent::Connected { local: addr(PEER), peer: addr("127.0.0.1:7"), connect_time: Duration::from_micros(120) });
+    type_line(&mut app, 100, "ping");
+    echo(&mut app, 100, EchoUpdate::Echoed { id: 1, rtt: Duration::from_micros(1500) });
+    type_line(&mut app, 200, "pong");
+    client(&mut app, 300, ClientEvent::Closed(CloseReason::PeerClosed));
+    type_line(&mut app, 400, "anyone?");
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn scrolled_back_view_says_how_to_follow() {
+    let mut app = hello_world();
+    for i in 0..40 {
+        type_line(&mut app, 1000 + i, &format!("line {i}"));
+    }
+    key(&mut app, KeyCode::PageUp);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("rows back · End follows"), "{screen}");
+    assert!(!screen.contains("line 39"), "newest row should be scrolled out of view:\n{screen}");
+    key(&mut app, KeyCode::End);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("line 39"), "{screen}");
+    assert!(!screen.contains("rows back"), "{screen}");
+}
+
+#[test]
+fn history_recalls_lines_with_up_and_down() {
+    let mut app = hello_world();
+    type_line(&mut app, 1000, "second");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input.editor.value(), "second");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input.editor.value(), "Hello, World!");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input.editor.value(), "Hello, World!");
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.input.editor.value(), "second");
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.input.editor.value(), "");
+}
