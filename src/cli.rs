@@ -128,7 +128,9 @@ fn parse_host_port(s: &str, min_port: u32) -> Result<String, String> {
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.contains(':') && !s.starts_with('[') {
-        return Err(format!("write IPv6 addresses in brackets, e.g. [{host}]:{port}"));
+        return Err(format!(
+            "write IPv6 addresses in brackets, e.g. [{host}]:{port}"
+        ));
     }
     match port.parse::<u32>() {
         Ok(p) if (min_port..=65535).contains(&p) => Ok(s.to_owned()),
@@ -163,7 +165,9 @@ fn parse_probe_size(s: &str) -> Result<usize, String> {
 pub fn parse_in_range(s: &str, min: usize, max: usize) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!("must be a whole number from {min} to {max} (got '{s}')")),
+        _ => Err(format!(
+            "must be a whole number from {min} to {max} (got '{s}')"
+        )),
     }
 }
 
@@ -179,10 +183,22 @@ mod tests {
 
     #[test]
     fn targets() {
-        for ok in ["127.0.0.1:12345", "localhost:7", "[::1]:7", "example.org:65535"] {
+        for ok in [
+            "127.0.0.1:12345",
+            "localhost:7",
+            "[::1]:7",
+            "example.org:65535",
+        ] {
             assert_eq!(parse_target(ok).as_deref(), Ok(ok));
         }
-        for bad in ["127.0.0.1", ":80", "host:0", "host:70000", "host:http", "::1:7"] {
+        for bad in [
+            "127.0.0.1",
+            ":80",
+            "host:0",
+            "host:70000",
+            "host:http",
+            "::1:7",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad} should be rejected");
         }
         assert!(parse_listen("127.0.0.1:0").is_ok());

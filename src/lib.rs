@@ -36,9 +36,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(async {
+        let needs_terminal = match &cli.command {
+            None | Some(Command::Connect(_)) => true,
+            Some(Command::Serve(args)) => !args.headless,
+            Some(Command::Ping(_)) => false,
+        };
+        if needs_terminal {
+            terminal::require_terminal()?;
+        }
         match &cli.command {
             None => tui::side_by_side(&cli.server, &cli.client).await,
-            Some(Command::Serve(args)) if args.headless => headless::serve::run(args, &cli.server).await,
+            Some(Command::Serve(args)) if args.headless => {
+                headless::serve::run(args, &cli.server).await
+            }
             Some(Command::Serve(args)) => tui::serve(args, &cli.server).await,
             Some(Command::Connect(args)) => tui::connect(&args.target, &cli.client).await,
             Some(Command::Ping(args)) => headless::ping::run(args, &cli.client).await,

@@ -83,7 +83,9 @@ where
         }
         // Take what else is already waiting before drawing: one frame per burst, not per event.
         for _ in 0..EVENT_BATCH {
-            let Some(event) = events.try_recv() else { break };
+            let Some(event) = events.try_recv() else {
+                break;
+            };
             if apply(app, Msg::Net(event), client.as_ref()) {
                 return Ok(());
             }

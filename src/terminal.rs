@@ -11,19 +11,27 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 /// The message for running a TUI mode without a terminal (DESIGN §2).
-pub const NEEDS_A_TERMINAL: &str = "echotui needs a terminal; for scripts use 'echotui ping', 'echotui bench' or 'echotui serve --headless'";
+pub const NEEDS_A_TERMINAL: &str =
+    "echotui needs a terminal; for scripts use 'echotui ping' or 'echotui serve --headless'";
 
 /// Holds the terminal in raw mode on the alternate screen; restores it when dropped.
 pub struct TerminalGuard {
     pub terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
+/// Fails with [`NEEDS_A_TERMINAL`] when stdin or stdout is not a terminal. TUI modes call
+/// this first, before they bind or connect anything.
+pub fn require_terminal() -> anyhow::Result<()> {
+    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+        anyhow::bail!(NEEDS_A_TERMINAL);
+    }
+    Ok(())
+}
+
 impl TerminalGuard {
     /// Takes over the terminal; fails with [`NEEDS_A_TERMINAL`] when stdin or stdout is not one.
     pub fn enter() -> anyhow::Result<Self> {
-        if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
-            anyhow::bail!(NEEDS_A_TERMINAL);
-        }
+        require_terminal()?;
         install_panic_hook();
         terminal::enable_raw_mode()?;
         let mut stdout = io::stdout();
@@ -50,7 +58,12 @@ impl Drop for TerminalGuard {
 /// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
 fn restore() {
     let _ = terminal::disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableBracketedPaste, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// A panic must not leave the user in raw mode with the message hidden on the alternate

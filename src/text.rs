@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(sanitize("a\u{202E}b".as_bytes()), "a<U+202E>b");
         assert_eq!(sanitize("a\u{200B}b".as_bytes()), "a<U+200B>b");
         assert_eq!(sanitize("\u{FEFF}x".as_bytes()), "<U+FEFF>x");
-        assert_eq!(sanitize("\u{2066}x\u{2069}".as_bytes()), "<U+2066>x<U+2069>");
+        assert_eq!(
+            sanitize("\u{2066}x\u{2069}".as_bytes()),
+            "<U+2066>x<U+2069>"
+        );
     }
 
     #[test]
@@ -139,7 +142,10 @@ mod tests {
             }
         }
         let text = sanitize(&input);
-        assert!(text.chars().all(|c| !c.is_control() && !is_invisible_or_bidi(c)));
+        assert!(
+            text.chars()
+                .all(|c| !c.is_control() && !is_invisible_or_bidi(c))
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub const TUTORIAL_PORT: u16 = 12345;
 const EVENT_QUEUE: usize = 16 * 1024;
 
 /// `echotui`: embedded server and client side by side.
-pub async fn side_by_side(server_opts: &ServerOpts, client_opts: &ClientOpts) -> anyhow::Result<ExitCode> {
+pub async fn side_by_side(
+    server_opts: &ServerOpts,
+    client_opts: &ClientOpts,
+) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let tutorial = SocketAddr::from((Ipv4Addr::LOCALHOST, TUTORIAL_PORT));
@@ -31,12 +34,20 @@ pub async fn side_by_side(server_opts: &ServerOpts, client_opts: &ClientOpts) ->
         Err(_) => {
             let listener = net::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
             let port = listener.local_addr()?.port();
-            (listener, Some(format!("port {TUTORIAL_PORT} busy: server on {port}")))
+            (
+                listener,
+                Some(format!("port {TUTORIAL_PORT} busy: server on {port}")),
+            )
         }
     };
     let listen = listener.local_addr()?;
     let server_settings = server_settings(server_opts, ServerSettings::default().limits);
-    tokio::spawn(net::server::run(listener, server_settings, sink.clone(), shutdown.clone()));
+    tokio::spawn(net::server::run(
+        listener,
+        server_settings,
+        sink.clone(),
+        shutdown.clone(),
+    ));
     let (client_pane, client) = start_client(listen, client_opts, sink, &shutdown).await?;
     let mut server = ServerPane::new(listen, server_settings.read_size);
     server.notice = notice;
@@ -52,7 +63,11 @@ pub async fn serve(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result
     let listen = listener.local_addr()?;
     let settings = server_settings(server_opts, crate::headless::serve::limits(args));
     tokio::spawn(net::server::run(listener, settings, sink, shutdown.clone()));
-    let app = App::new(None, Some(ServerPane::new(listen, settings.read_size)), chrono::Local::now());
+    let app = App::new(
+        None,
+        Some(ServerPane::new(listen, settings.read_size)),
+        chrono::Local::now(),
+    );
     run_ui(app, stream, None, shutdown).await
 }
 
@@ -100,7 +115,15 @@ async fn run_ui(
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut guard = TerminalGuard::enter()?;
     signals::cancel_on_signals(shutdown.clone())?;
-    let result = runtime::run(&mut guard.terminal, &mut app, TerminalEvents::new(), events, client, shutdown.clone()).await;
+    let result = runtime::run(
+        &mut guard.terminal,
+        &mut app,
+        TerminalEvents::new(),
+        events,
+        client,
+        shutdown.clone(),
+    )
+    .await;
     // Stop every network task before the terminal is restored and the runtime dropped.
     shutdown.cancel();
     drop(guard);

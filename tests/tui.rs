@@ -35,7 +35,15 @@ fn both() -> App {
 
 fn server(app: &mut App, ms: i64, conn: u64, peer: &str, kind: ServerEventKind) {
     app.now = at(ms);
-    update(app, Msg::Net(NetEvent::Server(ServerEvent { at: at(ms), conn, peer: addr(peer), kind })));
+    update(
+        app,
+        Msg::Net(NetEvent::Server(ServerEvent {
+            at: at(ms),
+            conn,
+            peer: addr(peer),
+            kind,
+        })),
+    );
 }
 
 fn client(app: &mut App, ms: i64, event: ClientEvent) {
@@ -51,7 +59,11 @@ fn connected(app: &mut App) {
     client(
         app,
         0,
-        ClientEvent::Connected { local: addr(PEER), peer: addr(SERVER), connect_time: Duration::from_micros(85) },
+        ClientEvent::Connected {
+            local: addr(PEER),
+            peer: addr(SERVER),
+            connect_time: Duration::from_micros(85),
+        },
     );
     server(app, 0, 1, PEER, ServerEventKind::Connected);
 }
@@ -69,12 +81,23 @@ fn type_line(app: &mut App, ms: i64, text: &str) {
 }
 
 fn read(app: &mut App, ms: i64, data: &[u8]) {
-    server(app, ms, 1, PEER, ServerEventKind::Read { len: data.len(), preview: data.to_vec() });
+    server(
+        app,
+        ms,
+        1,
+        PEER,
+        ServerEventKind::Read {
+            len: data.len(),
+            preview: data.to_vec(),
+        },
+    );
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| echotui::ui::draw(frame, app)).unwrap();
+    terminal
+        .draw(|frame| echotui::ui::draw(frame, app))
+        .unwrap();
     terminal.backend().to_string()
 }
 
@@ -84,7 +107,14 @@ fn hello_world() -> App {
     connected(&mut app);
     type_line(&mut app, 143, "Hello, World!");
     read(&mut app, 143, b"Hello, World!");
-    echo(&mut app, 143, EchoUpdate::Echoed { id: 1, rtt: Duration::from_micros(87) });
+    echo(
+        &mut app,
+        143,
+        EchoUpdate::Echoed {
+            id: 1,
+            rtt: Duration::from_micros(87),
+        },
+    );
     app
 }
 
@@ -107,20 +137,56 @@ fn every_kind_of_row_120x40() {
     for i in 0..4 {
         read(&mut app, 2000 + i, &echotui::net::probe_payload(1024));
     }
-    echo(&mut app, 2001, EchoUpdate::Partial { id: 2, received: 2048, total: 4096 });
+    echo(
+        &mut app,
+        2001,
+        EchoUpdate::Partial {
+            id: 2,
+            received: 2048,
+            total: 4096,
+        },
+    );
     type_line(&mut app, 3000, "hello");
-    echo(&mut app, 3000, EchoUpdate::Mismatch { id: 3, echoed: b"HELLO".to_vec() });
-    echo(&mut app, 3500, EchoUpdate::Unsolicited { bytes: b"220 welcome\r\n".to_vec() });
-    read(&mut app, 3600, b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff");
+    echo(
+        &mut app,
+        3000,
+        EchoUpdate::Mismatch {
+            id: 3,
+            echoed: b"HELLO".to_vec(),
+        },
+    );
+    echo(
+        &mut app,
+        3500,
+        EchoUpdate::Unsolicited {
+            bytes: b"220 welcome\r\n".to_vec(),
+        },
+    );
+    read(
+        &mut app,
+        3600,
+        b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff",
+    );
     type_line(&mut app, 4000, "/bogus");
-    server(&mut app, 4100, 2, "10.0.0.7:40000", ServerEventKind::Rejected { limit: Limit::MaxPerIp(16) });
+    server(
+        &mut app,
+        4100,
+        2,
+        "10.0.0.7:40000",
+        ServerEventKind::Rejected {
+            limit: Limit::MaxPerIp(16),
+        },
+    );
     insta::assert_snapshot!(render(&app, 120, 40));
 }
 
 #[test]
 fn help_overlay_80x24() {
     let mut app = hello_world();
-    update(&mut app, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)),
+    );
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
@@ -135,31 +201,100 @@ fn help_closes_with_esc() {
 #[test]
 fn too_small_terminal_says_so() {
     let screen = render(&hello_world(), 79, 24);
-    assert!(screen.contains("terminal too small (need 80×24, have 79×24)"), "{screen}");
+    assert!(
+        screen.contains("terminal too small (need 80×24, have 79×24)"),
+        "{screen}"
+    );
     insta::assert_snapshot!(render(&hello_world(), 40, 10));
 }
 
 #[test]
 fn server_only_80x24() {
-    let mut app = App::new(None, Some(ServerPane::new(addr("0.0.0.0:12345"), 1024)), at(0));
+    let mut app = App::new(
+        None,
+        Some(ServerPane::new(addr("0.0.0.0:12345"), 1024)),
+        at(0),
+    );
     for conn in 1..=4u64 {
         let peer = format!("192.168.1.{}:5000{conn}", 10 + conn);
-        server(&mut app, conn as i64 * 100, conn, &peer, ServerEventKind::Connected);
-        server(&mut app, conn as i64 * 100 + 5, conn, &peer, ServerEventKind::Read { len: 6, preview: b"hi #1\n".to_vec() });
+        server(
+            &mut app,
+            conn as i64 * 100,
+            conn,
+            &peer,
+            ServerEventKind::Connected,
+        );
+        server(
+            &mut app,
+            conn as i64 * 100 + 5,
+            conn,
+            &peer,
+            ServerEventKind::Read {
+                len: 6,
+                preview: b"hi #1\n".to_vec(),
+            },
+        );
     }
-    server(&mut app, 900, 2, "192.168.1.12:50002", ServerEventKind::Closed { reason: CloseReason::PeerClosed, bytes_in: 6, bytes_out: 6 });
-    server(&mut app, 950, 3, "192.168.1.13:50003", ServerEventKind::Closed { reason: CloseReason::Reset, bytes_in: 6, bytes_out: 6 });
-    server(&mut app, 990, 5, "192.168.1.11:50099", ServerEventKind::Rejected { limit: Limit::MaxConns(256) });
+    server(
+        &mut app,
+        900,
+        2,
+        "192.168.1.12:50002",
+        ServerEventKind::Closed {
+            reason: CloseReason::PeerClosed,
+            bytes_in: 6,
+            bytes_out: 6,
+        },
+    );
+    server(
+        &mut app,
+        950,
+        3,
+        "192.168.1.13:50003",
+        ServerEventKind::Closed {
+            reason: CloseReason::Reset,
+            bytes_in: 6,
+            bytes_out: 6,
+        },
+    );
+    server(
+        &mut app,
+        990,
+        5,
+        "192.168.1.11:50099",
+        ServerEventKind::Rejected {
+            limit: Limit::MaxConns(256),
+        },
+    );
     app.now = at(61_000);
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
 #[test]
 fn client_only_closed_by_peer_80x24() {
-    let mut app = App::new(Some(ClientPane::new(addr("127.0.0.1:7"), true)), None, at(0));
-    client(&mut app, 0, ClientEvent::Connected { local: addr(PEER), peer: addr("127.0.0.1:7"), connect_time: Duration::from_micros(120) });
+    let mut app = App::new(
+        Some(ClientPane::new(addr("127.0.0.1:7"), true)),
+        None,
+        at(0),
+    );
+    client(
+        &mut app,
+        0,
+        ClientEvent::Connected {
+            local: addr(PEER),
+            peer: addr("127.0.0.1:7"),
+            connect_time: Duration::from_micros(120),
+        },
+    );
     type_line(&mut app, 100, "ping");
-    echo(&mut app, 100, EchoUpdate::Echoed { id: 1, rtt: Duration::from_micros(1500) });
+    echo(
+        &mut app,
+        100,
+        EchoUpdate::Echoed {
+            id: 1,
+            rtt: Duration::from_micros(1500),
+        },
+    );
     type_line(&mut app, 200, "pong");
     client(&mut app, 300, ClientEvent::Closed(CloseReason::PeerClosed));
     type_line(&mut app, 400, "anyone?");
@@ -175,7 +310,10 @@ fn scrolled_back_view_says_how_to_follow() {
     key(&mut app, KeyCode::PageUp);
     let screen = render(&app, 80, 24);
     assert!(screen.contains("rows back · End follows"), "{screen}");
-    assert!(!screen.contains("line 39"), "newest row should be scrolled out of view:\n{screen}");
+    assert!(
+        !screen.contains("line 39"),
+        "newest row should be scrolled out of view:\n{screen}"
+    );
     key(&mut app, KeyCode::End);
     let screen = render(&app, 80, 24);
     assert!(screen.contains("line 39"), "{screen}");

@@ -35,7 +35,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/help", "show keys and commands"),
     ("/clear", "clear both panes and the statistics"),
     ("/reconnect", "drop the connection and connect again"),
-    ("/close", "half-close (FIN): the peer finishes echoing, then closes"),
+    (
+        "/close",
+        "half-close (FIN): the peer finishes echoing, then closes",
+    ),
     ("/reset", "abortive close: send RST (SO_LINGER 0)"),
     ("/size N", "send one message of N bytes"),
     ("/repeat N TEXT", "send TEXT as N separate messages"),
@@ -72,7 +75,8 @@ pub fn parse(line: &str) -> Result<Line, String> {
             .map_err(|e| format!("/size N: N {e}")),
         "repeat" => {
             let (count, text) = args.split_once(' ').unwrap_or((args, ""));
-            let count = parse_in_range(count, 1, MAX_REPEAT).map_err(|e| format!("/repeat N TEXT: N {e}"))?;
+            let count = parse_in_range(count, 1, MAX_REPEAT)
+                .map_err(|e| format!("/repeat N TEXT: N {e}"))?;
             if text.is_empty() {
                 return Err("/repeat N TEXT: TEXT is missing".into());
             }
@@ -89,9 +93,18 @@ mod tests {
 
     #[test]
     fn messages_and_escaped_slashes() {
-        assert_eq!(parse("Hello, World!"), Ok(Line::Message("Hello, World!".into())));
-        assert_eq!(parse("//etc/passwd"), Ok(Line::Message("/etc/passwd".into())));
-        assert_eq!(parse(" /not a command"), Ok(Line::Message(" /not a command".into())));
+        assert_eq!(
+            parse("Hello, World!"),
+            Ok(Line::Message("Hello, World!".into()))
+        );
+        assert_eq!(
+            parse("//etc/passwd"),
+            Ok(Line::Message("/etc/passwd".into()))
+        );
+        assert_eq!(
+            parse(" /not a command"),
+            Ok(Line::Message(" /not a command".into()))
+        );
     }
 
     #[test]
@@ -104,7 +117,10 @@ mod tests {
             ("/reset", Command::Reset),
             ("/size 4096", Command::Size(4096)),
             ("/repeat 20 x", Command::Repeat(20, "x".into())),
-            ("/repeat 2 hello world", Command::Repeat(2, "hello world".into())),
+            (
+                "/repeat 2 hello world",
+                Command::Repeat(2, "hello world".into()),
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse(input), Ok(Line::Command(expected)), "{input}");

@@ -46,18 +46,102 @@ const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 
 /// Every key binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
-    Binding { keys: &[(KeyCode::Enter, NONE)], label: "Enter", action: Action::Send, help: "send / run command", footer: Some(Footer { text: "Enter send", essential: false }) },
-    Binding { keys: &[(KeyCode::Up, NONE)], label: "Up", action: Action::HistoryPrev, help: "older line", footer: None },
-    Binding { keys: &[(KeyCode::Down, NONE)], label: "Down", action: Action::HistoryNext, help: "newer line", footer: None },
-    Binding { keys: &[(KeyCode::Tab, NONE)], label: "Tab", action: Action::FocusNext, help: "focus next pane", footer: Some(Footer { text: "Tab focus", essential: false }) },
-    Binding { keys: &[(KeyCode::BackTab, SHIFT), (KeyCode::BackTab, NONE)], label: "Shift-Tab", action: Action::FocusPrev, help: "focus previous pane", footer: None },
-    Binding { keys: &[(KeyCode::PageUp, NONE)], label: "PgUp", action: Action::PageUp, help: "page back", footer: None },
-    Binding { keys: &[(KeyCode::PageDown, NONE)], label: "PgDn", action: Action::PageDown, help: "page forward", footer: None },
-    Binding { keys: &[(KeyCode::Home, NONE)], label: "Home", action: Action::ScrollOldest, help: "oldest row", footer: None },
-    Binding { keys: &[(KeyCode::End, NONE)], label: "End", action: Action::FollowNewest, help: "follow newest row", footer: None },
-    Binding { keys: &[(KeyCode::F(1), NONE)], label: "F1", action: Action::Help, help: "this help", footer: Some(Footer { text: "F1 help", essential: true }) },
-    Binding { keys: &[(KeyCode::Esc, NONE)], label: "Esc", action: Action::CloseHelp, help: "close this help", footer: None },
-    Binding { keys: &[(KeyCode::Char('c'), CTRL), (KeyCode::Char('q'), CTRL)], label: "Ctrl-C, Ctrl-Q", action: Action::Quit, help: "quit", footer: Some(Footer { text: "Ctrl-C quit", essential: true }) },
+    Binding {
+        keys: &[(KeyCode::Enter, NONE)],
+        label: "Enter",
+        action: Action::Send,
+        help: "send / run command",
+        footer: Some(Footer {
+            text: "Enter send",
+            essential: false,
+        }),
+    },
+    Binding {
+        keys: &[(KeyCode::Up, NONE)],
+        label: "Up",
+        action: Action::HistoryPrev,
+        help: "older line",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::Down, NONE)],
+        label: "Down",
+        action: Action::HistoryNext,
+        help: "newer line",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::Tab, NONE)],
+        label: "Tab",
+        action: Action::FocusNext,
+        help: "focus next pane",
+        footer: Some(Footer {
+            text: "Tab focus",
+            essential: false,
+        }),
+    },
+    Binding {
+        keys: &[(KeyCode::BackTab, SHIFT), (KeyCode::BackTab, NONE)],
+        label: "Shift-Tab",
+        action: Action::FocusPrev,
+        help: "focus previous pane",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::PageUp, NONE)],
+        label: "PgUp",
+        action: Action::PageUp,
+        help: "page back",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::PageDown, NONE)],
+        label: "PgDn",
+        action: Action::PageDown,
+        help: "page forward",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::Home, NONE)],
+        label: "Home",
+        action: Action::ScrollOldest,
+        help: "oldest row",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::End, NONE)],
+        label: "End",
+        action: Action::FollowNewest,
+        help: "follow newest row",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::F(1), NONE)],
+        label: "F1",
+        action: Action::Help,
+        help: "this help",
+        footer: Some(Footer {
+            text: "F1 help",
+            essential: true,
+        }),
+    },
+    Binding {
+        keys: &[(KeyCode::Esc, NONE)],
+        label: "Esc",
+        action: Action::CloseHelp,
+        help: "close this help",
+        footer: None,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('c'), CTRL), (KeyCode::Char('q'), CTRL)],
+        label: "Ctrl-C, Ctrl-Q",
+        action: Action::Quit,
+        help: "quit",
+        footer: Some(Footer {
+            text: "Ctrl-C quit",
+            essential: true,
+        }),
+    },
 ];
 
 /// The action bound to a key press, if any. Releases and repeats of non-typing keys count
@@ -68,7 +152,11 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
     }
     BINDINGS
         .iter()
-        .find(|b| b.keys.iter().any(|&(code, mods)| key.code == code && key.modifiers == mods))
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|&(code, mods)| key.code == code && key.modifiers == mods)
+        })
         .map(|b| b.action)
 }
 

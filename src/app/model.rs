@@ -48,8 +48,16 @@ pub enum Focus {
 
 impl App {
     /// A UI showing the given panes; at least one of them should be present.
-    pub fn new(client: Option<ClientPane>, server: Option<ServerPane>, now: DateTime<Local>) -> Self {
-        let focus = if client.is_some() { Focus::Client } else { Focus::Server };
+    pub fn new(
+        client: Option<ClientPane>,
+        server: Option<ServerPane>,
+        now: DateTime<Local>,
+    ) -> Self {
+        let focus = if client.is_some() {
+            Focus::Client
+        } else {
+            Focus::Server
+        };
         Self {
             now,
             client,
@@ -70,9 +78,15 @@ impl App {
     pub fn show_error(&mut self, message: String) {
         let at = self.now;
         if let Some(client) = &mut self.client {
-            client.rows.push(ClientRow { at, kind: ClientRowKind::Error(message) });
+            client.rows.push(ClientRow {
+                at,
+                kind: ClientRowKind::Error(message),
+            });
         } else if let Some(server) = &mut self.server {
-            server.rows.push(ServerRow { at, kind: ServerRowKind::Error(message) });
+            server.rows.push(ServerRow {
+                at,
+                kind: ServerRowKind::Error(message),
+            });
         }
     }
 }
@@ -194,8 +208,17 @@ pub struct ClientRow {
 /// What a client row says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientRowKind {
-    Sent { id: MessageId, text: String, len: usize },
-    Echo { id: MessageId, text: String, len: usize, progress: EchoProgress },
+    Sent {
+        id: MessageId,
+        text: String,
+        len: usize,
+    },
+    Echo {
+        id: MessageId,
+        text: String,
+        len: usize,
+        progress: EchoProgress,
+    },
     /// Bytes nobody asked for (a greeting, a chatty peer), sanitized.
     Unsolicited { text: String, len: usize },
     /// Connection news: connected, closed, reset…
@@ -207,10 +230,16 @@ pub enum ClientRowKind {
 /// How far an echo has come.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EchoProgress {
-    Partial { received: usize },
-    Echoed { rtt: Duration },
+    Partial {
+        received: usize,
+    },
+    Echoed {
+        rtt: Duration,
+    },
     /// All bytes back, but not the bytes sent: what did come back.
-    Mismatch { echoed: String },
+    Mismatch {
+        echoed: String,
+    },
 }
 
 /// The server side: the listener, its connections and every read.
@@ -272,11 +301,29 @@ pub struct ServerRow {
 /// What a server row says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerRowKind {
-    Connected { conn: ConnId, peer: SocketAddr },
-    Read { conn: ConnId, len: usize, text: String },
-    Closed { conn: ConnId, reason: CloseReason, bytes_in: u64, bytes_out: u64 },
-    Rejected { conn: ConnId, peer: SocketAddr, limit: Limit },
-    AcceptFailed { reason: String },
+    Connected {
+        conn: ConnId,
+        peer: SocketAddr,
+    },
+    Read {
+        conn: ConnId,
+        len: usize,
+        text: String,
+    },
+    Closed {
+        conn: ConnId,
+        reason: CloseReason,
+        bytes_in: u64,
+        bytes_out: u64,
+    },
+    Rejected {
+        conn: ConnId,
+        peer: SocketAddr,
+        limit: Limit,
+    },
+    AcceptFailed {
+        reason: String,
+    },
     /// A command's answer, when there is no client pane to show it in.
     Error(String),
 }

@@ -12,7 +12,9 @@ pub enum Msg {
     Paste(String),
     Net(NetEvent),
     /// The periodic tick: refreshes ages and the count of events the UI had to drop.
-    Tick { dropped_events: u64 },
+    Tick {
+        dropped_events: u64,
+    },
 }
 
 /// What `update` asks the runtime to do, since it does no I/O itself.

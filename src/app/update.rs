@@ -24,7 +24,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             // The line is one message: pasted newlines become spaces rather than sends.
             for c in text.chars() {
                 let c = if c == '\n' || c == '\r' { ' ' } else { c };
-                app.input.editor.handle(tui_input::InputRequest::InsertChar(c));
+                app.input
+                    .editor
+                    .handle(tui_input::InputRequest::InsertChar(c));
             }
             Vec::new()
         }
@@ -197,9 +199,16 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
         client.counts.sent += 1;
         client.rows.push(ClientRow {
             at: now,
-            kind: ClientRowKind::Sent { id, text: text.clone(), len: bytes.len() },
+            kind: ClientRowKind::Sent {
+                id,
+                text: text.clone(),
+                len: bytes.len(),
+            },
         });
-        effects.push(Effect::Client(ClientCommand::Send { id, bytes: bytes.clone() }));
+        effects.push(Effect::Client(ClientCommand::Send {
+            id,
+            bytes: bytes.clone(),
+        }));
     }
     effects
 }
@@ -214,14 +223,16 @@ pub fn state_words(state: &ConnState) -> String {
     }
 }
 
-
 fn on_net(app: &mut App, event: NetEvent) {
     match event {
         NetEvent::Client(event) => on_client(app, event),
         NetEvent::Server(event) => on_server(app, event),
         NetEvent::AcceptFailed { at, reason } => {
             if let Some(server) = &mut app.server {
-                server.rows.push(ServerRow { at, kind: ServerRowKind::AcceptFailed { reason } });
+                server.rows.push(ServerRow {
+                    at,
+                    kind: ServerRowKind::AcceptFailed { reason },
+                });
             }
         }
     }
@@ -239,26 +250,38 @@ fn on_client(app: &mut App, event: ClientEvent) {
             client.connect_time = None;
             row(ClientRowKind::Notice(format!("connecting to {target}…")));
         }
-        ClientEvent::Connected { local, peer, connect_time } => {
+        ClientEvent::Connected {
+            local,
+            peer,
+            connect_time,
+        } => {
             client.state = ConnState::Connected;
             client.connect_time = Some(connect_time);
             let took = crate::format::duration(connect_time);
-            row(ClientRowKind::Notice(format!("connected in {took} ({local} → {peer})")));
+            row(ClientRowKind::Notice(format!(
+                "connected in {took} ({local} → {peer})"
+            )));
         }
         ClientEvent::HalfClosed => {
             client.state = ConnState::HalfClosed;
-            row(ClientRowKind::Notice("FIN sent: waiting for the peer to finish echoing".into()));
+            row(ClientRowKind::Notice(
+                "FIN sent: waiting for the peer to finish echoing".into(),
+            ));
         }
         ClientEvent::SendFailed { id, reason } => {
             client.counts.failed += 1;
-            row(ClientRowKind::Error(format!("message #{id} not sent: {reason}")));
+            row(ClientRowKind::Error(format!(
+                "message #{id} not sent: {reason}"
+            )));
         }
         ClientEvent::Closed(reason) => {
             // Bytes still owed will never come back on this connection.
             client.counts.failed += client.counts.pending();
             let words = reason.to_string();
             client.state = ConnState::Closed(reason);
-            row(ClientRowKind::Notice(format!("connection {words}; /reconnect to try again")));
+            row(ClientRowKind::Notice(format!(
+                "connection {words}; /reconnect to try again"
+            )));
         }
         ClientEvent::Echo(update) => on_echo(client, update, now),
     }
@@ -270,7 +293,10 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
             let text = sanitize_truncated(&bytes, ROW_TEXT_CHARS);
             client.rows.push(ClientRow {
                 at: now,
-                kind: ClientRowKind::Unsolicited { text, len: bytes.len() },
+                kind: ClientRowKind::Unsolicited {
+                    text,
+                    len: bytes.len(),
+                },
             });
             return;
         }
@@ -290,10 +316,14 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
             (id, EchoProgress::Mismatch { echoed })
         }
     };
-    let echo_row = client.rows.find_last_mut(|row| {
-        matches!(row.kind, ClientRowKind::Echo { id: echo_id, .. } if echo_id == id)
-    });
-    if let Some(ClientRow { at, kind: ClientRowKind::Echo { progress: old, .. } }) = echo_row {
+    let echo_row = client.rows.find_last_mut(
+        |row| matches!(row.kind, ClientRowKind::Echo { id: echo_id, .. } if echo_id == id),
+    );
+    if let Some(ClientRow {
+        at,
+        kind: ClientRowKind::Echo { progress: old, .. },
+    }) = echo_row
+    {
         *at = now;
         *old = progress;
         return;
@@ -304,24 +334,49 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
         .iter()
         .rev()
         .find_map(|row| match &row.kind {
-            ClientRowKind::Sent { id: sent_id, text, len } if *sent_id == id => Some((text.clone(), *len)),
+            ClientRowKind::Sent {
+                id: sent_id,
+                text,
+                len,
+            } if *sent_id == id => Some((text.clone(), *len)),
             _ => None,
         })
         .unwrap_or_else(|| (format!("message #{id}"), 0));
-    client.rows.push(ClientRow { at: now, kind: ClientRowKind::Echo { id, text, len, progress } });
+    client.rows.push(ClientRow {
+        at: now,
+        kind: ClientRowKind::Echo {
+            id,
+            text,
+            len,
+            progress,
+        },
+    });
 }
 
 fn on_server(app: &mut App, event: ServerEvent) {
     let Some(server) = &mut app.server else {
         return;
     };
-    let ServerEvent { at, conn, peer, kind } = event;
+    let ServerEvent {
+        at,
+        conn,
+        peer,
+        kind,
+    } = event;
     let row_kind = match kind {
         ServerEventKind::Connected => {
             server.totals.accepted += 1;
             server.conns.insert(
                 conn,
-                ConnInfo { peer, since: at, reads: 0, bytes_in: 0, bytes_out: 0, closed: None, ended: None },
+                ConnInfo {
+                    peer,
+                    since: at,
+                    reads: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    closed: None,
+                    ended: None,
+                },
             );
             ServerRowKind::Connected { conn, peer }
         }
@@ -338,7 +393,11 @@ fn on_server(app: &mut App, event: ServerEvent) {
             }
             ServerRowKind::Read { conn, len, text }
         }
-        ServerEventKind::Closed { reason, bytes_in, bytes_out } => {
+        ServerEventKind::Closed {
+            reason,
+            bytes_in,
+            bytes_out,
+        } => {
             if let Some(info) = server.conns.get_mut(&conn) {
                 info.closed = Some(reason.clone());
                 info.ended = Some(at);
@@ -346,7 +405,12 @@ fn on_server(app: &mut App, event: ServerEvent) {
                 info.bytes_out = bytes_out;
             }
             forget_old_closed(server);
-            ServerRowKind::Closed { conn, reason, bytes_in, bytes_out }
+            ServerRowKind::Closed {
+                conn,
+                reason,
+                bytes_in,
+                bytes_out,
+            }
         }
         ServerEventKind::Rejected { limit } => {
             server.totals.rejected += 1;
@@ -364,7 +428,10 @@ fn forget_old_closed(server: &mut ServerPane) {
         .filter(|(_, info)| info.closed.is_some())
         .map(|(&conn, _)| conn)
         .collect();
-    for conn in closed.iter().take(closed.len().saturating_sub(CLOSED_CONNS_KEPT)) {
+    for conn in closed
+        .iter()
+        .take(closed.len().saturating_sub(CLOSED_CONNS_KEPT))
+    {
         server.conns.remove(conn);
     }
 }

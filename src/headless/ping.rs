@@ -54,7 +54,12 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
     let (mut stream, connect_time) = net::connect(target, !client_opts.nagle, args.timeout).await?;
     let mut out = io::stdout().lock();
     if !args.json {
-        writeln!(out, "PING {target} (TCP echo): {} bytes, connected in {}", args.size, format::duration(connect_time))?;
+        writeln!(
+            out,
+            "PING {target} (TCP echo): {} bytes, connected in {}",
+            args.size,
+            format::duration(connect_time)
+        )?;
     }
 
     let payload: Arc<[u8]> = net::probe_payload(args.size).into();
@@ -80,12 +85,22 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
         let line = match probe {
             Probe::Echoed(rtt) => {
                 stats.record(rtt);
-                format!("{} bytes from {target}: seq={seq} time={}", args.size, format::duration(rtt))
+                format!(
+                    "{} bytes from {target}: seq={seq} time={}",
+                    args.size,
+                    format::duration(rtt)
+                )
             }
-            Probe::TimedOut => format!("seq={seq}: no echo within {}", humantime::format_duration(args.timeout)),
+            Probe::TimedOut => format!(
+                "seq={seq}: no echo within {}",
+                humantime::format_duration(args.timeout)
+            ),
             Probe::Mismatch => format!("seq={seq}: echo differs from what was sent (mismatch)"),
             Probe::Closed(reason) => {
-                eprintln!("echotui ping: connection to {target} {reason} after {} probes", seq);
+                eprintln!(
+                    "echotui ping: connection to {target} {reason} after {} probes",
+                    seq
+                );
                 break;
             }
         };
@@ -112,7 +127,11 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
         write_summary(&mut out, &report)?;
     }
     shutdown.cancel();
-    Ok(if report.lost == 0 && report.sent > 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.lost == 0 && report.sent > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Starts an echo server on a free loopback port (never 12345, so it cannot clash).
@@ -123,7 +142,12 @@ async fn embedded_server(shutdown: &CancellationToken) -> anyhow::Result<SocketA
         report_reads: false,
         ..ServerSettings::default()
     };
-    tokio::spawn(net::server::run(listener, settings, EventSink::discard(), shutdown.clone()));
+    tokio::spawn(net::server::run(
+        listener,
+        settings,
+        EventSink::discard(),
+        shutdown.clone(),
+    ));
     Ok(addr)
 }
 
@@ -178,7 +202,11 @@ impl Pinger {
 }
 
 fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
-    let loss = if r.sent == 0 { 0.0 } else { 100.0 * r.lost as f64 / r.sent as f64 };
+    let loss = if r.sent == 0 {
+        0.0
+    } else {
+        100.0 * r.lost as f64 / r.sent as f64
+    };
     writeln!(out, "--- {} echotui ping statistics ---", r.target)?;
     writeln!(
         out,
@@ -189,7 +217,9 @@ fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
         format::micros(r.connect_us)
     )?;
     if let Some(s) = &r.rtt_us {
-        let ladder = [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max, s.stddev].map(format::micros).join("/");
+        let ladder = [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max, s.stddev]
+            .map(format::micros)
+            .join("/");
         write!(out, "rtt min/mean/p50/p90/p99/p99.9/max/stddev = {ladder}")?;
         match r.jitter_us {
             Some(jitter) => writeln!(out, ", jitter {}", format::micros(jitter))?,

@@ -58,7 +58,10 @@ pub async fn run(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<E
     let server = tokio::spawn(net::server::run(listener, settings, sink, shutdown.clone()));
 
     let mut log = Log::new(args.json);
-    log.line(&Line::Listening { listen, read_size: settings.read_size });
+    log.line(&Line::Listening {
+        listen,
+        read_size: settings.read_size,
+    });
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     loop {
         tokio::select! {
@@ -82,9 +85,15 @@ pub async fn run(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<E
 
 /// What one log line says.
 enum Line<'a> {
-    Listening { listen: SocketAddr, read_size: usize },
+    Listening {
+        listen: SocketAddr,
+        read_size: usize,
+    },
     Server(&'a ServerEvent),
-    AcceptFailed { at: DateTime<Local>, reason: &'a str },
+    AcceptFailed {
+        at: DateTime<Local>,
+        reason: &'a str,
+    },
 }
 
 /// The log: formatting (text or JSON) plus the running totals for the summary.
@@ -121,7 +130,9 @@ impl Log {
                 self.count(server_event);
                 self.line(&Line::Server(server_event));
             }
-            NetEvent::AcceptFailed { at, reason } => self.line(&Line::AcceptFailed { at: *at, reason }),
+            NetEvent::AcceptFailed { at, reason } => {
+                self.line(&Line::AcceptFailed { at: *at, reason })
+            }
             NetEvent::Client(_) => {}
         }
     }
@@ -147,7 +158,9 @@ impl Log {
     fn line(&mut self, line: &Line) {
         let written = if self.json {
             let value = json_line(line);
-            serde_json::to_writer(&mut self.out, &value).map_err(io::Error::from).and_then(|()| writeln!(self.out))
+            serde_json::to_writer(&mut self.out, &value)
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(self.out))
         } else {
             writeln!(self.out, "{}", text_line(line))
         };
@@ -197,17 +210,31 @@ fn timestamp(at: &DateTime<Local>) -> String {
 fn text_line(line: &Line) -> String {
     match line {
         Line::Listening { listen, read_size } => {
-            format!("{} listening on {listen} (TCP echo, read size {read_size})", timestamp(&Local::now()))
+            format!(
+                "{} listening on {listen} (TCP echo, read size {read_size})",
+                timestamp(&Local::now())
+            )
         }
-        Line::AcceptFailed { at, reason } => format!("{} accept failed: {reason} (retrying)", timestamp(at)),
-        Line::Server(ServerEvent { at, conn, peer, kind }) => {
+        Line::AcceptFailed { at, reason } => {
+            format!("{} accept failed: {reason} (retrying)", timestamp(at))
+        }
+        Line::Server(ServerEvent {
+            at,
+            conn,
+            peer,
+            kind,
+        }) => {
             let what = match kind {
                 ServerEventKind::Connected => "connected".to_owned(),
                 ServerEventKind::Read { len, preview } => {
                     let more = if *len > preview.len() { "…" } else { "" };
                     format!("read {len} B: {}{more}", sanitize(preview))
                 }
-                ServerEventKind::Closed { reason, bytes_in, bytes_out } => {
+                ServerEventKind::Closed {
+                    reason,
+                    bytes_in,
+                    bytes_out,
+                } => {
                     format!("{reason} (in {bytes_in} B, out {bytes_out} B)")
                 }
                 ServerEventKind::Rejected { limit } => format!("turned away: {limit}"),
@@ -226,7 +253,12 @@ fn json_line(line: &Line) -> serde_json::Value {
         Line::AcceptFailed { at, reason } => json!({
             "ts": timestamp(at), "event": "error", "reason": format!("accept failed: {reason}"),
         }),
-        Line::Server(ServerEvent { at, conn, peer, kind }) => {
+        Line::Server(ServerEvent {
+            at,
+            conn,
+            peer,
+            kind,
+        }) => {
             let mut value = json!({ "ts": timestamp(at), "conn": conn, "peer": peer.to_string() });
             let fields = match kind {
                 ServerEventKind::Connected => json!({ "event": "connected" }),
@@ -234,11 +266,17 @@ fn json_line(line: &Line) -> serde_json::Value {
                     "event": "read", "bytes": len, "data": sanitize(preview),
                     "truncated": *len > preview.len(),
                 }),
-                ServerEventKind::Closed { reason, bytes_in, bytes_out } => json!({
+                ServerEventKind::Closed {
+                    reason,
+                    bytes_in,
+                    bytes_out,
+                } => json!({
                     "event": if matches!(reason, CloseReason::Error(_)) { "error" } else { "closed" },
                     "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out,
                 }),
-                ServerEventKind::Rejected { limit } => json!({ "event": "limit", "reason": limit.to_string() }),
+                ServerEventKind::Rejected { limit } => {
+                    json!({ "event": "limit", "reason": limit.to_string() })
+                }
             };
             if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), fields) {
                 map.extend(extra);

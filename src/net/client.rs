@@ -48,7 +48,10 @@ impl Default for ClientSettings {
 /// What the UI asks the client to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientCommand {
-    Send { id: MessageId, bytes: Arc<[u8]> },
+    Send {
+        id: MessageId,
+        bytes: Arc<[u8]>,
+    },
     /// Drop the current connection (if any) and connect again.
     Reconnect,
     /// Send FIN (`shutdown(SHUT_WR)`): the peer finishes echoing, then closes.
@@ -237,7 +240,9 @@ impl Actor {
                     let refusal = if half_closed {
                         Some("the connection is half-closed (FIN sent)".to_owned())
                     } else if lock(tracker).outstanding() >= MAX_OUTSTANDING {
-                        Some(format!("{MAX_OUTSTANDING} messages are still waiting for their echo"))
+                        Some(format!(
+                            "{MAX_OUTSTANDING} messages are still waiting for their echo"
+                        ))
                     } else {
                         None
                     };
@@ -273,7 +278,9 @@ impl Actor {
                     // the socket closes when its last half is dropped.
                     let reason = match writer.as_ref().set_zero_linger() {
                         Ok(()) => CloseReason::ResetByUs,
-                        Err(err) => CloseReason::Error(format!("cannot reset: {}", super::describe(&err))),
+                        Err(err) => {
+                            CloseReason::Error(format!("cannot reset: {}", super::describe(&err)))
+                        }
                     };
                     ended.cancel();
                     self.report(ClientEvent::Closed(reason)).await;
@@ -312,13 +319,17 @@ async fn read_echoes(
             Ok(n) => {
                 lock(&tracker).received(&buf[..n], at, &mut updates);
                 for update in updates.drain(..) {
-                    events.deliver(NetEvent::Client(ClientEvent::Echo(update))).await;
+                    events
+                        .deliver(NetEvent::Client(ClientEvent::Echo(update)))
+                        .await;
                 }
                 continue;
             }
             Err(err) => CloseReason::from_io(&err),
         };
-        events.deliver(NetEvent::Client(ClientEvent::Closed(reason))).await;
+        events
+            .deliver(NetEvent::Client(ClientEvent::Closed(reason)))
+            .await;
         return;
     }
 }

@@ -20,7 +20,10 @@ pub type ConnId = u64;
 pub enum NetEvent {
     Server(ServerEvent),
     /// `accept()` failed (EMFILE, ECONNABORTED, …); the server backs off and keeps serving.
-    AcceptFailed { at: DateTime<Local>, reason: String },
+    AcceptFailed {
+        at: DateTime<Local>,
+        reason: String,
+    },
     Client(ClientEvent),
 }
 
@@ -39,20 +42,27 @@ pub struct ServerEvent {
 pub enum ServerEventKind {
     Connected,
     /// One `read()` returned `len` bytes; `preview` holds the first few of them, raw.
-    Read { len: usize, preview: Vec<u8> },
+    Read {
+        len: usize,
+        preview: Vec<u8>,
+    },
     Closed {
         reason: CloseReason,
         bytes_in: u64,
         bytes_out: u64,
     },
     /// Accepted and closed at once because a limit was reached.
-    Rejected { limit: Limit },
+    Rejected {
+        limit: Limit,
+    },
 }
 
 /// What the client's connection did. RTTs were measured at the socket, not on arrival here.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
-    Connecting { target: SocketAddr },
+    Connecting {
+        target: SocketAddr,
+    },
     Connected {
         local: SocketAddr,
         peer: SocketAddr,
@@ -62,7 +72,10 @@ pub enum ClientEvent {
     /// Our FIN is sent; the peer may still echo what it has.
     HalfClosed,
     /// A message could not be handed to the socket.
-    SendFailed { id: crate::stats::MessageId, reason: String },
+    SendFailed {
+        id: crate::stats::MessageId,
+        reason: String,
+    },
     Closed(CloseReason),
 }
 

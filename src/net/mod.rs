@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
 pub use client::{ClientCommand, ClientHandle, ClientSettings};
-pub use event::{ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, ServerEvent, ServerEventKind};
+pub use event::{
+    ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, ServerEvent,
+    ServerEventKind,
+};
 pub use server::{Limit, Limits, ServerSettings};
 
 /// Read buffer of the classic tutorial server (`recv(1024)`), our default.
@@ -83,7 +86,9 @@ pub async fn resolve(target: &str) -> Result<SocketAddr, NetError> {
     let mut addrs = tokio::net::lookup_host(target)
         .await
         .map_err(|e| fail(describe(&e)))?;
-    addrs.next().ok_or_else(|| fail("no address found".to_owned()))
+    addrs
+        .next()
+        .ok_or_else(|| fail("no address found".to_owned()))
 }
 
 /// Binds a TCP listener, with the address in the error.
@@ -119,7 +124,12 @@ pub async fn connect(
 /// `size` bytes of `Hello, World! ` repeated: readable on screen, so a split is easy to see.
 /// Used by `/size N` and `ping -s`; 13 bytes is exactly the tutorial's message.
 pub fn probe_payload(size: usize) -> Vec<u8> {
-    b"Hello, World! ".iter().copied().cycle().take(size).collect()
+    b"Hello, World! "
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect()
 }
 
 /// Whether an address is reachable only from this machine.
@@ -152,7 +162,9 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = connect(addr, true, Duration::from_secs(5)).await.unwrap_err();
+        let err = connect(addr, true, Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("cannot connect to {addr}: connection refused")
@@ -165,6 +177,9 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
         let err = listen(addr).await.unwrap_err();
-        assert_eq!(err.to_string(), format!("cannot listen on {addr}: address in use"));
+        assert_eq!(
+            err.to_string(),
+            format!("cannot listen on {addr}: address in use")
+        );
     }
 }

@@ -189,7 +189,11 @@ impl Connection {
     }
 
     /// Echoes until the peer is done; returns why the connection ended.
-    async fn echo(&self, stream: &mut TcpStream, (bytes_in, bytes_out): &mut (u64, u64)) -> CloseReason {
+    async fn echo(
+        &self,
+        stream: &mut TcpStream,
+        (bytes_in, bytes_out): &mut (u64, u64),
+    ) -> CloseReason {
         let limits = self.settings.limits;
         let mut buf = vec![0u8; self.settings.read_size];
         loop {

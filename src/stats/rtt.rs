@@ -95,7 +95,10 @@ impl RttTracker {
                 });
                 continue;
             }
-            let done = self.outstanding.pop_front().expect("front exists: matched above");
+            let done = self
+                .outstanding
+                .pop_front()
+                .expect("front exists: matched above");
             updates.push(match done.mismatched_echo {
                 Some(echoed) => EchoUpdate::Mismatch {
                     id: done.id,
@@ -137,7 +140,11 @@ mod tests {
         let t0 = Instant::now();
         let mut tracker = RttTracker::default();
         tracker.sent(1, b"Hello, World!".as_slice().into(), t0);
-        let updates = feed(&mut tracker, &[b"Hello, World!"], t0 + Duration::from_micros(87));
+        let updates = feed(
+            &mut tracker,
+            &[b"Hello, World!"],
+            t0 + Duration::from_micros(87),
+        );
         assert_eq!(
             updates,
             [EchoUpdate::Echoed {
@@ -160,9 +167,20 @@ mod tests {
         assert_eq!(
             updates,
             [
-                EchoUpdate::Partial { id: 7, received: 1024, total: 4096 },
-                EchoUpdate::Partial { id: 7, received: 2048, total: 4096 },
-                EchoUpdate::Echoed { id: 7, rtt: Duration::from_micros(30) },
+                EchoUpdate::Partial {
+                    id: 7,
+                    received: 1024,
+                    total: 4096
+                },
+                EchoUpdate::Partial {
+                    id: 7,
+                    received: 2048,
+                    total: 4096
+                },
+                EchoUpdate::Echoed {
+                    id: 7,
+                    rtt: Duration::from_micros(30)
+                },
             ]
         );
     }
@@ -178,15 +196,28 @@ mod tests {
         assert_eq!(
             updates,
             [
-                EchoUpdate::Echoed { id: 1, rtt: Duration::from_micros(50) },
-                EchoUpdate::Echoed { id: 2, rtt: Duration::from_micros(45) },
-                EchoUpdate::Partial { id: 3, received: 1, total: 2 },
+                EchoUpdate::Echoed {
+                    id: 1,
+                    rtt: Duration::from_micros(50)
+                },
+                EchoUpdate::Echoed {
+                    id: 2,
+                    rtt: Duration::from_micros(45)
+                },
+                EchoUpdate::Partial {
+                    id: 3,
+                    received: 1,
+                    total: 2
+                },
             ]
         );
         let updates = feed(&mut tracker, &[b"f"], t0 + Duration::from_micros(60));
         assert_eq!(
             updates,
-            [EchoUpdate::Echoed { id: 3, rtt: Duration::from_micros(51) }]
+            [EchoUpdate::Echoed {
+                id: 3,
+                rtt: Duration::from_micros(51)
+            }]
         );
     }
 
@@ -222,9 +253,19 @@ mod tests {
         assert_eq!(
             updates,
             [
-                EchoUpdate::Partial { id: 1, received: 3, total: 5 },
-                EchoUpdate::Mismatch { id: 1, echoed: b"HELLO".to_vec() },
-                EchoUpdate::Echoed { id: 2, rtt: Duration::ZERO },
+                EchoUpdate::Partial {
+                    id: 1,
+                    received: 3,
+                    total: 5
+                },
+                EchoUpdate::Mismatch {
+                    id: 1,
+                    echoed: b"HELLO".to_vec()
+                },
+                EchoUpdate::Echoed {
+                    id: 2,
+                    rtt: Duration::ZERO
+                },
             ]
         );
     }
@@ -236,15 +277,22 @@ mod tests {
         let updates = feed(&mut tracker, &[b"220 welcome\r\n"], t0);
         assert_eq!(
             updates,
-            [EchoUpdate::Unsolicited { bytes: b"220 welcome\r\n".to_vec() }]
+            [EchoUpdate::Unsolicited {
+                bytes: b"220 welcome\r\n".to_vec()
+            }]
         );
         tracker.sent(1, b"hi".as_slice().into(), t0);
         let updates = feed(&mut tracker, &[b"hi!!"], t0);
         assert_eq!(
             updates,
             [
-                EchoUpdate::Echoed { id: 1, rtt: Duration::ZERO },
-                EchoUpdate::Unsolicited { bytes: b"!!".to_vec() },
+                EchoUpdate::Echoed {
+                    id: 1,
+                    rtt: Duration::ZERO
+                },
+                EchoUpdate::Unsolicited {
+                    bytes: b"!!".to_vec()
+                },
             ]
         );
     }

@@ -97,7 +97,14 @@ impl RttStats {
         if self.count == 0 {
             return None;
         }
-        let at = |q: f64| us(self.histogram.value_at_quantile(q) as f64);
+        // The histogram reports the top of a value's bucket; clamp so that p99 ≤ max.
+        let at = |q: f64| {
+            let ns = self
+                .histogram
+                .value_at_quantile(q)
+                .clamp(self.min_ns, self.max_ns);
+            us(ns as f64)
+        };
         Some(RttSummary {
             min: us(self.min_ns as f64),
             mean: us(self.mean_ns),
@@ -180,6 +187,17 @@ mod tests {
         let sorted = stats_of(&[10, 10, 20, 40]);
         assert!((sorted.jitter_us().unwrap() - 10.0).abs() < 1e-9);
         assert_eq!(stats_of(&[5]).jitter_us(), None);
+    }
+
+    #[test]
+    fn percentiles_never_exceed_the_exact_extremes() {
+        let mut stats = RttStats::new();
+        for ns in [133_098, 160_895, 222_244] {
+            stats.record(Duration::from_nanos(ns));
+        }
+        let s = stats.summary().unwrap();
+        assert!(s.p99 <= s.max && s.p999 <= s.max && s.p50 >= s.min, "{s:?}");
+        assert_eq!(s.max, 222.244);
     }
 
     #[test]

@@ -18,7 +18,11 @@ const TIME_COLUMN_MIN_WIDTH: usize = 56;
 /// How a row is laid out: message rows line up in columns, notices span the pane.
 enum Shape<'a> {
     Columns(Cells<'a>),
-    Spanning { marker: &'static str, text: &'a str, style: Style },
+    Spanning {
+        marker: &'static str,
+        text: &'a str,
+        style: Style,
+    },
 }
 
 /// One message row split into the columns the pane lines up.
@@ -30,13 +34,20 @@ struct Cells<'a> {
     tail: Span<'a>,
 }
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, focused: bool, theme: Theme) {
+pub(super) fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    client: &ClientPane,
+    focused: bool,
+    theme: Theme,
+) {
     let title = Line::from(format!(" Client → {} TCP ", client.target));
     let block = log_block(title, &client.rows, focused, theme);
     let inner = block.inner(area);
     let width = inner.width as usize;
     let rows: Vec<&ClientRow> = visible(&client.rows, inner.height as usize).collect();
-    let shapes: Vec<(&ClientRow, Shape)> = rows.iter().map(|row| (*row, shape(row, theme))).collect();
+    let shapes: Vec<(&ClientRow, Shape)> =
+        rows.iter().map(|row| (*row, shape(row, theme))).collect();
     let columns = || {
         shapes.iter().filter_map(|(_, shape)| match shape {
             Shape::Columns(c) => Some(c),
@@ -58,16 +69,27 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, focused: 
             match shape {
                 Shape::Columns(c) => {
                     // arrow(2) + text + " " + size + " " + tail
-                    let text_width = width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
+                    let text_width =
+                        width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
                     spans.push(c.arrow);
                     spans.push(Span::styled(pad(&c.text, text_width), c.text_style));
                     spans.push(Span::raw(format!(" {} ", pad_left(&c.size, size_width))));
                     let tail_style = c.tail.style;
-                    spans.push(Span::styled(pad_left(&c.tail.content, tail_width), tail_style));
+                    spans.push(Span::styled(
+                        pad_left(&c.tail.content, tail_width),
+                        tail_style,
+                    ));
                 }
-                Shape::Spanning { marker, text, style } => {
+                Shape::Spanning {
+                    marker,
+                    text,
+                    style,
+                } => {
                     spans.push(Span::styled(marker, style));
-                    spans.push(Span::styled(fit(text, width.saturating_sub(time_width + 2)), style));
+                    spans.push(Span::styled(
+                        fit(text, width.saturating_sub(time_width + 2)),
+                        style,
+                    ));
                 }
             }
             Line::from(spans)
@@ -86,7 +108,12 @@ fn shape(row: &ClientRow, theme: Theme) -> Shape<'_> {
             size: bytes(*len),
             tail: Span::raw(""),
         },
-        ClientRowKind::Echo { text, len, progress, .. } => match progress {
+        ClientRowKind::Echo {
+            text,
+            len,
+            progress,
+            ..
+        } => match progress {
             EchoProgress::Partial { received } => Cells {
                 arrow: Span::styled("← ", theme.echoed()),
                 text: text.clone(),
@@ -117,10 +144,18 @@ fn shape(row: &ClientRow, theme: Theme) -> Shape<'_> {
             tail: Span::styled("unsolicited", theme.warning()),
         },
         ClientRowKind::Error(text) => {
-            return Shape::Spanning { marker: "! ", text, style: theme.error() };
+            return Shape::Spanning {
+                marker: "! ",
+                text,
+                style: theme.error(),
+            };
         }
         ClientRowKind::Notice(text) => {
-            return Shape::Spanning { marker: "· ", text, style: theme.notice() };
+            return Shape::Spanning {
+                marker: "· ",
+                text,
+                style: theme.notice(),
+            };
         }
     })
 }

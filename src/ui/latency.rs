@@ -17,16 +17,26 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
     let block = pane_block(Line::from(" Latency (round trip) "), false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [numbers, chart] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
+    let [numbers, chart] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
 
     let label = |text: &'static str| Span::styled(text, theme.dim());
     let value = |text: String| Span::raw(text);
     let mut ladder = Vec::new();
     match client.stats.summary() {
         Some(s) => {
-            let last = client.stats.last().map(format::duration).unwrap_or_default();
+            let last = client
+                .stats
+                .last()
+                .map(format::duration)
+                .unwrap_or_default();
             ladder.extend([label("last "), Span::styled(last, theme.rtt())]);
-            for (name, us) in [("  min ", s.min), ("  p50 ", s.p50), ("  p99 ", s.p99), ("  max ", s.max)] {
+            for (name, us) in [
+                ("  min ", s.min),
+                ("  p50 ", s.p50),
+                ("  p99 ", s.p99),
+                ("  max ", s.max),
+            ] {
                 ladder.extend([label(name), value(format::micros(us))]);
             }
             if let Some(jitter) = client.stats.jitter_us() {
@@ -45,12 +55,21 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         value(c.pending().to_string()),
     ];
     if c.mismatched > 0 {
-        counts.extend([label("  mismatch "), Span::styled(c.mismatched.to_string(), theme.error())]);
+        counts.extend([
+            label("  mismatch "),
+            Span::styled(c.mismatched.to_string(), theme.error()),
+        ]);
     }
     if c.failed > 0 {
-        counts.extend([label("  unanswered "), Span::styled(c.failed.to_string(), theme.warning())]);
+        counts.extend([
+            label("  unanswered "),
+            Span::styled(c.failed.to_string(), theme.warning()),
+        ]);
     }
-    frame.render_widget(Paragraph::new(vec![Line::from(ladder), Line::from(counts)]), numbers);
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(ladder), Line::from(counts)]),
+        numbers,
+    );
 
     // Newest at the right edge, one column per echo, scaled to the tallest visible RTT.
     let width = chart.width as usize;
@@ -60,5 +79,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         .skip(client.recent_rtts.len().saturating_sub(width))
         .map(|rtt| u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX))
         .collect();
-    frame.render_widget(Sparkline::default().data(&samples).style(theme.sparkline()), chart);
+    frame.render_widget(
+        Sparkline::default().data(&samples).style(theme.sparkline()),
+        chart,
+    );
 }

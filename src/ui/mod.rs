@@ -30,7 +30,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_too_small(frame, area);
         return;
     }
-    let latency_rows = if app.client.is_some() { latency::HEIGHT } else { 0 };
+    let latency_rows = if app.client.is_some() {
+        latency::HEIGHT
+    } else {
+        0
+    };
     let [panes, latency_area, input_area, status_area] = Layout::vertical([
         Constraint::Min(6),
         Constraint::Length(latency_rows),
@@ -42,7 +46,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match (&app.client, &app.server) {
         (Some(client), Some(server)) => {
             let [left, right] =
-                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(panes);
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(panes);
             client::draw(frame, left, client, app.focus == Focus::Client, theme);
             server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
         }
@@ -61,9 +66,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
-    let note = format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})", area.width, area.height);
-    let lines = vec![Line::from(note), Line::from("enlarge the window, or Ctrl-C to quit")];
-    let paragraph = Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true });
+    let note = format!(
+        "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})",
+        area.width, area.height
+    );
+    let lines = vec![
+        Line::from(note),
+        Line::from("enlarge the window, or Ctrl-C to quit"),
+    ];
+    let paragraph = Paragraph::new(lines)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
     // Two lines, wrapped to at most four on the narrowest terminals.
     let height = if area.width >= 60 { 2 } else { 4 }.min(area.height);
     let [middle] = Layout::vertical([Constraint::Length(height)])
@@ -74,8 +87,15 @@ fn draw_too_small(frame: &mut Frame, area: Rect) {
 
 /// A bordered pane with a title; the focused one stands out.
 fn pane_block(title: Line<'_>, focused: bool, theme: Theme) -> Block<'_> {
-    let border = if focused { theme.focused_border() } else { theme.border() };
-    Block::new().borders(Borders::ALL).border_style(border).title(title.style(theme.title()))
+    let border = if focused {
+        theme.focused_border()
+    } else {
+        theme.border()
+    };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(title.style(theme.title()))
 }
 
 /// A scrollable pane's block: when scrolled back, the bottom border says so and how to return.
@@ -83,7 +103,10 @@ fn log_block<'a, T>(title: Line<'a>, log: &Log<T>, focused: bool, theme: Theme) 
     let block = pane_block(title, focused, theme);
     match log.scroll_back {
         0 => block,
-        n => block.title_bottom(Line::styled(format!(" ↑ {n} rows back · End follows "), theme.warning())),
+        n => block.title_bottom(Line::styled(
+            format!(" ↑ {n} rows back · End follows "),
+            theme.warning(),
+        )),
     }
 }
 

@@ -15,9 +15,19 @@ use crate::net::ConnId;
 /// Below this inner width the time column is left out.
 const TIME_COLUMN_MIN_WIDTH: usize = 50;
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, focused: bool, theme: Theme) {
+pub(super) fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    server: &ServerPane,
+    app: &App,
+    focused: bool,
+    theme: Theme,
+) {
     let open = server.conns.values().filter(|c| c.closed.is_none()).count();
-    let title = Line::from(format!(" Server {} · read {} ", server.listen, server.read_size));
+    let title = Line::from(format!(
+        " Server {} · read {} ",
+        server.listen, server.read_size
+    ));
     let block = log_block(title, &server.rows, focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -48,7 +58,10 @@ fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, open: usize, th
     }
     let fill = "─".repeat((rule.width as usize).saturating_sub(rule_text.chars().count()));
     frame.render_widget(
-        Paragraph::new(Span::styled(fit(&format!("{rule_text}{fill}"), rule.width as usize), theme.dim())),
+        Paragraph::new(Span::styled(
+            fit(&format!("{rule_text}{fill}"), rule.width as usize),
+            theme.dim(),
+        )),
         rule,
     );
 }
@@ -57,7 +70,10 @@ fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &Ap
     let width = area.width as usize;
     if server.conns.is_empty() {
         let waiting = format!("waiting for connections on {}", server.listen);
-        frame.render_widget(Paragraph::new(Span::styled(fit(&waiting, width), theme.dim())), area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(fit(&waiting, width), theme.dim())),
+            area,
+        );
         return;
     }
     // Open connections first, newest first; then the most recently closed.
@@ -67,16 +83,31 @@ fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &Ap
         .into_iter()
         .take(area.height as usize)
         .map(|(id, info)| {
-            let age = (info.ended.unwrap_or(app.now) - info.since).to_std().unwrap_or_default();
+            let age = (info.ended.unwrap_or(app.now) - info.since)
+                .to_std()
+                .unwrap_or_default();
             let (state, style, bytes) = match &info.closed {
-                None => ("open".to_owned(), theme.echoed(), format!("in {}", format::bytes(info.bytes_in))),
+                None => (
+                    "open".to_owned(),
+                    theme.echoed(),
+                    format!("in {}", format::bytes(info.bytes_in)),
+                ),
                 Some(reason) => (
                     reason.to_string(),
                     theme.dim(),
-                    format!("in {} out {}", format::bytes(info.bytes_in), format::bytes(info.bytes_out)),
+                    format!(
+                        "in {} out {}",
+                        format::bytes(info.bytes_in),
+                        format::bytes(info.bytes_out)
+                    ),
                 ),
             };
-            let text = format!("#{id} {} {state} {} · {} · {bytes}", info.peer, format::age(age), plural(info.reads, "read"));
+            let text = format!(
+                "#{id} {} {state} {} · {} · {bytes}",
+                info.peer,
+                format::age(age),
+                plural(info.reads, "read")
+            );
             Line::from(Span::styled(fit(&text, width), style))
         })
         .collect();
@@ -109,26 +140,49 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, theme: Theme) {
 /// A log row as (styled head, plain rest): the head says what happened, the rest shows data.
 fn describe(row: &ServerRow, theme: Theme) -> (String, String, ratatui::style::Style) {
     match &row.kind {
-        ServerRowKind::Connected { conn, peer } => (format!("#{conn} {peer} connected"), String::new(), theme.echoed()),
-        ServerRowKind::Read { conn, len, text } => {
-            (format!("#{conn} read {} ", format::bytes(*len as u64)), format!(" {text}"), theme.sent())
-        }
-        ServerRowKind::Closed { conn, reason, bytes_in, bytes_out } => (
+        ServerRowKind::Connected { conn, peer } => (
+            format!("#{conn} {peer} connected"),
+            String::new(),
+            theme.echoed(),
+        ),
+        ServerRowKind::Read { conn, len, text } => (
+            format!("#{conn} read {} ", format::bytes(*len as u64)),
+            format!(" {text}"),
+            theme.sent(),
+        ),
+        ServerRowKind::Closed {
+            conn,
+            reason,
+            bytes_in,
+            bytes_out,
+        } => (
             format!("#{conn} {reason}"),
-            format!(" (in {}, out {})", format::bytes(*bytes_in), format::bytes(*bytes_out)),
+            format!(
+                " (in {}, out {})",
+                format::bytes(*bytes_in),
+                format::bytes(*bytes_out)
+            ),
             theme.notice(),
         ),
-        ServerRowKind::Rejected { conn, peer, limit } => {
-            (format!("#{conn} {peer} turned away: {limit}"), String::new(), theme.warning())
-        }
-        ServerRowKind::AcceptFailed { reason } => {
-            (format!("accept() failed: {reason}"), " (retrying)".into(), theme.error())
-        }
+        ServerRowKind::Rejected { conn, peer, limit } => (
+            format!("#{conn} {peer} turned away: {limit}"),
+            String::new(),
+            theme.warning(),
+        ),
+        ServerRowKind::AcceptFailed { reason } => (
+            format!("accept() failed: {reason}"),
+            " (retrying)".into(),
+            theme.error(),
+        ),
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
     }
 }
 
 /// `1 read`, `2 reads`.
 fn plural(n: u64, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

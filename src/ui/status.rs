@@ -17,12 +17,21 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut sections: Vec<Vec<Span>> = Vec::new();
     if let Some(client) = &app.client {
         let mut words = state_words(&client.state);
-        if let Some(took) = client.connect_time.filter(|_| client.state == crate::app::model::ConnState::Connected) {
+        if let Some(took) = client
+            .connect_time
+            .filter(|_| client.state == crate::app::model::ConnState::Connected)
+        {
             words = format!("{words} in {}", format::duration(took));
         }
-        sections.push(vec![Span::styled(format!(" ● {words} "), theme.state(&client.state))]);
+        sections.push(vec![Span::styled(
+            format!(" ● {words} "),
+            theme.state(&client.state),
+        )]);
     } else if let Some(server) = &app.server {
-        sections.push(vec![Span::styled(format!(" ● listening on {} ", server.listen), theme.echoed())]);
+        sections.push(vec![Span::styled(
+            format!(" ● listening on {} ", server.listen),
+            theme.echoed(),
+        )]);
     }
     if let Some(notice) = app.server.as_ref().and_then(|s| s.notice.as_deref()) {
         sections.push(vec![Span::styled(format!(" {notice} "), theme.warning())]);
@@ -33,7 +42,14 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     let mut settings = vec!["TCP".to_owned()];
     if let Some(client) = &app.client {
-        settings.push(if client.nagle { "Nagle on" } else { "Nagle off" }.to_owned());
+        settings.push(
+            if client.nagle {
+                "Nagle on"
+            } else {
+                "Nagle off"
+            }
+            .to_owned(),
+        );
     }
     if let Some(server) = &app.server {
         settings.push(format!("read {}", server.read_size));
@@ -42,12 +58,24 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let width = area.width as usize;
     let hints = |compact| {
         let hints: Vec<&str> = keymap::footer_hints(compact).collect();
-        vec![Span::styled(format!(" {} ", hints.join(" · ")), theme.dim())]
+        vec![Span::styled(
+            format!(" {} ", hints.join(" · ")),
+            theme.dim(),
+        )]
     };
     let full = hints(false);
-    let used: usize = sections.iter().flatten().map(|s| s.content.width()).sum::<usize>() + sections.len();
+    let used: usize = sections
+        .iter()
+        .flatten()
+        .map(|s| s.content.width())
+        .sum::<usize>()
+        + sections.len();
     let hints_width: usize = full.iter().map(|s| s.content.width()).sum();
-    sections.push(if used + hints_width + 1 <= width { full } else { hints(true) });
+    sections.push(if used + hints_width < width {
+        full
+    } else {
+        hints(true)
+    });
 
     let mut spans = Vec::new();
     let mut used = 0;
@@ -62,5 +90,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         used += section_width;
         spans.extend(section);
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.status_bar()), area);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.status_bar()),
+        area,
+    );
 }

@@ -16,12 +16,20 @@ impl Theme {
     }
 
     fn fg(self, color: Color) -> Style {
-        if self.color { Style::new().fg(color) } else { Style::new() }
+        if self.color {
+            Style::new().fg(color)
+        } else {
+            Style::new()
+        }
     }
 
     /// Timestamps and other secondary text.
     pub fn dim(self) -> Style {
-        if self.color { Style::new().fg(Color::DarkGray) } else { Style::new().add_modifier(Modifier::DIM) }
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        }
     }
 
     pub fn sent(self) -> Style {
@@ -62,7 +70,11 @@ impl Theme {
     }
 
     pub fn status_bar(self) -> Style {
-        if self.color { Style::new().bg(Color::Black).fg(Color::White) } else { Style::new().add_modifier(Modifier::REVERSED) }
+        if self.color {
+            Style::new().bg(Color::Black).fg(Color::White)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED)
+        }
     }
 
     /// Colour of a connection state; the state is always written in words beside it.

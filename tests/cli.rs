@@ -1,0 +1,408 @@
+//! The command-line contract (DESIGN §2): help, exit codes, JSON shapes, and one clear
+//! `error:` line for every user mistake, never a panic.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
+fn echotui() -> assert_cmd::Command {
+    cargo_bin_cmd!("echotui")
+}
+
+/// A port that refuses connections: bound, then released.
+fn refused_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = echotui()
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts exit 2 and a single `error:` line on stderr containing `needle`, without panic text.
+fn assert_user_error(args: &[&str], needle: &str) {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {stderr}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: expected {needle:?} in {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let (code, stdout, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for word in ["serve", "connect", "ping", "--read-size", "--nagle"] {
+        assert!(stdout.contains(word), "--help lacks {word}: {stdout}");
+    }
+    for sub in ["serve", "connect", "ping"] {
+        let (code, stdout, _) = run(&[sub, "--help"]);
+        assert_eq!(code, 0, "{sub} --help");
+        assert!(stdout.contains("Usage: echotui"), "{stdout}");
+    }
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("echotui "), "{stdout}");
+}
+
+#[test]
+fn tui_modes_without_a_terminal_explain_what_to_use() {
+    for args in [&[][..], &["connect", "127.0.0.1:7"], &["serve"]] {
+        assert_user_error(
+            args,
+            "echotui needs a terminal; for scripts use 'echotui ping'",
+        );
+    }
+}
+
+#[test]
+fn bad_addresses_and_values_are_one_line_errors() {
+    let port = refused_port();
+    assert_user_error(
+        &["ping", &format!("127.0.0.1:{port}")],
+        &format!("cannot connect to 127.0.0.1:{port}: connection refused"),
+    );
+    assert_user_error(
+        &["ping", "nosuch.invalid:7"],
+        "cannot resolve nosuch.invalid:7",
+    );
+    assert_user_error(&["ping", "127.0.0.1:70000"], "port must be 1..=65535");
+    assert_user_error(&["ping", "127.0.0.1"], "expected HOST:PORT");
+    assert_user_error(&["ping", "-c", "0"], "-c");
+    assert_user_error(&["ping", "-i", "soon"], "examples: 250ms");
+    assert_user_error(&["ping", "-s", "0"], "must be a whole number from 1");
+    assert_user_error(&["ping", "--timeout", "0"], "must be more than 0");
+    assert_user_error(
+        &["--read-size", "0", "ping"],
+        "must be a whole number from 1 to 65536",
+    );
+    assert_user_error(&["serve", "--json"], "--headless");
+}
+
+#[test]
+fn a_busy_listen_address_is_named() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    assert_user_error(
+        &["serve", "--headless", "--listen", &addr.to_string()],
+        &format!("cannot listen on {addr}: address in use"),
+    );
+}
+
+#[test]
+fn ping_json_has_the_documented_shape() {
+    let (code, stdout, stderr) = run(&["ping", "-c", "5", "-i", "0", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one object, nothing else: {stdout}"
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "target",
+            "protocol",
+            "size",
+            "sent",
+            "received",
+            "lost",
+            "connect_us",
+            "rtt_us",
+            "jitter_us"
+        ]
+    );
+    assert_eq!(v["protocol"], "tcp");
+    assert_eq!(v["size"], 13);
+    assert_eq!(
+        (
+            v["sent"].as_u64(),
+            v["received"].as_u64(),
+            v["lost"].as_u64()
+        ),
+        (Some(5), Some(5), Some(0))
+    );
+    assert!(v["connect_us"].as_f64().unwrap() > 0.0);
+    let rtt = v["rtt_us"].as_object().unwrap();
+    let ladder: Vec<&str> = rtt.keys().map(String::as_str).collect();
+    assert_eq!(
+        ladder,
+        ["min", "mean", "p50", "p90", "p99", "p999", "max", "stddev"]
+    );
+    let get = |k: &str| rtt[k].as_f64().unwrap();
+    assert!(
+        get("min") > 0.0
+            && get("min") <= get("p50")
+            && get("p50") <= get("p99")
+            && get("p99") <= get("max")
+    );
+    assert!(v["jitter_us"].as_f64().unwrap() >= 0.0);
+    assert!(
+        !v["target"].as_str().unwrap().ends_with(":12345"),
+        "embedded ping server never uses 12345"
+    );
+}
+
+#[test]
+fn ping_text_reports_each_probe_and_a_summary() {
+    let (code, stdout, _) = run(&["ping", "-c", "3", "-i", "10ms", "-s", "100"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.matches("100 bytes from 127.0.0.1:").count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 probes sent, 3 echoed, 0.0% lost"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rtt min/mean/p50/p90/p99/p99.9/max/stddev = "),
+        "{stdout}"
+    );
+}
+
+/// A server that accepts and then never echoes: every probe is lost, exit 1, `rtt_us` null.
+#[test]
+fn unanswered_probes_are_lost_and_exit_1() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink);
+    });
+    let (code, stdout, _) = run(&[
+        "ping",
+        &addr.to_string(),
+        "-c",
+        "2",
+        "-i",
+        "0",
+        "--timeout",
+        "200ms",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            v["sent"].as_u64(),
+            v["received"].as_u64(),
+            v["lost"].as_u64()
+        ),
+        (Some(2), Some(0), Some(2))
+    );
+    assert!(v["rtt_us"].is_null() && v["jitter_us"].is_null(), "{v}");
+    holder.join().unwrap();
+}
+
+/// The tutorial server handles one message and exits: the rest are lost, exit 1.
+#[test]
+fn a_peer_that_closes_mid_run_ends_the_ping_with_exit_1() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).unwrap();
+        stream.write_all(&buf[..n]).unwrap();
+        stream.shutdown(Shutdown::Both).unwrap();
+    });
+    let (code, stdout, stderr) = run(&["ping", &addr.to_string(), "-c", "5", "-i", "0", "--json"]);
+    assert_eq!(code, 1, "{stdout} {stderr}");
+    assert!(stderr.contains("closed by peer"), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["received"].as_u64(), Some(1));
+    server.join().unwrap();
+}
+
+/// `serve --headless` as a child process, with its stdout read line by line.
+struct HeadlessServer {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    addr: String,
+}
+
+impl HeadlessServer {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
+            .args(["serve", "--headless", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let first = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("listening line");
+        let addr = first
+            .split_whitespace()
+            .find_map(|w| {
+                w.strip_prefix("127.0.0.1:")
+                    .map(|p| format!("127.0.0.1:{p}"))
+            })
+            .or_else(|| {
+                serde_json::from_str::<Value>(&first)
+                    .ok()
+                    .map(|v| v["addr"].as_str().unwrap().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no address in {first}"));
+        Self { child, lines, addr }
+    }
+
+    fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a log line within 10 s")
+    }
+
+    /// SIGTERM, then the remaining lines and the exit code.
+    fn terminate(mut self) -> (Vec<String>, i32) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit after SIGTERM"
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        let rest = self.lines.iter().collect();
+        (rest, status.code().unwrap_or(-1))
+    }
+}
+
+fn echo_once(addr: &str, payload: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(payload).unwrap();
+    let mut echoed = vec![0u8; payload.len()];
+    stream.read_exact(&mut echoed).unwrap();
+    echoed
+}
+
+#[test]
+fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
+    let server = HeadlessServer::start(&["--json"]);
+    assert_eq!(echo_once(&server.addr, b"Hello, World!"), b"Hello, World!");
+    let events: Vec<Value> = (0..3)
+        .map(|_| serde_json::from_str(&server.next_line()).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "connected");
+    assert_eq!(events[1]["event"], "read");
+    assert_eq!(events[1]["bytes"], 13);
+    assert_eq!(events[1]["data"], "Hello, World!");
+    assert_eq!(events[2]["event"], "closed");
+    assert_eq!(events[2]["reason"], "closed by peer");
+    for event in &events {
+        assert_eq!(event["conn"], 1);
+        assert!(event["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+        let ts = event["ts"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        assert_eq!(
+            ts.split('.').nth(1).unwrap().len(),
+            "123456+00:00".len(),
+            "µs precision: {ts}"
+        );
+    }
+    let (rest, code) = server.terminate();
+    assert_eq!(code, 0);
+    let summary: Value = serde_json::from_str(rest.last().expect("summary line")).unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["accepted"], 1);
+    assert_eq!(summary["reads"], 1);
+    assert_eq!(summary["bytes"], 13);
+}
+
+#[test]
+fn serve_headless_text_shows_hostile_bytes_as_escapes() {
+    let server = HeadlessServer::start(&[]);
+    let hostile = b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff";
+    assert_eq!(echo_once(&server.addr, hostile), hostile);
+    let connected = server.next_line();
+    assert!(
+        connected.contains("#1") && connected.contains("connected"),
+        "{connected}"
+    );
+    let read = server.next_line();
+    assert!(
+        read.contains("read 23 B: \\x1b]0;pwned\\x07\\x1b[2J<U+202E>evil\\0\\xff"),
+        "{read}"
+    );
+    let (rest, code) = server.terminate();
+    assert_eq!(code, 0);
+    let all = format!("{connected}\n{read}\n{}", rest.join("\n"));
+    assert!(
+        !all.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control bytes in the log: {all:?}"
+    );
+    assert!(all.contains("summary: "), "{all}");
+}
+
+#[test]
+fn serve_headless_quiet_leaves_out_reads() {
+    let server = HeadlessServer::start(&["--quiet"]);
+    echo_once(&server.addr, b"quiet please");
+    assert!(server.next_line().contains("connected"));
+    assert!(server.next_line().contains("closed by peer"));
+    let (_, code) = server.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn serve_on_a_non_loopback_address_says_it_is_exposed() {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
+        .args(["serve", "--headless", "--listen", "0.0.0.0:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.contains("reachable from the network"), "{line}");
+}
