@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Effect, Msg, update};
-use crate::net::{ClientHandle, EventStream};
+use crate::net::{ClientCommand, ClientEvent, ClientHandle, EventStream, NetEvent};
 use crate::ui;
 
 /// Shortest time between two frames (~30 fps): a flood of events costs at most this many draws.
@@ -99,9 +99,18 @@ fn apply(app: &mut App, msg: Msg, client: Option<&ClientHandle>) -> bool {
         match effect {
             Effect::Quit => return true,
             Effect::Client(command) => {
-                let sent = client.map(|client| client.command(command));
-                if let Some(Err(busy)) = sent {
-                    app.show_error(busy.to_string());
+                let Some(client) = client else { continue };
+                if let Err(busy) = client.command(command.clone()) {
+                    // Messages that never reached the client are failed like any other send,
+                    // so the counts stay true.
+                    let reason = busy.to_string();
+                    match command {
+                        ClientCommand::Send { ids, .. } => {
+                            let failed = ClientEvent::SendFailed { ids, reason };
+                            update(app, Msg::Net(NetEvent::Client(failed)));
+                        }
+                        _ => app.show_error(reason),
+                    }
                 }
             }
         }

@@ -10,7 +10,7 @@ use super::keymap::{self, Action};
 use super::model::*;
 use super::msg::{Effect, Msg};
 use crate::net::{ClientCommand, ClientEvent, NetEvent, ServerEvent, ServerEventKind};
-use crate::stats::EchoUpdate;
+use crate::stats::{EchoUpdate, MessageId};
 use crate::text::sanitize_truncated;
 
 /// Rows one PgUp/PgDn moves.
@@ -192,11 +192,10 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
     }
     let bytes: Arc<[u8]> = bytes.into();
     let text = sanitize_truncated(&bytes, ROW_TEXT_CHARS);
-    let mut effects = Vec::with_capacity(copies);
-    for _ in 0..copies {
-        let id = app.next_message;
-        app.next_message += 1;
-        client.counts.sent += 1;
+    let ids = app.next_message..app.next_message + copies as MessageId;
+    app.next_message = ids.end;
+    client.counts.sent += copies as u64;
+    for id in ids.clone() {
         client.rows.push(ClientRow {
             at: now,
             kind: ClientRowKind::Sent {
@@ -205,12 +204,8 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
                 len: bytes.len(),
             },
         });
-        effects.push(Effect::Client(ClientCommand::Send {
-            id,
-            bytes: bytes.clone(),
-        }));
     }
-    effects
+    vec![Effect::Client(ClientCommand::Send { ids, bytes })]
 }
 
 /// The connection state in the words the status bar uses.
@@ -268,11 +263,13 @@ fn on_client(app: &mut App, event: ClientEvent) {
                 "FIN sent: waiting for the peer to finish echoing".into(),
             ));
         }
-        ClientEvent::SendFailed { id, reason } => {
-            client.counts.failed += 1;
-            row(ClientRowKind::Error(format!(
-                "message #{id} not sent: {reason}"
-            )));
+        ClientEvent::SendFailed { ids, reason } => {
+            client.counts.failed += ids.end - ids.start;
+            let which = match ids.end - ids.start {
+                1 => format!("message #{}", ids.start),
+                _ => format!("messages #{} to #{}", ids.start, ids.end - 1),
+            };
+            row(ClientRowKind::Error(format!("{which} not sent: {reason}")));
         }
         ClientEvent::Closed(reason) => {
             // Bytes still owed will never come back on this connection.
@@ -433,5 +430,198 @@ fn forget_old_closed(server: &mut ServerPane) {
         .take(closed.len().saturating_sub(CLOSED_CONNS_KEPT))
     {
         server.conns.remove(conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    use super::*;
+    use crate::net::CloseReason;
+
+    fn connected_app() -> App {
+        let target = "127.0.0.1:7".parse().unwrap();
+        let mut app = App::new(
+            Some(ClientPane::new(target, false)),
+            None,
+            chrono::Local::now(),
+        );
+        let event = ClientEvent::Connected {
+            local: target,
+            peer: target,
+            connect_time: Duration::from_micros(50),
+        };
+        update(&mut app, Msg::Net(NetEvent::Client(event)));
+        app
+    }
+
+    fn submit(app: &mut App, line: &str) -> Vec<Effect> {
+        for c in line.chars() {
+            update(
+                app,
+                Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            );
+        }
+        update(
+            app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        )
+    }
+
+    fn client(app: &App) -> &ClientPane {
+        app.client.as_ref().unwrap()
+    }
+
+    fn echo_rows(app: &App) -> usize {
+        let rows = client(app).rows.rows().iter();
+        rows.filter(|r| matches!(r.kind, ClientRowKind::Echo { .. }))
+            .count()
+    }
+
+    fn echo(app: &mut App, update_: EchoUpdate) {
+        update(app, Msg::Net(NetEvent::Client(ClientEvent::Echo(update_))));
+    }
+
+    #[test]
+    fn repeat_is_one_command_with_one_id_per_message() {
+        let mut app = connected_app();
+        let effects = submit(&mut app, "/repeat 3 x");
+        let [Effect::Client(ClientCommand::Send { ids, bytes })] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(ids.clone(), 1..4);
+        assert_eq!(&bytes[..], b"x");
+        assert_eq!(client(&app).counts.sent, 3);
+        let sent_rows = client(&app)
+            .rows
+            .rows()
+            .iter()
+            .filter(|r| matches!(r.kind, ClientRowKind::Sent { .. }));
+        assert_eq!(sent_rows.count(), 3);
+    }
+
+    #[test]
+    fn an_empty_line_does_nothing_and_slash_slash_sends_a_slash() {
+        let mut app = connected_app();
+        assert!(submit(&mut app, "").is_empty());
+        let effects = submit(&mut app, "//x");
+        assert!(
+            matches!(&effects[..], [Effect::Client(ClientCommand::Send { bytes, .. })] if &bytes[..] == b"/x")
+        );
+    }
+
+    #[test]
+    fn partial_then_complete_echo_updates_one_row_and_the_stats() {
+        let mut app = connected_app();
+        submit(&mut app, "/size 3000");
+        echo(
+            &mut app,
+            EchoUpdate::Partial {
+                id: 1,
+                received: 1024,
+                total: 3000,
+            },
+        );
+        echo(
+            &mut app,
+            EchoUpdate::Partial {
+                id: 1,
+                received: 2048,
+                total: 3000,
+            },
+        );
+        assert_eq!(echo_rows(&app), 1);
+        echo(
+            &mut app,
+            EchoUpdate::Echoed {
+                id: 1,
+                rtt: Duration::from_micros(300),
+            },
+        );
+        assert_eq!(echo_rows(&app), 1);
+        assert_eq!(client(&app).stats.count(), 1);
+        assert_eq!(client(&app).counts.pending(), 0);
+    }
+
+    #[test]
+    fn sending_while_closed_explains_instead_of_sending() {
+        let mut app = connected_app();
+        update(
+            &mut app,
+            Msg::Net(NetEvent::Client(ClientEvent::Closed(CloseReason::Reset))),
+        );
+        assert!(submit(&mut app, "hello").is_empty());
+        let last = client(&app).rows.rows().back().unwrap();
+        assert_eq!(
+            last.kind,
+            ClientRowKind::Error("not sent: reset; type /reconnect".into())
+        );
+        assert_eq!(
+            submit(&mut app, "/reconnect"),
+            [Effect::Client(ClientCommand::Reconnect)]
+        );
+    }
+
+    #[test]
+    fn a_close_turns_what_is_pending_into_unanswered() {
+        let mut app = connected_app();
+        submit(&mut app, "/repeat 4 x");
+        echo(
+            &mut app,
+            EchoUpdate::Echoed {
+                id: 1,
+                rtt: Duration::from_micros(10),
+            },
+        );
+        update(
+            &mut app,
+            Msg::Net(NetEvent::Client(ClientEvent::Closed(
+                CloseReason::PeerClosed,
+            ))),
+        );
+        let counts = client(&app).counts;
+        assert_eq!((counts.echoed, counts.failed, counts.pending()), (1, 3, 0));
+    }
+
+    #[test]
+    fn failed_sends_are_counted_per_message() {
+        let mut app = connected_app();
+        submit(&mut app, "/repeat 5 x");
+        let failed = ClientEvent::SendFailed {
+            ids: 3..6,
+            reason: "client is busy".into(),
+        };
+        update(&mut app, Msg::Net(NetEvent::Client(failed)));
+        assert_eq!(client(&app).counts.failed, 3);
+        let last = client(&app).rows.rows().back().unwrap();
+        assert_eq!(
+            last.kind,
+            ClientRowKind::Error("messages #3 to #5 not sent: client is busy".into())
+        );
+    }
+
+    #[test]
+    fn quit_keys_quit_even_with_help_open() {
+        let mut app = connected_app();
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)),
+        );
+        assert!(app.help_open);
+        let quit = update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL)),
+        );
+        assert_eq!(quit, [Effect::Quit]);
+    }
+
+    #[test]
+    fn pasted_newlines_do_not_send() {
+        let mut app = connected_app();
+        assert!(update(&mut app, Msg::Paste("a\nb".into())).is_empty());
+        assert_eq!(app.input.editor.value(), "a b");
     }
 }

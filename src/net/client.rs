@@ -8,6 +8,7 @@
 //! measured at the socket, however slowly the UI later shows them.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,8 +49,10 @@ impl Default for ClientSettings {
 /// What the UI asks the client to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientCommand {
+    /// Send `bytes` once per id in `ids`, each as its own write: `/repeat 20 x` is 20
+    /// `write()`s, which is what shows Nagle coalescing them.
     Send {
-        id: MessageId,
+        ids: Range<MessageId>,
         bytes: Arc<[u8]>,
     },
     /// Drop the current connection (if any) and connect again.
@@ -144,9 +147,9 @@ impl Actor {
             match command {
                 None => return Next::Quit,
                 Some(ClientCommand::Reconnect) => return Next::Connect(None),
-                Some(ClientCommand::Send { id, .. }) => {
+                Some(ClientCommand::Send { ids, .. }) => {
                     self.report(ClientEvent::SendFailed {
-                        id,
+                        ids,
                         reason: "not connected (type /reconnect)".into(),
                     })
                     .await
@@ -236,29 +239,12 @@ impl Actor {
                 return Next::Quit;
             };
             match command {
-                ClientCommand::Send { id, bytes } => {
-                    let refusal = if half_closed {
-                        Some("the connection is half-closed (FIN sent)".to_owned())
-                    } else if lock(tracker).outstanding() >= MAX_OUTSTANDING {
-                        Some(format!(
-                            "{MAX_OUTSTANDING} messages are still waiting for their echo"
-                        ))
-                    } else {
-                        None
-                    };
-                    if let Some(reason) = refusal {
-                        self.report(ClientEvent::SendFailed { id, reason }).await;
-                        continue;
-                    }
-                    // Stamp and record first: the echo may come back before write_all returns.
-                    lock(tracker).sent(id, bytes.clone(), Instant::now());
-                    let written = tokio::select! {
-                        _ = ended.cancelled() => return Next::WaitForReconnect,
-                        written = writer.write_all(&bytes) => written,
-                    };
-                    if let Err(err) = written {
-                        let reason = super::describe(&err);
-                        self.report(ClientEvent::SendFailed { id, reason }).await;
+                ClientCommand::Send { ids, bytes } => {
+                    if let Err(next) = self
+                        .write_messages(&mut writer, tracker, ended, ids, &bytes, half_closed)
+                        .await
+                    {
+                        return next;
                     }
                 }
                 ClientCommand::Reconnect => return Next::Connect(None),
@@ -288,6 +274,53 @@ impl Actor {
                 }
             }
         }
+    }
+}
+
+impl Actor {
+    /// Writes one message per id; a refusal or write error fails that id and the rest.
+    /// `Err` means the connection ended meanwhile.
+    async fn write_messages(
+        &self,
+        writer: &mut OwnedWriteHalf,
+        tracker: &Mutex<RttTracker>,
+        ended: &CancellationToken,
+        ids: Range<MessageId>,
+        bytes: &Arc<[u8]>,
+        half_closed: bool,
+    ) -> Result<(), Next> {
+        for id in ids.clone() {
+            let refusal = if half_closed {
+                Some("the connection is half-closed (FIN sent)".to_owned())
+            } else if lock(tracker).outstanding() >= MAX_OUTSTANDING {
+                Some(format!(
+                    "{MAX_OUTSTANDING} messages are still waiting for their echo"
+                ))
+            } else {
+                None
+            };
+            let failure = match refusal {
+                Some(reason) => Some(reason),
+                None => {
+                    // Stamp and record first: the echo may come back before write_all returns.
+                    lock(tracker).sent(id, bytes.clone(), Instant::now());
+                    let written = tokio::select! {
+                        _ = ended.cancelled() => return Err(Next::WaitForReconnect),
+                        written = writer.write_all(bytes) => written,
+                    };
+                    written.err().map(|err| super::describe(&err))
+                }
+            };
+            if let Some(reason) = failure {
+                self.report(ClientEvent::SendFailed {
+                    ids: id..ids.end,
+                    reason,
+                })
+                .await;
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -71,9 +71,9 @@ pub enum ClientEvent {
     Echo(EchoUpdate),
     /// Our FIN is sent; the peer may still echo what it has.
     HalfClosed,
-    /// A message could not be handed to the socket.
+    /// These messages could not be handed to the socket.
     SendFailed {
-        id: crate::stats::MessageId,
+        ids: std::ops::Range<crate::stats::MessageId>,
         reason: String,
     },
     Closed(CloseReason),
