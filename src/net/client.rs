@@ -260,14 +260,16 @@ impl Actor {
                 }
                 ClientCommand::HalfClose => {}
                 ClientCommand::Reset => {
-                    // SO_LINGER 0 turns the close into an RST. The reader must stop first:
-                    // the socket closes when its last half is dropped.
+                    // SO_LINGER 0 turns the close into an RST. Dropping the write half would
+                    // send a FIN first (and the peer would see a clean EOF), so `forget` it:
+                    // the socket closes, abortively, when the reader drops the read half.
                     let reason = match writer.as_ref().set_zero_linger() {
                         Ok(()) => CloseReason::ResetByUs,
                         Err(err) => {
                             CloseReason::Error(format!("cannot reset: {}", super::describe(&err)))
                         }
                     };
+                    writer.forget();
                     ended.cancel();
                     self.report(ClientEvent::Closed(reason)).await;
                     return Next::WaitForReconnect;

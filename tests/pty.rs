@@ -1,0 +1,443 @@
+//! End-to-end tests (DESIGN §8): the real binary in a pseudo-terminal.
+//!
+//! A reader thread feeds everything the program writes into a `vt100` parser (the screen a user
+//! would see) and keeps the raw bytes (to check the escape sequences that restore the
+//! terminal). Tests type keys and poll the screen until a deadline: no fixed sleeps, no timing
+//! margins. Servers listen on free loopback ports; the default mode falls back to one when
+//! 12345 is busy, so these tests may run in parallel with each other and with anything else.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::process::Command;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use echotui::format;
+use portable_pty::{Child, CommandBuilder, ExitStatus, MasterPty, PtySize, native_pty_system};
+
+/// How long the program may take to show what a test waits for.
+const DEADLINE: Duration = Duration::from_secs(15);
+/// Pause between two looks at the screen.
+const POLL: Duration = Duration::from_millis(20);
+const ENTER_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049h";
+const LEAVE_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049l";
+const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
+const CTRL_C: &[u8] = b"\x03";
+/// What xterm sends for F1 and Esc.
+const F1: &[u8] = b"\x1bOP";
+const ESC: &[u8] = b"\x1b";
+const HELP_TITLE: &str = "Help · Esc closes";
+
+/// Everything the program wrote to its terminal so far.
+struct Output {
+    screen: vt100::Parser,
+    raw: Vec<u8>,
+    /// The reader saw the end of the output (the program and its terminal are gone).
+    ended: bool,
+}
+
+/// `echotui` running in a pseudo-terminal of a given size.
+struct Tui {
+    output: Arc<Mutex<Output>>,
+    keyboard: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    master: Box<dyn MasterPty + Send>,
+}
+
+impl Tui {
+    fn start(args: &[&str], rows: u16, cols: u16) -> Self {
+        let size = PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        };
+        let pty = native_pty_system().openpty(size).expect("openpty");
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_echotui"));
+        command.args(args);
+        command.env("TERM", "xterm-256color");
+        let child = pty.slave.spawn_command(command).expect("start echotui");
+        // Only the child may hold the terminal side: reads on the master end when it exits.
+        drop(pty.slave);
+
+        let nonzero = |n| NonZeroU16::new(n).expect("a terminal has rows and columns");
+        let output = Arc::new(Mutex::new(Output {
+            screen: vt100::Parser::new(nonzero(rows), nonzero(cols), 0),
+            raw: Vec::new(),
+            ended: false,
+        }));
+        let mut reader = pty.master.try_clone_reader().expect("pty reader");
+        let sink = output.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            // Linux reports the end of a pty's output as EIO rather than 0.
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                let mut output = lock(&sink);
+                output.screen.process(&buf[..n]);
+                output.raw.extend_from_slice(&buf[..n]);
+            }
+            lock(&sink).ended = true;
+        });
+        let keyboard = pty.master.take_writer().expect("pty writer");
+        Self {
+            output,
+            keyboard,
+            child,
+            master: pty.master,
+        }
+    }
+
+    /// Types `keys` as a user would (raw bytes: `\r` is Enter).
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.keyboard.write_all(keys).expect("type into the pty");
+        self.keyboard.flush().expect("flush the pty");
+    }
+
+    /// Polls the screen until `ready` holds; fails with the screen if it never does.
+    fn wait_for(&mut self, what: &str, ready: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if ready(lock(&self.output).screen.screen()) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!(
+                    "echotui exited ({status}) before {what}:\n{}",
+                    self.contents()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no {what} within {DEADLINE:?}; the screen:\n{}",
+                    self.contents()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    fn contents(&self) -> String {
+        lock(&self.output).screen.screen().contents()
+    }
+
+    /// Waits for the program to exit and for the last of its output; returns how it exited.
+    fn exit_status(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "echotui still runs after {DEADLINE:?}:\n{}",
+                self.contents()
+            );
+            thread::sleep(POLL);
+        };
+        while !lock(&self.output).ended {
+            assert!(Instant::now() < deadline, "the pty output never ended");
+            thread::sleep(POLL);
+        }
+        status
+    }
+
+    /// Waits for a successful exit that left the terminal as it found it.
+    fn assert_exits_cleanly_and_restores_the_terminal(&mut self) {
+        let status = self.exit_status();
+        assert!(
+            status.success(),
+            "echotui exited with {status}:\n{}",
+            self.contents()
+        );
+        let output = lock(&self.output);
+        let raw = &output.raw;
+        let entered = find_last(raw, ENTER_ALTERNATE_SCREEN)
+            .expect("echotui never entered the alternate screen");
+        let after = &raw[entered..];
+        assert!(
+            find_last(after, LEAVE_ALTERNATE_SCREEN).is_some(),
+            "the alternate screen was not left"
+        );
+        assert!(
+            find_last(after, SHOW_CURSOR).is_some(),
+            "the cursor was not shown again"
+        );
+        let screen = output.screen.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "the cursor is still hidden");
+    }
+
+    /// Resizes the terminal as a window manager would (the program gets SIGWINCH).
+    fn resize(&mut self, rows: u16, cols: u16) {
+        let size = PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        };
+        self.master.resize(size).expect("resize the pty");
+        let nonzero = |n| NonZeroU16::new(n).expect("a terminal has rows and columns");
+        lock(&self.output)
+            .screen
+            .screen_mut()
+            .set_size(nonzero(rows), nonzero(cols));
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.process_id().expect("the child has a process id");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {pid} failed: {status}");
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        // A failed test must not leave the program running. Killed before the keyboard is
+        // dropped, since dropping portable-pty's writer types a newline and an EOF.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn lock(output: &Mutex<Output>) -> MutexGuard<'_, Output> {
+    // A panic while holding the lock (in a test assertion) leaves the bytes intact.
+    output.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .rposition(|window| window == needle)
+}
+
+/// The screen's rows, cut to the columns `[start, start + width)`: one pane of a split screen.
+fn pane_rows(screen: &vt100::Screen, start: u16, width: u16) -> Vec<String> {
+    screen.rows(start, width).collect()
+}
+
+/// The left half (the client pane in the default mode) and the right half (the server pane).
+fn left_half(screen: &vt100::Screen) -> Vec<String> {
+    let (_, cols) = screen.size();
+    pane_rows(screen, 0, cols.get() / 2)
+}
+
+fn right_half(screen: &vt100::Screen) -> Vec<String> {
+    let (_, cols) = screen.size();
+    pane_rows(screen, cols.get() / 2, cols.get() - cols.get() / 2)
+}
+
+/// A round-trip time as the UI prints it, e.g. `87µs`, `5.2µs`, `1.23ms`, `500ns`.
+fn is_rtt(token: &str) -> bool {
+    let Some(number) = ["ns", "µs", "ms", "s"]
+        .iter()
+        .find_map(|unit| token.strip_suffix(unit))
+    else {
+        return false;
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && digits(fraction)
+}
+
+/// Whether `row` shows a fully echoed message: `← TEXT…  SIZE  RTT`.
+fn is_echoed_row(row: &str, text: &str, size: &str) -> bool {
+    let Some(at) = row.find(&format!("← {text}")) else {
+        return false;
+    };
+    let rest = &row[at..];
+    let Some(size_at) = rest.find(size) else {
+        return false;
+    };
+    let tail = rest[size_at + size.len()..].split_whitespace().next();
+    tail.is_some_and(|token| is_rtt(token.trim_end_matches('│')))
+}
+
+fn contains(text: &'static str) -> impl Fn(&vt100::Screen) -> bool {
+    move |screen| screen.contents().contains(text)
+}
+
+/// The status bar's word for a live client connection.
+const CONNECTED: &str = "● connected";
+
+#[test]
+fn rtt_tokens_are_recognised() {
+    for rtt in ["87µs", "5.2µs", "1.23ms", "500ns", "2.50s"] {
+        assert!(is_rtt(rtt), "{rtt}");
+    }
+    for other in ["B", "13", "µs", "1.ms", "KiB", "…"] {
+        assert!(!is_rtt(other), "{other}");
+    }
+    assert!(is_echoed_row(
+        "│← Hello, World!      13 B 87µs│",
+        "Hello, World!",
+        "13 B"
+    ));
+    assert!(!is_echoed_row(
+        "│→ Hello, World!      13 B     │",
+        "Hello, World!",
+        "13 B"
+    ));
+    assert!(!is_echoed_row(
+        "│← Hello, World! 7/13 B       …│",
+        "Hello, World!",
+        "13 B"
+    ));
+}
+
+#[test]
+fn default_mode_echoes_hello_world_and_ctrl_c_restores_the_terminal() {
+    let mut tui = Tui::start(&[], 24, 80);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(b"Hello, World!\r");
+    let (size, read) = (format::bytes(13), format!("read {}", format::bytes(13)));
+    tui.wait_for("echo with an RTT and the server's read", |screen| {
+        left_half(screen)
+            .iter()
+            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+            && right_half(screen).iter().any(|row| row.contains(&read))
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
+#[test]
+fn connect_mode_echoes_through_a_std_net_server() {
+    let (addr, _server) = common::std_echo_server(1);
+    let target = addr.to_string();
+    let mut tui = Tui::start(&["connect", &target], 36, 120);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(b"Hello, World!\r");
+    let size = format::bytes(13);
+    tui.wait_for("echo with an RTT", |screen| {
+        pane_rows(screen, 0, 120)
+            .iter()
+            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
+#[test]
+fn a_terminal_smaller_than_80x24_says_so() {
+    let mut tui = Tui::start(&["serve", "--listen", "127.0.0.1:0"], 20, 60);
+    tui.wait_for("too-small note", contains("terminal too small"));
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
+#[test]
+fn f1_opens_the_help_and_esc_closes_it() {
+    let mut tui = Tui::start(&[], 36, 120);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(F1);
+    tui.wait_for("help overlay", contains(HELP_TITLE));
+    tui.type_keys(ESC);
+    tui.wait_for("help closed", |screen| {
+        let text = screen.contents();
+        !text.contains(HELP_TITLE) && text.contains(CONNECTED)
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
+#[test]
+fn size_command_shows_the_server_reading_read_size_bytes_at_a_time() {
+    let mut tui = Tui::start(&["--read-size", "1000"], 36, 120);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(b"/size 3000\r");
+    // One 3000-byte write lands in the server's socket buffer whole, so its reads are
+    // 1000 + 1000 + 1000 (the log shows every one).
+    // Sizes as the UI writes them (`3000 B` or `2.9 KiB`: format.rs decides).
+    let (size, read) = (format::bytes(3000), format!("read {}", format::bytes(1000)));
+    tui.wait_for("3000-byte echo and 1000-byte reads", |screen| {
+        let reads = right_half(screen)
+            .iter()
+            .filter(|row| row.contains(&read))
+            .count();
+        left_half(screen)
+            .iter()
+            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+            && reads >= 2
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_exits_0() {
+    let (addr, _server) = common::std_echo_server(1);
+    let target = addr.to_string();
+    let mut tui = Tui::start(&["connect", &target], 24, 80);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.signal("TERM");
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
+/// A peer that greets with escape sequences (retitle the terminal, clear the screen), a bidi
+/// override, a NUL and invalid UTF-8: the screen shows them as visible escapes and the terminal
+/// obeys none of them.
+#[test]
+fn hostile_bytes_from_a_peer_are_shown_not_obeyed() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    let peer = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .write_all(b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff")
+            .unwrap();
+        common::echo_until_eof(stream);
+    });
+    let mut tui = Tui::start(&["connect", &target], 36, 120);
+    tui.wait_for(
+        "the greeting, escaped",
+        contains("\\x1b]0;pwned\\x07\\x1b[2J<U+202E>evil\\0\\xff"),
+    );
+    {
+        let output = lock(&tui.output);
+        // What reached the terminal: never the peer's sequences, only our escaped text.
+        assert!(
+            find_last(&output.raw, b"\x1b]0;pwned").is_none(),
+            "the peer's OSC title reached the terminal"
+        );
+        assert!(
+            find_last(&output.raw, "\u{202E}".as_bytes()).is_none(),
+            "a raw bidi override reached the terminal"
+        );
+        assert!(output.screen.screen().contents().contains("unsolicited"));
+    }
+    tui.wait_for(
+        "status still drawn after the clear-screen attempt",
+        contains(CONNECTED),
+    );
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+    peer.join().unwrap();
+}
+
+/// Shrinking below 80×24 shows the note; growing back redraws the full layout.
+#[test]
+fn resizing_redraws_the_layout() {
+    let mut tui = Tui::start(&[], 24, 80);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.resize(20, 60);
+    tui.wait_for(
+        "too-small note after shrinking",
+        contains("terminal too small"),
+    );
+    tui.resize(30, 100);
+    tui.wait_for("full layout after growing", |screen| {
+        let text = screen.contents();
+        text.contains(CONNECTED) && text.contains("Latency") && !text.contains("too small")
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
