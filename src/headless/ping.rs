@@ -52,7 +52,9 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
         None => embedded_server(&shutdown).await?,
     };
     let (mut stream, connect_time) = net::connect(target, !client_opts.nagle, args.timeout).await?;
-    let mut out = io::stdout().lock();
+    // Not locked: the lock guard cannot be held across the awaits below (the task may move
+    // between worker threads), and one unlocked line per probe costs nothing measurable.
+    let mut out = io::stdout();
     if !args.json {
         writeln!(
             out,
