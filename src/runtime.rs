@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Effect, Msg, update};
-use crate::net::{ClientCommand, ClientEvent, ClientHandle, EventStream, NetEvent};
+use crate::net::{ClientCommand, ClientEvent, ClientHandle, EventStream, NetEvent, ServerControl};
 use crate::ui;
 
 /// Shortest time between two frames (~30 fps): a flood of events costs at most this many draws.
@@ -25,13 +25,20 @@ const TICK: Duration = Duration::from_secs(1);
 /// Network events applied per wake-up before the loop looks at the keyboard again.
 const EVENT_BATCH: usize = 1024;
 
+/// The handles through which effects reach the network: what this mode has running.
+#[derive(Debug, Default)]
+pub struct Controls {
+    pub client: Option<ClientHandle>,
+    pub server: Option<ServerControl>,
+}
+
 /// Runs the UI until the user quits, the input ends, or `shutdown` is cancelled.
 pub async fn run<B, I>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     mut input: I,
     mut events: EventStream,
-    client: Option<ClientHandle>,
+    controls: Controls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()>
 where
@@ -78,7 +85,7 @@ where
         };
         dirty = true;
         app.now = chrono::Local::now();
-        if apply(app, msg, client.as_ref()) {
+        if apply(app, msg, &controls) {
             return Ok(());
         }
         // Take what else is already waiting before drawing: one frame per burst, not per event.
@@ -86,7 +93,7 @@ where
             let Some(event) = events.try_recv() else {
                 break;
             };
-            if apply(app, Msg::Net(event), client.as_ref()) {
+            if apply(app, Msg::Net(event), &controls) {
                 return Ok(());
             }
         }
@@ -94,12 +101,19 @@ where
 }
 
 /// Updates the state and carries out the effects; `true` means quit.
-fn apply(app: &mut App, msg: Msg, client: Option<&ClientHandle>) -> bool {
+fn apply(app: &mut App, msg: Msg, controls: &Controls) -> bool {
     for effect in update(app, msg) {
         match effect {
             Effect::Quit => return true,
+            Effect::Server(command) => {
+                if let Some(server) = &controls.server {
+                    server.apply(command);
+                }
+            }
             Effect::Client(command) => {
-                let Some(client) = client else { continue };
+                let Some(client) = &controls.client else {
+                    continue;
+                };
                 if let Err(busy) = client.command(command.clone()) {
                     // Messages that never reached the client are failed like any other send,
                     // so the counts stay true.

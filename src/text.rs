@@ -24,19 +24,17 @@ pub fn sanitize(bytes: &[u8]) -> String {
     out
 }
 
-/// Like [`sanitize`], but stops once the output has `max_chars` characters, ending it with `…`.
-/// Long messages are cut before they are escaped, so a 1 MiB read costs no more than a short one.
-pub fn sanitize_truncated(bytes: &[u8], max_chars: usize) -> String {
-    // Every input byte yields at least one output char, so `max_chars + 1` bytes are enough
-    // to know whether the text would be cut.
-    let probe = &bytes[..bytes.len().min(max_chars.saturating_add(1))];
-    let text = sanitize(probe);
-    if text.chars().count() <= max_chars && probe.len() == bytes.len() {
-        return text;
+/// Raw bytes as hex pairs (`48 65 6c 6c 6f`) for the hex view: exactly which bytes travelled,
+/// safe to print whatever they are.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{b:02x}");
     }
-    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+    out
 }
 
 fn push_char(out: &mut String, c: char) {
@@ -149,11 +147,8 @@ mod tests {
     }
 
     #[test]
-    fn truncation_is_marked_and_bounded() {
-        assert_eq!(sanitize_truncated(b"Hello", 10), "Hello");
-        assert_eq!(sanitize_truncated(b"Hello", 5), "Hello");
-        assert_eq!(sanitize_truncated(b"Hello, World!", 6), "Hello…");
-        assert_eq!(sanitize_truncated(&[b'x'; 1 << 20], 4), "xxx…");
-        assert_eq!(sanitize_truncated(b"\x1b\x1b", 5), "\\x1b…");
+    fn hex_view_shows_every_byte() {
+        assert_eq!(hex(b"Hi\x1b\xff"), "48 69 1b ff");
+        assert_eq!(hex(b""), "");
     }
 }

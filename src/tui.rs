@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::app::model::{ClientPane, ServerPane};
 use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
-use crate::net::{self, ClientHandle, ClientSettings, EventSink, EventStream, ServerSettings};
+use crate::net::{
+    self, ClientHandle, ClientSettings, EventSink, EventStream, ServerControl, ServerSettings,
+};
+use crate::runtime::Controls;
 use crate::terminal::TerminalGuard;
 use crate::{runtime, signals};
 
@@ -41,18 +44,23 @@ pub async fn side_by_side(
         }
     };
     let listen = listener.local_addr()?;
-    let server_settings = server_settings(server_opts, ServerSettings::default().limits);
+    let control = ServerControl::new(server_opts.read_size);
     tokio::spawn(net::server::run(
         listener,
-        server_settings,
+        ServerSettings::default(),
+        control.clone(),
         sink.clone(),
         shutdown.clone(),
     ));
     let (client_pane, client) = start_client(listen, client_opts, sink, &shutdown).await?;
-    let mut server = ServerPane::new(listen, server_settings.read_size);
+    let mut server = ServerPane::new(listen, server_opts.read_size);
     server.notice = notice;
     let app = App::new(Some(client_pane), Some(server), chrono::Local::now());
-    run_ui(app, stream, Some(client), shutdown).await
+    let controls = Controls {
+        client: Some(client),
+        server: Some(control),
+    };
+    run_ui(app, stream, controls, shutdown).await
 }
 
 /// `echotui serve` with the UI.
@@ -61,14 +69,25 @@ pub async fn serve(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let listener = crate::headless::serve::bind(&args.listen).await?;
     let listen = listener.local_addr()?;
-    let settings = server_settings(server_opts, crate::headless::serve::limits(args));
-    tokio::spawn(net::server::run(listener, settings, sink, shutdown.clone()));
-    let app = App::new(
-        None,
-        Some(ServerPane::new(listen, settings.read_size)),
-        chrono::Local::now(),
-    );
-    run_ui(app, stream, None, shutdown).await
+    let settings = ServerSettings {
+        limits: crate::headless::serve::limits(args),
+        ..ServerSettings::default()
+    };
+    let control = ServerControl::new(server_opts.read_size);
+    tokio::spawn(net::server::run(
+        listener,
+        settings,
+        control.clone(),
+        sink,
+        shutdown.clone(),
+    ));
+    let server = ServerPane::new(listen, server_opts.read_size);
+    let app = App::new(None, Some(server), chrono::Local::now());
+    let controls = Controls {
+        client: None,
+        server: Some(control),
+    };
+    run_ui(app, stream, controls, shutdown).await
 }
 
 /// `echotui connect HOST:PORT`.
@@ -78,16 +97,11 @@ pub async fn connect(target: &str, client_opts: &ClientOpts) -> anyhow::Result<E
     let target = net::resolve(target).await?;
     let (client_pane, client) = start_client(target, client_opts, sink, &shutdown).await?;
     let app = App::new(Some(client_pane), None, chrono::Local::now());
-    run_ui(app, stream, Some(client), shutdown).await
-}
-
-/// The server settings from the shared options and the limits in force.
-pub fn server_settings(opts: &ServerOpts, limits: net::Limits) -> ServerSettings {
-    ServerSettings {
-        read_size: opts.read_size,
-        report_reads: true,
-        limits,
-    }
+    let controls = Controls {
+        client: Some(client),
+        server: None,
+    };
+    run_ui(app, stream, controls, shutdown).await
 }
 
 /// Makes the first connection (failing on the command line) and hands it to the client actor.
@@ -109,7 +123,7 @@ async fn start_client(
 async fn run_ui(
     mut app: App,
     events: EventStream,
-    client: Option<ClientHandle>,
+    controls: Controls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -120,7 +134,7 @@ async fn run_ui(
         &mut app,
         TerminalEvents::new(),
         events,
-        client,
+        controls,
         shutdown.clone(),
     )
     .await;

@@ -2,6 +2,7 @@
 //! scripted. A line that does not start with `/` is a message; `//text` sends `/text`.
 
 use crate::cli::{MAX_PROBE_SIZE, parse_in_range};
+use crate::net::MAX_READ_SIZE;
 
 /// Most messages one `/repeat` may queue: enough to show coalescing, not enough to wedge.
 pub const MAX_REPEAT: usize = 1000;
@@ -28,6 +29,15 @@ pub enum Command {
     Size(usize),
     /// Send TEXT as N separate messages, back to back.
     Repeat(usize, String),
+    /// Change the server's read buffer.
+    Read(usize),
+    /// Stop / restart the server's reading (flow control).
+    Pause,
+    Resume,
+    /// Nagle's algorithm on (`true`) or off on the client.
+    Nagle(bool),
+    /// Toggle the hex view of payloads.
+    Hex,
 }
 
 /// Every command with its usage and what it does; feeds the help overlay.
@@ -42,6 +52,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/reset", "abortive close: send RST (SO_LINGER 0)"),
     ("/size N", "send one message of N bytes"),
     ("/repeat N TEXT", "send TEXT as N separate messages"),
+    ("/read N", "server reads N bytes per read() (1..=65536)"),
+    ("/pause, /resume", "stop / restart the server's reading"),
+    ("/nagle on|off", "Nagle's algorithm on the client"),
+    ("/hex", "toggle hex view of the data"),
     ("//text", "send the literal text /text"),
 ];
 
@@ -82,6 +96,17 @@ pub fn parse(line: &str) -> Result<Line, String> {
             }
             Ok(Line::Command(Command::Repeat(count, text.to_owned())))
         }
+        "read" => parse_in_range(args, 1, MAX_READ_SIZE)
+            .map(|n| Line::Command(Command::Read(n)))
+            .map_err(|e| format!("/read N: N {e}")),
+        "pause" => no_args(Command::Pause),
+        "resume" => no_args(Command::Resume),
+        "hex" => no_args(Command::Hex),
+        "nagle" => match args {
+            "on" => Ok(Line::Command(Command::Nagle(true))),
+            "off" => Ok(Line::Command(Command::Nagle(false))),
+            _ => Err(format!("/nagle on|off: expected on or off (got '{args}')")),
+        },
         "" => Err("empty command; type /help for the list (// sends a literal /)".into()),
         _ => Err(format!("unknown command /{name}; type /help for the list")),
     }
@@ -139,6 +164,15 @@ mod tests {
             ("/repeat 0 x", "/repeat N TEXT: N must be"),
             ("/repeat 100000 x", "/repeat N TEXT: N must be"),
             ("/help me", "/help takes no argument"),
+            (
+                "/read 0",
+                "/read N: N must be a whole number from 1 to 65536",
+            ),
+            (
+                "/read 99999",
+                "/read N: N must be a whole number from 1 to 65536",
+            ),
+            ("/nagle maybe", "expected on or off"),
         ];
         for (input, expected) in cases {
             let err = parse(input).unwrap_err();

@@ -18,8 +18,9 @@ pub const SPARKLINE_SAMPLES: usize = 512;
 pub const MAX_HISTORY: usize = 200;
 /// Closed connections kept in the server's table after they end.
 pub const CLOSED_CONNS_KEPT: usize = 64;
-/// Characters of message text kept per row; rows are cut with `…` when drawn anyway.
-pub const ROW_TEXT_CHARS: usize = 256;
+/// Bytes of message data kept per row: rows are cut to the pane's width when drawn anyway,
+/// so a 1 MiB message costs a row no more than a short one.
+pub const ROW_PREVIEW_BYTES: usize = 256;
 
 /// The whole state of the UI.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub struct App {
     /// Whether to use colour (off when `NO_COLOR` is set); state is then shown by words and
     /// text attributes alone.
     pub color: bool,
+    /// Show payloads as hex bytes instead of sanitized text (`/hex`).
+    pub hex: bool,
     pub(crate) next_message: MessageId,
 }
 
@@ -67,6 +70,7 @@ impl App {
             help_open: false,
             dropped_events: 0,
             color: true,
+            hex: false,
             next_message: 1,
         }
     }
@@ -76,17 +80,30 @@ impl App {
     /// Tells the user what went wrong, in the client pane, or the server pane when there is
     /// no client: answers appear where the class is already looking.
     pub fn show_error(&mut self, message: String) {
+        self.say(message, true);
+    }
+
+    /// Tells the user what a command changed, where [`App::show_error`] would.
+    pub fn show_notice(&mut self, message: String) {
+        self.say(message, false);
+    }
+
+    fn say(&mut self, message: String, error: bool) {
         let at = self.now;
         if let Some(client) = &mut self.client {
-            client.rows.push(ClientRow {
-                at,
-                kind: ClientRowKind::Error(message),
-            });
+            let kind = if error {
+                ClientRowKind::Error(message)
+            } else {
+                ClientRowKind::Notice(message)
+            };
+            client.rows.push(ClientRow { at, kind });
         } else if let Some(server) = &mut self.server {
-            server.rows.push(ServerRow {
-                at,
-                kind: ServerRowKind::Error(message),
-            });
+            let kind = if error {
+                ServerRowKind::Error(message)
+            } else {
+                ServerRowKind::Notice(message)
+            };
+            server.rows.push(ServerRow { at, kind });
         }
     }
 }
@@ -210,17 +227,18 @@ pub struct ClientRow {
 pub enum ClientRowKind {
     Sent {
         id: MessageId,
-        text: String,
-        len: usize,
+        payload: Payload,
     },
     Echo {
         id: MessageId,
-        text: String,
-        len: usize,
+        /// What was sent (what came back, when it differs, is in `progress`).
+        payload: Payload,
         progress: EchoProgress,
     },
-    /// Bytes nobody asked for (a greeting, a chatty peer), sanitized.
-    Unsolicited { text: String, len: usize },
+    /// Bytes nobody asked for (a greeting, a chatty peer).
+    Unsolicited {
+        payload: Payload,
+    },
     /// Connection news: connected, closed, reset…
     Notice(String),
     /// A command or send that failed, in words.
@@ -238,7 +256,7 @@ pub enum EchoProgress {
     },
     /// All bytes back, but not the bytes sent: what did come back.
     Mismatch {
-        echoed: String,
+        echoed: Payload,
     },
 }
 
@@ -247,6 +265,8 @@ pub enum EchoProgress {
 pub struct ServerPane {
     pub listen: SocketAddr,
     pub read_size: usize,
+    /// Reading stopped by `/pause`: bytes pile up in the socket buffers.
+    pub paused: bool,
     /// Why the listen address differs from the one asked for, if it does.
     pub notice: Option<String>,
     pub conns: BTreeMap<ConnId, ConnInfo>,
@@ -260,6 +280,7 @@ impl ServerPane {
         Self {
             listen,
             read_size,
+            paused: false,
             notice: None,
             conns: BTreeMap::new(),
             rows: Log::default(),
@@ -307,8 +328,7 @@ pub enum ServerRowKind {
     },
     Read {
         conn: ConnId,
-        len: usize,
-        text: String,
+        payload: Payload,
     },
     Closed {
         conn: ConnId,
@@ -326,6 +346,35 @@ pub enum ServerRowKind {
     },
     /// A command's answer, when there is no client pane to show it in.
     Error(String),
+    Notice(String),
+}
+
+/// The first bytes of a message or read, raw (untrusted: drawn only through `text::sanitize`
+/// or as hex), with its full length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    pub preview: Vec<u8>,
+    pub len: usize,
+}
+
+impl Payload {
+    /// Keeps the first [`ROW_PREVIEW_BYTES`] of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self::preview(&bytes[..bytes.len().min(ROW_PREVIEW_BYTES)], bytes.len())
+    }
+
+    /// A payload of `len` bytes of which only `preview` is known (a server read's preview).
+    pub fn preview(preview: &[u8], len: usize) -> Self {
+        Self {
+            preview: preview[..preview.len().min(ROW_PREVIEW_BYTES)].to_vec(),
+            len,
+        }
+    }
+
+    /// Whether bytes beyond the preview exist.
+    pub fn is_cut(&self) -> bool {
+        self.len > self.preview.len()
+    }
 }
 
 /// The message line: a line editor plus Up/Down history.

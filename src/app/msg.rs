@@ -2,7 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::net::{ClientCommand, NetEvent};
+use crate::net::{ClientCommand, NetEvent, ServerCommand};
 
 /// Everything that can change the application state.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,5 +21,6 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Client(ClientCommand),
+    Server(ServerCommand),
     Quit,
 }

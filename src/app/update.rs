@@ -9,9 +9,10 @@ use super::command::{self, Command, Line};
 use super::keymap::{self, Action};
 use super::model::*;
 use super::msg::{Effect, Msg};
-use crate::net::{ClientCommand, ClientEvent, NetEvent, ServerEvent, ServerEventKind};
+use crate::net::{
+    ClientCommand, ClientEvent, NetEvent, ServerCommand, ServerEvent, ServerEventKind,
+};
 use crate::stats::{EchoUpdate, MessageId};
-use crate::text::sanitize_truncated;
 
 /// Rows one PgUp/PgDn moves.
 const PAGE_ROWS: isize = 10;
@@ -139,7 +140,7 @@ fn submit_line(app: &mut App) -> Vec<Effect> {
 }
 
 fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
-    let client_command = match command {
+    let effect = match command {
         Command::Help => {
             app.help_open = true;
             return Vec::new();
@@ -148,17 +149,63 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
             clear(app);
             return Vec::new();
         }
+        Command::Hex => {
+            app.hex = !app.hex;
+            let view = if app.hex { "hex bytes" } else { "text" };
+            app.show_notice(format!("data shown as {view}"));
+            return Vec::new();
+        }
         Command::Size(n) => return send_messages(app, crate::net::probe_payload(n), 1),
         Command::Repeat(n, text) => return send_messages(app, text.into_bytes(), n),
-        Command::Reconnect => ClientCommand::Reconnect,
-        Command::Close => ClientCommand::HalfClose,
-        Command::Reset => ClientCommand::Reset,
+        Command::Reconnect => Effect::Client(ClientCommand::Reconnect),
+        Command::Close => Effect::Client(ClientCommand::HalfClose),
+        Command::Reset => Effect::Client(ClientCommand::Reset),
+        Command::Nagle(on) => Effect::Client(ClientCommand::SetNagle(on)),
+        Command::Read(n) => Effect::Server(ServerCommand::SetReadSize(n)),
+        Command::Pause => Effect::Server(ServerCommand::Pause),
+        Command::Resume => Effect::Server(ServerCommand::Resume),
     };
-    if app.client.is_none() {
-        app.show_error(no_client_message());
-        return Vec::new();
+    // Say what changed where the class is looking, and keep the panes' settings in step.
+    let notice = match (&effect, &mut app.client, &mut app.server) {
+        (Effect::Client(_), None, _) => {
+            app.show_error(no_client_message());
+            return Vec::new();
+        }
+        (Effect::Server(_), _, None) => {
+            app.show_error("this mode has no server: the server is the remote peer".into());
+            return Vec::new();
+        }
+        (Effect::Client(ClientCommand::SetNagle(on)), Some(client), _) => {
+            client.nagle = *on;
+            Some(
+                if *on {
+                    "Nagle on: small writes may wait to be coalesced"
+                } else {
+                    "Nagle off (TCP_NODELAY): every write leaves at once"
+                }
+                .to_owned(),
+            )
+        }
+        (Effect::Server(command), _, Some(server)) => Some(match command {
+            ServerCommand::SetReadSize(n) => {
+                server.read_size = *n;
+                format!("the server now reads at most {n} bytes per read()")
+            }
+            ServerCommand::Pause => {
+                server.paused = true;
+                "server paused: it stops reading; bytes wait in the socket buffers".to_owned()
+            }
+            ServerCommand::Resume => {
+                server.paused = false;
+                "server reading again".to_owned()
+            }
+        }),
+        _ => None,
+    };
+    if let Some(notice) = notice {
+        app.show_notice(notice);
     }
-    vec![Effect::Client(client_command)]
+    vec![effect]
 }
 
 fn no_client_message() -> String {
@@ -190,8 +237,8 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
         app.show_error(format!("not sent: {state}; type /reconnect"));
         return Vec::new();
     }
+    let payload = Payload::of(&bytes);
     let bytes: Arc<[u8]> = bytes.into();
-    let text = sanitize_truncated(&bytes, ROW_TEXT_CHARS);
     let ids = app.next_message..app.next_message + copies as MessageId;
     app.next_message = ids.end;
     client.counts.sent += copies as u64;
@@ -200,8 +247,7 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
             at: now,
             kind: ClientRowKind::Sent {
                 id,
-                text: text.clone(),
-                len: bytes.len(),
+                payload: payload.clone(),
             },
         });
     }
@@ -280,6 +326,7 @@ fn on_client(app: &mut App, event: ClientEvent) {
                 "connection {words}; /reconnect to try again"
             )));
         }
+        ClientEvent::Problem(problem) => row(ClientRowKind::Error(problem)),
         ClientEvent::Echo(update) => on_echo(client, update, now),
     }
 }
@@ -287,12 +334,10 @@ fn on_client(app: &mut App, event: ClientEvent) {
 fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<chrono::Local>) {
     let (id, progress) = match update {
         EchoUpdate::Unsolicited { bytes } => {
-            let text = sanitize_truncated(&bytes, ROW_TEXT_CHARS);
             client.rows.push(ClientRow {
                 at: now,
                 kind: ClientRowKind::Unsolicited {
-                    text,
-                    len: bytes.len(),
+                    payload: Payload::of(&bytes),
                 },
             });
             return;
@@ -309,7 +354,7 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
         }
         EchoUpdate::Mismatch { id, echoed } => {
             client.counts.mismatched += 1;
-            let echoed = sanitize_truncated(&echoed, ROW_TEXT_CHARS);
+            let echoed = Payload::of(&echoed);
             (id, EchoProgress::Mismatch { echoed })
         }
     };
@@ -325,7 +370,8 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
         *old = progress;
         return;
     }
-    let (text, len) = client
+    // The sent row is recent unless 10,000 rows came in between; then say which message.
+    let payload = client
         .rows
         .rows()
         .iter()
@@ -333,18 +379,16 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
         .find_map(|row| match &row.kind {
             ClientRowKind::Sent {
                 id: sent_id,
-                text,
-                len,
-            } if *sent_id == id => Some((text.clone(), *len)),
+                payload,
+            } if *sent_id == id => Some(payload.clone()),
             _ => None,
         })
-        .unwrap_or_else(|| (format!("message #{id}"), 0));
+        .unwrap_or_else(|| Payload::of(format!("message #{id}").as_bytes()));
     client.rows.push(ClientRow {
         at: now,
         kind: ClientRowKind::Echo {
             id,
-            text,
-            len,
+            payload,
             progress,
         },
     });
@@ -384,11 +428,10 @@ fn on_server(app: &mut App, event: ServerEvent) {
                 info.reads += 1;
                 info.bytes_in += len as u64;
             }
-            let mut text = sanitize_truncated(&preview, ROW_TEXT_CHARS);
-            if len > preview.len() && !text.ends_with('…') {
-                text.push('…');
+            ServerRowKind::Read {
+                conn,
+                payload: Payload::preview(&preview, len),
             }
-            ServerRowKind::Read { conn, len, text }
         }
         ServerEventKind::Closed {
             reason,

@@ -15,7 +15,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ServeArgs, ServerOpts};
-use crate::net::{self, CloseReason, Limits, NetEvent, ServerEvent, ServerEventKind};
+use crate::net::{
+    self, CloseReason, Limits, NetEvent, ServerControl, ServerEvent, ServerEventKind,
+    ServerSettings,
+};
 use crate::text::sanitize;
 
 /// How often buffered log lines reach stdout.
@@ -52,15 +55,24 @@ pub async fn run(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<E
     crate::signals::cancel_on_signals(shutdown.clone())?;
     let listener = bind(&args.listen).await?;
     let listen = listener.local_addr()?;
-    let mut settings = crate::tui::server_settings(server_opts, limits(args));
-    settings.report_reads = !args.quiet;
+    let settings = ServerSettings {
+        report_reads: !args.quiet,
+        limits: limits(args),
+    };
+    let control = ServerControl::new(server_opts.read_size);
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
-    let server = tokio::spawn(net::server::run(listener, settings, sink, shutdown.clone()));
+    let server = tokio::spawn(net::server::run(
+        listener,
+        settings,
+        control,
+        sink,
+        shutdown.clone(),
+    ));
 
     let mut log = Log::new(args.json);
     log.line(&Line::Listening {
         listen,
-        read_size: settings.read_size,
+        read_size: server_opts.read_size,
     });
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     loop {

@@ -61,6 +61,8 @@ pub enum ClientCommand {
     HalfClose,
     /// Abortive close: `SO_LINGER` 0, so the kernel sends RST instead of FIN.
     Reset,
+    /// Nagle's algorithm on (`true`) or off, now and for later connections.
+    SetNagle(bool),
 }
 
 /// The UI's handle on the client actor.
@@ -154,6 +156,7 @@ impl Actor {
                     })
                     .await
                 }
+                Some(ClientCommand::SetNagle(on)) => self.settings.nodelay = !on,
                 Some(ClientCommand::HalfClose | ClientCommand::Reset) => {}
             }
         }
@@ -248,6 +251,13 @@ impl Actor {
                     }
                 }
                 ClientCommand::Reconnect => return Next::Connect(None),
+                ClientCommand::SetNagle(on) => {
+                    self.settings.nodelay = !on;
+                    if let Err(err) = writer.as_ref().set_nodelay(!on) {
+                        let problem = format!("cannot change Nagle: {}", super::describe(&err));
+                        self.report(ClientEvent::Problem(problem)).await;
+                    }
+                }
                 ClientCommand::HalfClose if !half_closed => {
                     half_closed = true;
                     match writer.shutdown().await {

@@ -77,6 +77,8 @@ pub enum ClientEvent {
         reason: String,
     },
     Closed(CloseReason),
+    /// Something failed that did not end the connection (a socket option, say).
+    Problem(String),
 }
 
 /// Why a connection ended or never started, in terms a user can act on.

@@ -18,7 +18,7 @@ pub use event::{
     ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, ServerEvent,
     ServerEventKind,
 };
-pub use server::{Limit, Limits, ServerSettings};
+pub use server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
 
 /// Read buffer of the classic tutorial server (`recv(1024)`), our default.
 pub const DEFAULT_READ_SIZE: usize = 1024;

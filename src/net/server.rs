@@ -9,12 +9,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Local;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -64,8 +66,6 @@ impl fmt::Display for Limit {
 /// How the server behaves; fixed for the life of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerSettings {
-    /// Bytes per `read()`: the tutorial's `recv(1024)`.
-    pub read_size: usize,
     /// Whether to report every read (off for `--quiet` under load: fewer events to drop).
     pub report_reads: bool,
     pub limits: Limits,
@@ -74,10 +74,72 @@ pub struct ServerSettings {
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
-            read_size: super::DEFAULT_READ_SIZE,
             report_reads: true,
             limits: Limits::default(),
         }
+    }
+}
+
+/// A change to a running server, as the UI asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCommand {
+    SetReadSize(usize),
+    Pause,
+    Resume,
+}
+
+/// What can be changed while the server runs (`/read N`, `/pause`, `/resume`): a lesson
+/// changes one thing and the class watches the effect on live connections.
+#[derive(Debug, Clone)]
+pub struct ServerControl {
+    read_size: Arc<AtomicUsize>,
+    paused: watch::Sender<bool>,
+}
+
+impl ServerControl {
+    /// Carries out a [`ServerCommand`].
+    pub fn apply(&self, command: ServerCommand) {
+        match command {
+            ServerCommand::SetReadSize(bytes) => self.set_read_size(bytes),
+            ServerCommand::Pause => self.set_paused(true),
+            ServerCommand::Resume => self.set_paused(false),
+        }
+    }
+
+    /// A running, reading server with `read_size` bytes per `read()`.
+    pub fn new(read_size: usize) -> Self {
+        Self {
+            read_size: Arc::new(AtomicUsize::new(read_size)),
+            paused: watch::Sender::new(false),
+        }
+    }
+
+    /// Bytes per `read()` (the tutorial's `recv(1024)`), for the next read of every connection.
+    pub fn read_size(&self) -> usize {
+        self.read_size.load(Ordering::Relaxed)
+    }
+
+    /// Changes the read buffer size; callers validate 1..=[`super::MAX_READ_SIZE`].
+    pub fn set_read_size(&self, bytes: usize) {
+        self.read_size
+            .store(bytes.clamp(1, super::MAX_READ_SIZE), Ordering::Relaxed);
+    }
+
+    /// Stops (`true`) or restarts reading on every connection. While paused, unread bytes
+    /// fill the socket buffers and TCP flow control slows the senders down: nothing is lost.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Waits until reading is allowed.
+    async fn reading_allowed(&self) {
+        let mut paused = self.paused.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = paused.wait_for(|paused| !paused).await;
     }
 }
 
@@ -86,6 +148,7 @@ impl Default for ServerSettings {
 pub async fn run(
     listener: TcpListener,
     settings: ServerSettings,
+    control: ServerControl,
     events: EventSink,
     shutdown: CancellationToken,
 ) {
@@ -133,6 +196,7 @@ pub async fn run(
                     conn,
                     peer,
                     settings,
+                    control: control.clone(),
                     events: events.clone(),
                 };
                 tasks.spawn(connection.serve(stream, slot, shutdown.clone()));
@@ -170,6 +234,7 @@ struct Connection {
     conn: ConnId,
     peer: SocketAddr,
     settings: ServerSettings,
+    control: ServerControl,
     events: EventSink,
 }
 
@@ -195,16 +260,30 @@ impl Connection {
         (bytes_in, bytes_out): &mut (u64, u64),
     ) -> CloseReason {
         let limits = self.settings.limits;
-        let mut buf = vec![0u8; self.settings.read_size];
+        let mut buf = Vec::new();
         loop {
-            let read = match limits.idle_timeout {
-                Some(idle) => match tokio::time::timeout(idle, stream.read(&mut buf)).await {
-                    Ok(read) => read,
+            // Wait for data first, and only then look at the settings: a `/read 7` or
+            // `/pause` typed while this connection sat idle applies to the very next read.
+            let readable = match limits.idle_timeout {
+                Some(idle) => match tokio::time::timeout(idle, stream.readable()).await {
+                    Ok(readable) => readable,
                     Err(_) => return CloseReason::IdleTimeout,
                 },
-                None => stream.read(&mut buf).await,
+                None => stream.readable().await,
             };
-            let n = match read {
+            if let Err(err) = readable {
+                return CloseReason::from_io(&err);
+            }
+            if self.control.is_paused() {
+                self.control.reading_allowed().await;
+            }
+            buf.resize(self.control.read_size(), 0);
+            let n = match stream.try_read(&mut buf) {
+                // Readiness was a false alarm (another wake-up consumed it): wait again.
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+                read => read,
+            };
+            let n = match n {
                 // The peer's FIN. Everything it sent has been echoed already (we echo before
                 // reading again), so finish our side too: half-close aware by construction.
                 Ok(0) => {

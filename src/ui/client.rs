@@ -9,7 +9,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
 use super::{clock, fit, log_block, pad, pad_left, visible};
-use crate::app::model::{ClientPane, ClientRow, ClientRowKind, EchoProgress};
+use crate::app::model::{ClientPane, ClientRow, ClientRowKind, EchoProgress, Payload};
 use crate::format;
 
 /// Below this inner width the time column is left out, to keep room for the message.
@@ -38,6 +38,7 @@ pub(super) fn draw(
     frame: &mut Frame,
     area: Rect,
     client: &ClientPane,
+    hex: bool,
     focused: bool,
     theme: Theme,
 ) {
@@ -46,8 +47,10 @@ pub(super) fn draw(
     let inner = block.inner(area);
     let width = inner.width as usize;
     let rows: Vec<&ClientRow> = visible(&client.rows, inner.height as usize).collect();
-    let shapes: Vec<(&ClientRow, Shape)> =
-        rows.iter().map(|row| (*row, shape(row, theme))).collect();
+    let shapes: Vec<(&ClientRow, Shape)> = rows
+        .iter()
+        .map(|row| (*row, shape(row, hex, theme)))
+        .collect();
     let columns = || {
         shapes.iter().filter_map(|(_, shape)| match shape {
             Shape::Columns(c) => Some(c),
@@ -98,49 +101,47 @@ pub(super) fn draw(
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn shape(row: &ClientRow, theme: Theme) -> Shape<'_> {
+fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
     let bytes = |len: usize| format::bytes(len as u64);
+    let show = |payload: &Payload| super::payload_text(payload, hex);
     Shape::Columns(match &row.kind {
-        ClientRowKind::Sent { text, len, .. } => Cells {
+        ClientRowKind::Sent { payload, .. } => Cells {
             arrow: Span::styled("→ ", theme.sent()),
-            text: text.clone(),
+            text: show(payload),
             text_style: Style::new(),
-            size: bytes(*len),
+            size: bytes(payload.len),
             tail: Span::raw(""),
         },
         ClientRowKind::Echo {
-            text,
-            len,
-            progress,
-            ..
+            payload, progress, ..
         } => match progress {
             EchoProgress::Partial { received } => Cells {
                 arrow: Span::styled("← ", theme.echoed()),
-                text: text.clone(),
+                text: show(payload),
                 text_style: theme.dim(),
-                size: format!("{received}/{len} B"),
+                size: format!("{received}/{} B", payload.len),
                 tail: Span::styled("…", theme.dim()),
             },
             EchoProgress::Echoed { rtt } => Cells {
                 arrow: Span::styled("← ", theme.echoed()),
-                text: text.clone(),
+                text: show(payload),
                 text_style: Style::new(),
-                size: bytes(*len),
+                size: bytes(payload.len),
                 tail: Span::styled(format::duration(*rtt), theme.rtt()),
             },
             EchoProgress::Mismatch { echoed } => Cells {
                 arrow: Span::styled("← ", theme.error()),
-                text: echoed.clone(),
+                text: show(echoed),
                 text_style: theme.error(),
-                size: bytes(*len),
+                size: bytes(echoed.len),
                 tail: Span::styled("mismatch", theme.error()),
             },
         },
-        ClientRowKind::Unsolicited { text, len } => Cells {
+        ClientRowKind::Unsolicited { payload } => Cells {
             arrow: Span::styled("← ", theme.warning()),
-            text: text.clone(),
+            text: show(payload),
             text_style: theme.warning(),
-            size: bytes(*len),
+            size: bytes(payload.len),
             tail: Span::styled("unsolicited", theme.warning()),
         },
         ClientRowKind::Error(text) => {

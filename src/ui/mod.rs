@@ -14,7 +14,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::app::model::Log;
+use crate::app::model::{Log, Payload};
 use crate::app::{App, Focus};
 use theme::Theme;
 
@@ -48,10 +48,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(panes);
-            client::draw(frame, left, client, app.focus == Focus::Client, theme);
+            client::draw(
+                frame,
+                left,
+                client,
+                app.hex,
+                app.focus == Focus::Client,
+                theme,
+            );
             server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
         }
-        (Some(client), None) => client::draw(frame, panes, client, true, theme),
+        (Some(client), None) => client::draw(frame, panes, client, app.hex, true, theme),
         (None, Some(server)) => server::draw(frame, panes, server, app, true, theme),
         (None, None) => {}
     }
@@ -151,6 +158,19 @@ fn pad_left(text: &str, width: usize) -> String {
     let cut = fit(text, width);
     let fill = width.saturating_sub(cut.width());
     format!("{}{cut}", " ".repeat(fill))
+}
+
+/// A payload as the panes show it: sanitized text, or hex bytes in hex view; `…` marks a cut.
+fn payload_text(payload: &Payload, hex: bool) -> String {
+    let mut text = if hex {
+        crate::text::hex(&payload.preview)
+    } else {
+        crate::text::sanitize(&payload.preview)
+    };
+    if payload.is_cut() {
+        text.push('…');
+    }
+    text
 }
 
 /// The time column: `14:35:02.123`.

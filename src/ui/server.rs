@@ -24,8 +24,13 @@ pub(super) fn draw(
     theme: Theme,
 ) {
     let open = server.conns.values().filter(|c| c.closed.is_none()).count();
+    let paused = if server.paused {
+        "· PAUSED (/resume) "
+    } else {
+        ""
+    };
     let title = Line::from(format!(
-        " Server {} · read {} ",
+        " Server {} · read {} {paused}",
         server.listen, server.read_size
     ));
     let block = log_block(title, &server.rows, focused, theme);
@@ -42,7 +47,7 @@ pub(super) fn draw(
     .areas(inner);
     draw_connections(frame, table, server, app, theme);
     draw_rule(frame, rule, server, open, theme);
-    draw_log(frame, log, server, theme);
+    draw_log(frame, log, server, app.hex, theme);
 }
 
 /// The line between table and log, with the server's totals.
@@ -114,7 +119,7 @@ fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &Ap
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, theme: Theme) {
+fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, hex: bool, theme: Theme) {
     let width = area.width as usize;
     let show_time = width >= TIME_COLUMN_MIN_WIDTH;
     let lines: Vec<Line> = visible(&server.rows, area.height as usize)
@@ -126,7 +131,7 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, theme: Theme) {
                 used += time.len();
                 spans.push(Span::styled(time, theme.dim()));
             }
-            let (head, text, style) = describe(row, theme);
+            let (head, text, style) = describe(row, hex, theme);
             let head = fit(&head, width.saturating_sub(used));
             used += head.chars().count();
             spans.push(Span::styled(head, style));
@@ -138,16 +143,16 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, theme: Theme) {
 }
 
 /// A log row as (styled head, plain rest): the head says what happened, the rest shows data.
-fn describe(row: &ServerRow, theme: Theme) -> (String, String, ratatui::style::Style) {
+fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatui::style::Style) {
     match &row.kind {
         ServerRowKind::Connected { conn, peer } => (
             format!("#{conn} {peer} connected"),
             String::new(),
             theme.echoed(),
         ),
-        ServerRowKind::Read { conn, len, text } => (
-            format!("#{conn} read {} ", format::bytes(*len as u64)),
-            format!(" {text}"),
+        ServerRowKind::Read { conn, payload } => (
+            format!("#{conn} read {} ", format::bytes(payload.len as u64)),
+            format!(" {}", super::payload_text(payload, hex)),
             theme.sent(),
         ),
         ServerRowKind::Closed {
@@ -175,6 +180,7 @@ fn describe(row: &ServerRow, theme: Theme) -> (String, String, ratatui::style::S
             theme.error(),
         ),
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
+        ServerRowKind::Notice(message) => (format!("· {message}"), String::new(), theme.notice()),
     }
 }
 

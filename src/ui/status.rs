@@ -53,6 +53,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     if let Some(server) = &app.server {
         settings.push(format!("read {}", server.read_size));
+        if server.paused {
+            settings.push("server paused".to_owned());
+        }
     }
     sections.push(vec![Span::raw(format!(" {} ", settings.join(" · ")))]);
     let width = area.width as usize;
