@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ClientOpts, PingArgs};
 use crate::format;
-use crate::net::{self, EventSink, ServerSettings};
+use crate::net::{self, EventSink, ServerControl, ServerSettings};
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
 
 /// The `ping --json` object (DESIGN §2): one line, nothing else on stdout.
@@ -147,6 +147,7 @@ async fn embedded_server(shutdown: &CancellationToken) -> anyhow::Result<SocketA
     tokio::spawn(net::server::run(
         listener,
         settings,
+        ServerControl::new(net::DEFAULT_READ_SIZE),
         EventSink::discard(),
         shutdown.clone(),
     ));
