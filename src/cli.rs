@@ -20,6 +20,27 @@ pub struct Cli {
     pub server: ServerOpts,
     #[command(flatten)]
     pub client: ClientOpts,
+    #[command(flatten)]
+    pub transport: TransportOpts,
+}
+
+/// The transport, shared by every mode.
+#[derive(Debug, Clone, Args)]
+pub struct TransportOpts {
+    /// Use UDP instead of TCP (each message one datagram; replies may be lost or duplicated).
+    #[arg(long, global = true)]
+    pub udp: bool,
+}
+
+impl TransportOpts {
+    /// The transport asked for.
+    pub fn transport(&self) -> crate::net::Transport {
+        if self.udp {
+            crate::net::Transport::Udp
+        } else {
+            crate::net::Transport::Tcp
+        }
+    }
 }
 
 /// The modes besides the default side-by-side UI.
@@ -31,6 +52,8 @@ pub enum Command {
     Connect(ConnectArgs),
     /// Measure round-trip times headlessly, like ping(8) over the echo protocol.
     Ping(PingArgs),
+    /// Load-test an echo server headlessly: many connections, messages in flight, RTT ladder.
+    Bench(BenchArgs),
 }
 
 /// Server options shared by the default UI and `serve`.
@@ -41,7 +64,7 @@ pub struct ServerOpts {
     pub read_size: usize,
 }
 
-/// Client options shared by the default UI, `connect` and `ping`.
+/// Client options shared by the default UI, `connect`, `ping` and `bench`.
 #[derive(Debug, Clone, Args)]
 pub struct ClientOpts {
     /// Leave Nagle's algorithm on (default: TCP_NODELAY, Nagle off, since we measure latency).
@@ -109,6 +132,37 @@ pub struct PingArgs {
 /// Largest ping probe: large enough to show segmentation, small enough to stay a probe.
 pub const MAX_PROBE_SIZE: usize = 1 << 20;
 
+/// `echotui bench [HOST:PORT]`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The echo server; without it, an embedded server on a free loopback port.
+    #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
+    pub target: Option<String>,
+    /// Simultaneous connections [1..=1000].
+    #[arg(short, long, value_name = "N", default_value_t = 10, value_parser = parse_connections)]
+    pub connections: usize,
+    /// How long to measure (after the warm-up).
+    #[arg(short, long, value_name = "DUR", default_value = "3s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+    /// Message size in bytes [1..=1048576].
+    #[arg(short, long, value_name = "BYTES", default_value_t = 64, value_parser = parse_probe_size)]
+    pub size: usize,
+    /// Messages in flight on each connection [1..=1024].
+    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = parse_pipeline)]
+    pub pipeline: usize,
+    /// Messages each connection exchanges before measuring; they count in no figure.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub warmup: u64,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Most `bench` connections: beyond this a loopback run measures the file table, not echo.
+pub const MAX_CONNECTIONS: usize = 1000;
+/// Most messages in flight per `bench` connection (also bounds the payload ring it keeps).
+pub const MAX_PIPELINE: usize = 1024;
+
 /// Validates `HOST:PORT` syntax and the port range; the host is resolved later, at use.
 pub fn parse_target(s: &str) -> Result<String, String> {
     parse_host_port(s, 1)
@@ -159,6 +213,14 @@ fn parse_read_size(s: &str) -> Result<usize, String> {
 
 fn parse_probe_size(s: &str) -> Result<usize, String> {
     parse_in_range(s, 1, MAX_PROBE_SIZE)
+}
+
+fn parse_connections(s: &str) -> Result<usize, String> {
+    parse_in_range(s, 1, MAX_CONNECTIONS)
+}
+
+fn parse_pipeline(s: &str) -> Result<usize, String> {
+    parse_in_range(s, 1, MAX_PIPELINE)
 }
 
 /// Parses a whole number in `min..=max`; shared by every size flag and `/command`.
@@ -219,5 +281,11 @@ mod tests {
         assert!(parse_read_size("0").is_err());
         assert!(parse_read_size("65537").is_err());
         assert!(parse_probe_size("x").is_err());
+        assert_eq!(parse_connections("1000"), Ok(1000));
+        assert!(parse_connections("0").is_err());
+        assert!(parse_connections("1001").is_err());
+        assert_eq!(parse_pipeline("1024"), Ok(1024));
+        assert!(parse_pipeline("0").is_err());
+        assert!(parse_pipeline("1025").is_err());
     }
 }

@@ -8,7 +8,7 @@
 //! - [`cli`]: command-line types and validation.
 //! - [`net`]: echo server, client actor, events. [`stats`]: RTT matching and statistics.
 //! - [`app`]: the state machine. [`ui`]: the view. [`runtime`]: the loop joining them.
-//! - [`tui`]: the terminal modes; [`headless`]: `ping` and `serve --headless`.
+//! - [`tui`]: the terminal modes; [`headless`]: `ping`, `bench` and `serve --headless`.
 //! - [`text`]: untrusted bytes made printable. [`terminal`]: raw mode as RAII.
 
 pub mod app;
@@ -52,18 +52,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let needs_terminal = match &cli.command {
         None | Some(Command::Connect(_)) => true,
         Some(Command::Serve(args)) => !args.headless,
-        Some(Command::Ping(_)) => false,
+        Some(Command::Ping(_) | Command::Bench(_)) => false,
     };
     if needs_terminal {
         terminal::require_terminal()?;
     }
+    let transport = cli.transport.transport();
     match &cli.command {
-        None => tui::side_by_side(&cli.server, &cli.client).await,
+        None => tui::side_by_side(&cli.server, &cli.client, transport).await,
         Some(Command::Serve(args)) if args.headless => {
-            headless::serve::run(args, &cli.server).await
+            headless::serve::run(args, &cli.server, transport).await
         }
-        Some(Command::Serve(args)) => tui::serve(args, &cli.server).await,
-        Some(Command::Connect(args)) => tui::connect(&args.target, &cli.client).await,
-        Some(Command::Ping(args)) => headless::ping::run(args, &cli.client).await,
+        Some(Command::Serve(args)) => tui::serve(args, &cli.server, transport).await,
+        Some(Command::Connect(args)) => tui::connect(&args.target, &cli.client, transport).await,
+        Some(Command::Ping(args)) => headless::ping::run(args, &cli.client, transport).await,
+        Some(Command::Bench(args)) => headless::bench::run(args, &cli.client, transport).await,
     }
 }

@@ -11,8 +11,8 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 /// The message for running a TUI mode without a terminal (DESIGN §2).
-pub const NEEDS_A_TERMINAL: &str =
-    "echotui needs a terminal; for scripts use 'echotui ping' or 'echotui serve --headless'";
+pub const NEEDS_A_TERMINAL: &str = "echotui needs a terminal; for scripts use 'echotui ping', \
+     'echotui bench' or 'echotui serve --headless'";
 
 /// Holds the terminal in raw mode on the alternate screen; restores it when dropped.
 pub struct TerminalGuard {

@@ -7,13 +7,15 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use crossterm::event::EventStream as TerminalEvents;
+use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::app::model::{ClientPane, ServerPane};
 use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
 use crate::net::{
-    self, ClientHandle, ClientSettings, EventSink, EventStream, ServerControl, ServerSettings,
+    self, ClientHandle, ClientSettings, EventSink, EventStream, NetError, ServerControl,
+    ServerSettings, Transport,
 };
 use crate::runtime::Controls;
 use crate::terminal::TerminalGuard;
@@ -24,23 +26,23 @@ pub const TUTORIAL_PORT: u16 = 12345;
 /// Network events that may wait for the UI before the server starts dropping them.
 const EVENT_QUEUE: usize = 16 * 1024;
 
-/// `echotui`: embedded server and client side by side.
+/// `echotui`: embedded server and client side by side. The server answers TCP and UDP on
+/// the same port, so `/udp` and `/tcp` can switch the client live.
 pub async fn side_by_side(
     server_opts: &ServerOpts,
     client_opts: &ClientOpts,
+    transport: Transport,
 ) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let tutorial = SocketAddr::from((Ipv4Addr::LOCALHOST, TUTORIAL_PORT));
-    let (listener, notice) = match net::listen(tutorial).await {
-        Ok(listener) => (listener, None),
+    let (listener, mut notices) = match net::listen(tutorial).await {
+        Ok(listener) => (listener, Vec::new()),
         Err(_) => {
             let listener = net::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
             let port = listener.local_addr()?.port();
-            (
-                listener,
-                Some(format!("port {TUTORIAL_PORT} busy: server on {port}")),
-            )
+            let notice = format!("port {TUTORIAL_PORT} busy: server on {port}");
+            (listener, vec![notice])
         }
     };
     let listen = listener.local_addr()?;
@@ -52,9 +54,33 @@ pub async fn side_by_side(
         sink.clone(),
         shutdown.clone(),
     ));
-    let (client_pane, client) = start_client(listen, client_opts, sink, &shutdown).await?;
-    let mut server = ServerPane::new(listen, server_opts.read_size);
-    server.notice = notice;
+    let protocols = match UdpSocket::bind(listen).await {
+        Ok(socket) => {
+            tokio::spawn(net::udp::run(
+                socket,
+                ServerSettings::default(),
+                control.clone(),
+                sink.clone(),
+                shutdown.clone(),
+            ));
+            "TCP+UDP"
+        }
+        Err(err) if transport == Transport::Tcp => {
+            notices.push(format!("no UDP on {listen}: {}", net::describe(&err)));
+            "TCP"
+        }
+        Err(cause) => {
+            return Err(NetError::Listen {
+                addr: listen,
+                cause,
+            }
+            .into());
+        }
+    };
+    let (client_pane, client) =
+        start_client(listen, client_opts, transport, sink, &shutdown).await?;
+    let mut server = ServerPane::new(listen, protocols, server_opts.read_size);
+    server.notice = (!notices.is_empty()).then(|| notices.join("; "));
     let app = App::new(Some(client_pane), Some(server), chrono::Local::now());
     let controls = Controls {
         client: Some(client),
@@ -64,24 +90,32 @@ pub async fn side_by_side(
 }
 
 /// `echotui serve` with the UI.
-pub async fn serve(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<ExitCode> {
+pub async fn serve(
+    args: &ServeArgs,
+    server_opts: &ServerOpts,
+    transport: Transport,
+) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
-    let listener = crate::headless::serve::bind(&args.listen).await?;
-    let listen = listener.local_addr()?;
     let settings = ServerSettings {
         limits: crate::headless::serve::limits(args),
         ..ServerSettings::default()
     };
     let control = ServerControl::new(server_opts.read_size);
-    tokio::spawn(net::server::run(
-        listener,
+    let (listen, _server) = crate::headless::serve::start(
+        &args.listen,
+        transport,
         settings,
         control.clone(),
         sink,
         shutdown.clone(),
-    ));
-    let server = ServerPane::new(listen, server_opts.read_size);
+    )
+    .await?;
+    let protocols = match transport {
+        Transport::Tcp => "TCP",
+        Transport::Udp => "UDP",
+    };
+    let server = ServerPane::new(listen, protocols, server_opts.read_size);
     let app = App::new(None, Some(server), chrono::Local::now());
     let controls = Controls {
         client: None,
@@ -91,11 +125,16 @@ pub async fn serve(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result
 }
 
 /// `echotui connect HOST:PORT`.
-pub async fn connect(target: &str, client_opts: &ClientOpts) -> anyhow::Result<ExitCode> {
+pub async fn connect(
+    target: &str,
+    client_opts: &ClientOpts,
+    transport: Transport,
+) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let target = net::resolve(target).await?;
-    let (client_pane, client) = start_client(target, client_opts, sink, &shutdown).await?;
+    let (client_pane, client) =
+        start_client(target, client_opts, transport, sink, &shutdown).await?;
     let app = App::new(Some(client_pane), None, chrono::Local::now());
     let controls = Controls {
         client: Some(client),
@@ -104,20 +143,28 @@ pub async fn connect(target: &str, client_opts: &ClientOpts) -> anyhow::Result<E
     run_ui(app, stream, controls, shutdown).await
 }
 
-/// Makes the first connection (failing on the command line) and hands it to the client actor.
+/// Starts the client actor. Over TCP the first connection is made here, so a wrong address
+/// fails on the command line; UDP has no handshake that could fail.
 async fn start_client(
     target: SocketAddr,
     opts: &ClientOpts,
+    transport: Transport,
     sink: EventSink,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(ClientPane, ClientHandle)> {
     let settings = ClientSettings {
+        transport,
         nodelay: !opts.nagle,
         ..ClientSettings::default()
     };
-    let first = net::connect(target, settings.nodelay, settings.connect_timeout).await?;
-    let client = net::client::spawn(target, settings, Some(first), sink, shutdown.clone());
-    Ok((ClientPane::new(target, opts.nagle), client))
+    let first = match transport {
+        Transport::Tcp => {
+            Some(net::connect(target, settings.nodelay, settings.connect_timeout).await?)
+        }
+        Transport::Udp => None,
+    };
+    let client = net::client::spawn(target, settings, first, sink, shutdown.clone());
+    Ok((ClientPane::new(target, transport, opts.nagle), client))
 }
 
 async fn run_ui(

@@ -74,7 +74,8 @@ fn tui_modes_without_a_terminal_explain_what_to_use() {
     for args in [&[][..], &["connect", "127.0.0.1:7"], &["serve"]] {
         assert_user_error(
             args,
-            "echotui needs a terminal; for scripts use 'echotui ping'",
+            "echotui needs a terminal; for scripts use 'echotui ping', 'echotui bench' or \
+             'echotui serve --headless'",
         );
     }
 }

@@ -8,7 +8,10 @@ use chrono::{DateTime, Local, TimeZone};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use echotui::app::model::{ClientPane, ServerPane};
 use echotui::app::{App, Msg, update};
-use echotui::net::{ClientEvent, CloseReason, Limit, NetEvent, ServerEvent, ServerEventKind};
+use echotui::net::udp::DropReason;
+use echotui::net::{
+    ClientEvent, CloseReason, Limit, NetEvent, ServerEvent, ServerEventKind, Transport,
+};
 use echotui::stats::EchoUpdate;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -27,8 +30,8 @@ fn at(ms: i64) -> DateTime<Local> {
 
 fn both() -> App {
     App::new(
-        Some(ClientPane::new(addr(SERVER), false)),
-        Some(ServerPane::new(addr(SERVER), 1024)),
+        Some(ClientPane::new(addr(SERVER), Transport::Tcp, false)),
+        Some(ServerPane::new(addr(SERVER), "TCP+UDP", 1024)),
         at(0),
     )
 }
@@ -62,7 +65,7 @@ fn connected(app: &mut App) {
         ClientEvent::Connected {
             local: addr(PEER),
             peer: addr(SERVER),
-            connect_time: Duration::from_micros(85),
+            connect_time: Some(Duration::from_micros(85)),
         },
     );
     server(app, 0, 1, PEER, ServerEventKind::Connected);
@@ -212,7 +215,7 @@ fn too_small_terminal_says_so() {
 fn server_only_80x24() {
     let mut app = App::new(
         None,
-        Some(ServerPane::new(addr("0.0.0.0:12345"), 1024)),
+        Some(ServerPane::new(addr("0.0.0.0:12345"), "TCP", 1024)),
         at(0),
     );
     for conn in 1..=4u64 {
@@ -273,7 +276,7 @@ fn server_only_80x24() {
 #[test]
 fn client_only_closed_by_peer_80x24() {
     let mut app = App::new(
-        Some(ClientPane::new(addr("127.0.0.1:7"), true)),
+        Some(ClientPane::new(addr("127.0.0.1:7"), Transport::Tcp, true)),
         None,
         at(0),
     );
@@ -283,7 +286,7 @@ fn client_only_closed_by_peer_80x24() {
         ClientEvent::Connected {
             local: addr(PEER),
             peer: addr("127.0.0.1:7"),
-            connect_time: Duration::from_micros(120),
+            connect_time: Some(Duration::from_micros(120)),
         },
     );
     type_line(&mut app, 100, "ping");
@@ -334,4 +337,95 @@ fn history_recalls_lines_with_up_and_down() {
     assert_eq!(app.input.editor.value(), "second");
     key(&mut app, KeyCode::Down);
     assert_eq!(app.input.editor.value(), "");
+}
+
+/// UDP: a reply cut by `/read 5`, a lost datagram, a duplicate, and a datagram from port 19
+/// (chargen) that the reflection guard leaves unanswered.
+#[test]
+fn udp_mode_120x40() {
+    let mut app = both();
+    client(
+        &mut app,
+        0,
+        ClientEvent::Connecting {
+            target: addr(SERVER),
+            transport: Transport::Udp,
+        },
+    );
+    client(
+        &mut app,
+        0,
+        ClientEvent::Connected {
+            local: addr(PEER),
+            peer: addr(SERVER),
+            connect_time: None,
+        },
+    );
+    type_line(&mut app, 100, "Hello, World!");
+    server(
+        &mut app,
+        100,
+        1,
+        PEER,
+        ServerEventKind::Datagram {
+            len: 13,
+            sent_len: 13,
+            preview: b"Hello, World!".to_vec(),
+        },
+    );
+    echo(
+        &mut app,
+        100,
+        EchoUpdate::Echoed {
+            id: 1,
+            rtt: Duration::from_micros(41),
+        },
+    );
+    echo(&mut app, 150, EchoUpdate::Duplicate { id: 1 });
+    type_line(&mut app, 200, "/read 5");
+    type_line(&mut app, 300, "Hello, World!");
+    server(
+        &mut app,
+        300,
+        1,
+        PEER,
+        ServerEventKind::Datagram {
+            len: 5,
+            sent_len: 13,
+            preview: b"Hello".to_vec(),
+        },
+    );
+    echo(
+        &mut app,
+        300,
+        EchoUpdate::Mismatch {
+            id: 2,
+            echoed: b"Hello".to_vec(),
+        },
+    );
+    type_line(&mut app, 400, "into the void");
+    echo(&mut app, 2400, EchoUpdate::Lost { id: 3 });
+    server(
+        &mut app,
+        2500,
+        2,
+        "10.0.0.9:19",
+        ServerEventKind::Dropped {
+            reason: DropReason::ReflectionGuard { port: 19 },
+        },
+    );
+    insta::assert_snapshot!(render(&app, 120, 40));
+}
+
+/// `/hex` shows the bytes themselves, in both panes; `/pause` is visible in both the server
+/// title and the status bar, and a message sent meanwhile stays pending.
+#[test]
+fn hex_view_and_paused_server_80x24() {
+    let mut app = hello_world();
+    type_line(&mut app, 1000, "/hex");
+    type_line(&mut app, 1100, "Hi!");
+    read(&mut app, 1100, b"Hi!");
+    type_line(&mut app, 1200, "/pause");
+    type_line(&mut app, 1300, "waiting");
+    insta::assert_snapshot!(render(&app, 80, 24));
 }

@@ -2,7 +2,7 @@
 //! scripted. A line that does not start with `/` is a message; `//text` sends `/text`.
 
 use crate::cli::{MAX_PROBE_SIZE, parse_in_range};
-use crate::net::MAX_READ_SIZE;
+use crate::net::{MAX_READ_SIZE, Transport};
 
 /// Most messages one `/repeat` may queue: enough to show coalescing, not enough to wedge.
 pub const MAX_REPEAT: usize = 1000;
@@ -38,6 +38,8 @@ pub enum Command {
     Nagle(bool),
     /// Toggle the hex view of payloads.
     Hex,
+    /// Switch the client to this transport.
+    Transport(Transport),
 }
 
 /// Every command with its usage and what it does; feeds the help overlay.
@@ -56,6 +58,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/pause, /resume", "stop / restart the server's reading"),
     ("/nagle on|off", "Nagle's algorithm on the client"),
     ("/hex", "toggle hex view of the data"),
+    ("/udp, /tcp", "switch the client to UDP or TCP"),
     ("//text", "send the literal text /text"),
 ];
 
@@ -102,6 +105,8 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "pause" => no_args(Command::Pause),
         "resume" => no_args(Command::Resume),
         "hex" => no_args(Command::Hex),
+        "udp" => no_args(Command::Transport(Transport::Udp)),
+        "tcp" => no_args(Command::Transport(Transport::Tcp)),
         "nagle" => match args {
             "on" => Ok(Line::Command(Command::Nagle(true))),
             "off" => Ok(Line::Command(Command::Nagle(false))),

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Local};
 use tui_input::Input;
 
-use crate::net::{CloseReason, ConnId, Limit};
+use crate::net::udp::DropReason;
+use crate::net::{CloseReason, ConnId, Limit, Transport};
 use crate::stats::{MessageId, RttStats};
 
 /// Rows kept per pane: a long session or a flood cannot grow memory without limit.
@@ -163,9 +164,14 @@ impl<T> Log<T> {
 #[derive(Debug)]
 pub struct ClientPane {
     pub target: SocketAddr,
+    pub transport: Transport,
     pub nagle: bool,
     pub state: ConnState,
+    /// The TCP handshake of the current connection (UDP has none).
     pub connect_time: Option<Duration>,
+    /// The first message's RTT on this connection, shown beside the handshake: the two are
+    /// different costs (a SYN round trip vs data through both stacks and the server).
+    pub first_rtt: Option<Duration>,
     pub rows: Log<ClientRow>,
     pub stats: RttStats,
     pub recent_rtts: VecDeque<Duration>,
@@ -174,16 +180,31 @@ pub struct ClientPane {
 
 impl ClientPane {
     /// A client about to connect to `target`.
-    pub fn new(target: SocketAddr, nagle: bool) -> Self {
+    pub fn new(target: SocketAddr, transport: Transport, nagle: bool) -> Self {
         Self {
             target,
+            transport,
             nagle,
             state: ConnState::Connecting,
             connect_time: None,
+            first_rtt: None,
             rows: Log::default(),
             stats: RttStats::new(),
             recent_rtts: VecDeque::with_capacity(SPARKLINE_SAMPLES),
             counts: MessageCounts::default(),
+        }
+    }
+}
+
+impl ClientPane {
+    /// The connection state in the words the status bar uses.
+    pub fn state_words(&self) -> String {
+        match (&self.state, self.transport) {
+            (ConnState::Connecting, _) => "connecting".into(),
+            (ConnState::Connected, Transport::Tcp) => "connected".into(),
+            (ConnState::Connected, Transport::Udp) => "ready (UDP)".into(),
+            (ConnState::HalfClosed, _) => "half-closed (FIN sent)".into(),
+            (ConnState::Closed(reason), _) => reason.to_string(),
         }
     }
 }
@@ -195,13 +216,17 @@ pub struct MessageCounts {
     pub echoed: u64,
     pub mismatched: u64,
     pub failed: u64,
+    /// UDP datagrams never answered.
+    pub lost: u64,
+    /// UDP replies to datagrams already answered.
+    pub duplicates: u64,
 }
 
 impl MessageCounts {
     /// Sent messages whose echo is not complete yet.
     pub fn pending(&self) -> u64 {
         self.sent
-            .saturating_sub(self.echoed + self.mismatched + self.failed)
+            .saturating_sub(self.echoed + self.mismatched + self.failed + self.lost)
     }
 }
 
@@ -239,6 +264,11 @@ pub enum ClientRowKind {
     Unsolicited {
         payload: Payload,
     },
+    /// UDP: another reply to a datagram already answered.
+    Duplicate {
+        id: MessageId,
+        payload: Payload,
+    },
     /// Connection news: connected, closed, reset…
     Notice(String),
     /// A command or send that failed, in words.
@@ -258,12 +288,16 @@ pub enum EchoProgress {
     Mismatch {
         echoed: Payload,
     },
+    /// UDP: no reply within the timeout.
+    Lost,
 }
 
 /// The server side: the listener, its connections and every read.
 #[derive(Debug)]
 pub struct ServerPane {
     pub listen: SocketAddr,
+    /// What it serves: "TCP", "UDP" or "TCP+UDP".
+    pub protocols: &'static str,
     pub read_size: usize,
     /// Reading stopped by `/pause`: bytes pile up in the socket buffers.
     pub paused: bool,
@@ -275,10 +309,11 @@ pub struct ServerPane {
 }
 
 impl ServerPane {
-    /// A server listening on `listen`.
-    pub fn new(listen: SocketAddr, read_size: usize) -> Self {
+    /// A server listening on `listen` for `protocols` ("TCP", "UDP" or "TCP+UDP").
+    pub fn new(listen: SocketAddr, protocols: &'static str, read_size: usize) -> Self {
         Self {
             listen,
+            protocols,
             read_size,
             paused: false,
             notice: None,
@@ -294,6 +329,8 @@ impl ServerPane {
 pub struct ServerTotals {
     pub accepted: u64,
     pub rejected: u64,
+    /// UDP datagrams not answered (reflection guard, rate limit).
+    pub dropped: u64,
     pub reads: u64,
     pub bytes: u64,
 }
@@ -310,6 +347,8 @@ pub struct ConnInfo {
     pub closed: Option<CloseReason>,
     /// When it closed: its age stops there.
     pub ended: Option<DateTime<Local>>,
+    /// A UDP source rather than a TCP connection.
+    pub udp: bool,
 }
 
 /// One row of the server's read log.
@@ -343,6 +382,18 @@ pub enum ServerRowKind {
     },
     AcceptFailed {
         reason: String,
+    },
+    /// UDP: one datagram echoed (`payload.len` kept of the `sent_len` the peer sent).
+    Datagram {
+        conn: ConnId,
+        payload: Payload,
+        sent_len: usize,
+    },
+    /// UDP: a datagram not answered.
+    Dropped {
+        conn: ConnId,
+        peer: SocketAddr,
+        reason: DropReason,
     },
     /// A command's answer, when there is no client pane to show it in.
     Error(String),

@@ -161,6 +161,7 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Close => Effect::Client(ClientCommand::HalfClose),
         Command::Reset => Effect::Client(ClientCommand::Reset),
         Command::Nagle(on) => Effect::Client(ClientCommand::SetNagle(on)),
+        Command::Transport(transport) => Effect::Client(ClientCommand::SetTransport(transport)),
         Command::Read(n) => Effect::Server(ServerCommand::SetReadSize(n)),
         Command::Pause => Effect::Server(ServerCommand::Pause),
         Command::Resume => Effect::Server(ServerCommand::Resume),
@@ -233,7 +234,7 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
         return Vec::new();
     };
     if !matches!(client.state, ConnState::Connected) {
-        let state = state_words(&client.state);
+        let state = client.state_words();
         app.show_error(format!("not sent: {state}; type /reconnect"));
         return Vec::new();
     }
@@ -252,16 +253,6 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
         });
     }
     vec![Effect::Client(ClientCommand::Send { ids, bytes })]
-}
-
-/// The connection state in the words the status bar uses.
-pub fn state_words(state: &ConnState) -> String {
-    match state {
-        ConnState::Connecting => "connecting".into(),
-        ConnState::Connected => "connected".into(),
-        ConnState::HalfClosed => "half-closed (FIN sent)".into(),
-        ConnState::Closed(reason) => reason.to_string(),
-    }
 }
 
 fn on_net(app: &mut App, event: NetEvent) {
@@ -286,10 +277,12 @@ fn on_client(app: &mut App, event: ClientEvent) {
     };
     let mut row = |kind| client.rows.push(ClientRow { at: now, kind });
     match event {
-        ClientEvent::Connecting { target } => {
+        ClientEvent::Connecting { target, transport } => {
             client.state = ConnState::Connecting;
+            client.transport = transport;
             client.connect_time = None;
-            row(ClientRowKind::Notice(format!("connecting to {target}…")));
+            client.first_rtt = None;
+            row(ClientRowKind::Notice(format!("{transport} to {target}…")));
         }
         ClientEvent::Connected {
             local,
@@ -297,11 +290,15 @@ fn on_client(app: &mut App, event: ClientEvent) {
             connect_time,
         } => {
             client.state = ConnState::Connected;
-            client.connect_time = Some(connect_time);
-            let took = crate::format::duration(connect_time);
-            row(ClientRowKind::Notice(format!(
-                "connected in {took} ({local} → {peer})"
-            )));
+            client.connect_time = connect_time;
+            let notice = match connect_time {
+                Some(took) => format!(
+                    "connected in {} ({local} → {peer})",
+                    crate::format::duration(took)
+                ),
+                None => format!("UDP ready, no handshake ({local} → {peer})"),
+            };
+            row(ClientRowKind::Notice(notice));
         }
         ClientEvent::HalfClosed => {
             client.state = ConnState::HalfClosed;
@@ -350,7 +347,21 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
                 client.recent_rtts.pop_front();
             }
             client.recent_rtts.push_back(rtt);
+            client.first_rtt.get_or_insert(rtt);
             (id, EchoProgress::Echoed { rtt })
+        }
+        EchoUpdate::Lost { id } => {
+            client.counts.lost += 1;
+            (id, EchoProgress::Lost)
+        }
+        EchoUpdate::Duplicate { id } => {
+            client.counts.duplicates += 1;
+            let payload = sent_payload(client, id);
+            client.rows.push(ClientRow {
+                at: now,
+                kind: ClientRowKind::Duplicate { id, payload },
+            });
+            return;
         }
         EchoUpdate::Mismatch { id, echoed } => {
             client.counts.mismatched += 1;
@@ -370,8 +381,21 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
         *old = progress;
         return;
     }
-    // The sent row is recent unless 10,000 rows came in between; then say which message.
-    let payload = client
+    let payload = sent_payload(client, id);
+    client.rows.push(ClientRow {
+        at: now,
+        kind: ClientRowKind::Echo {
+            id,
+            payload,
+            progress,
+        },
+    });
+}
+
+/// What message `id` carried, from its sent row: recent unless 10,000 rows came in between,
+/// and then the row says which message it was.
+fn sent_payload(client: &ClientPane, id: MessageId) -> Payload {
+    client
         .rows
         .rows()
         .iter()
@@ -383,15 +407,7 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
             } if *sent_id == id => Some(payload.clone()),
             _ => None,
         })
-        .unwrap_or_else(|| Payload::of(format!("message #{id}").as_bytes()));
-    client.rows.push(ClientRow {
-        at: now,
-        kind: ClientRowKind::Echo {
-            id,
-            payload,
-            progress,
-        },
-    });
+        .unwrap_or_else(|| Payload::of(format!("message #{id}").as_bytes()))
 }
 
 fn on_server(app: &mut App, event: ServerEvent) {
@@ -417,6 +433,7 @@ fn on_server(app: &mut App, event: ServerEvent) {
                     bytes_out: 0,
                     closed: None,
                     ended: None,
+                    udp: false,
                 },
             );
             ServerRowKind::Connected { conn, peer }
@@ -456,6 +473,36 @@ fn on_server(app: &mut App, event: ServerEvent) {
             server.totals.rejected += 1;
             ServerRowKind::Rejected { conn, peer, limit }
         }
+        ServerEventKind::Datagram {
+            len,
+            sent_len,
+            preview,
+        } => {
+            server.totals.reads += 1;
+            server.totals.bytes += len as u64;
+            let info = server.conns.entry(conn).or_insert_with(|| ConnInfo {
+                peer,
+                since: at,
+                reads: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                closed: None,
+                ended: None,
+                udp: true,
+            });
+            info.reads += 1;
+            info.bytes_in += sent_len as u64;
+            info.bytes_out += len as u64;
+            ServerRowKind::Datagram {
+                conn,
+                payload: Payload::preview(&preview, len),
+                sent_len,
+            }
+        }
+        ServerEventKind::Dropped { reason } => {
+            server.totals.dropped += 1;
+            ServerRowKind::Dropped { conn, peer, reason }
+        }
     };
     server.rows.push(ServerRow { at, kind: row_kind });
 }
@@ -488,14 +535,14 @@ mod tests {
     fn connected_app() -> App {
         let target = "127.0.0.1:7".parse().unwrap();
         let mut app = App::new(
-            Some(ClientPane::new(target, false)),
+            Some(ClientPane::new(target, crate::net::Transport::Tcp, false)),
             None,
             chrono::Local::now(),
         );
         let event = ClientEvent::Connected {
             local: target,
             peer: target,
-            connect_time: Duration::from_micros(50),
+            connect_time: Some(Duration::from_micros(50)),
         };
         update(&mut app, Msg::Net(NetEvent::Client(event)));
         app

@@ -1,5 +1,71 @@
 //! Modes without a terminal UI, for scripts and CI: the same `net` and `stats`, with text or
 //! JSON on stdout.
 
+pub mod bench;
 pub mod ping;
 pub mod serve;
+
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::format;
+use crate::net::{self, EventSink, Limits, ServerControl, ServerSettings, Transport};
+use crate::stats::RttSummary;
+
+/// Starts an echo server on a free loopback port (never 12345, so it cannot clash), for
+/// `ping` and `bench` without a target. It admits at least `connections` clients from
+/// loopback, so a bench is never turned away by the per-IP limit meant for classrooms.
+pub async fn embedded_server(
+    shutdown: &CancellationToken,
+    connections: usize,
+    transport: Transport,
+) -> anyhow::Result<SocketAddr> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let control = ServerControl::new(net::DEFAULT_READ_SIZE);
+    if transport == Transport::Udp {
+        let socket = net::listen_udp(loopback).await?;
+        let addr = socket.local_addr()?;
+        let settings = ServerSettings {
+            report_reads: false,
+            ..ServerSettings::default()
+        };
+        let server = net::udp::run(
+            socket,
+            settings,
+            control,
+            EventSink::discard(),
+            shutdown.clone(),
+        );
+        tokio::spawn(server);
+        return Ok(addr);
+    }
+    let listener = net::listen(loopback).await?;
+    let addr = listener.local_addr()?;
+    let defaults = Limits::default();
+    let settings = ServerSettings {
+        report_reads: false,
+        limits: Limits {
+            max_conns: defaults.max_conns.max(connections),
+            max_per_ip: defaults.max_per_ip.max(connections),
+            ..defaults
+        },
+    };
+    tokio::spawn(net::server::run(
+        listener,
+        settings,
+        control,
+        EventSink::discard(),
+        shutdown.clone(),
+    ));
+    Ok(addr)
+}
+
+/// The percentile ladder as `ping` and `bench` print it:
+/// `min/mean/p50/p90/p99/p99.9/max/stddev = 12µs/…`, each with an adaptive unit.
+pub fn rtt_ladder(s: &RttSummary) -> String {
+    let values = [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max, s.stddev]
+        .map(format::micros)
+        .join("/");
+    format!("min/mean/p50/p90/p99/p99.9/max/stddev = {values}")
+}

@@ -1,9 +1,14 @@
 //! `echotui ping`: round-trip times over the echo protocol, like ping(8).
 //!
-//! One connection, one probe at a time, written and read on this task with nothing in
-//! between: the measurement adds no hop of its own. Echoes are matched by byte offsets with
-//! the same [`RttTracker`] the UI uses, so a server that splits or merges reads is fine.
+//! One probe at a time, written and read on this task with nothing in between: the
+//! measurement adds no hop of its own.
+//! - Over TCP, echoes are matched by byte offsets with the same [`RttTracker`] the UI uses,
+//!   so a server that splits or merges reads is fine.
+//! - Over UDP, each probe carries a per-run nonce and its sequence number, so a reply is
+//!   matched exactly: a foreign or stale datagram is ignored, a second reply is counted as a
+//!   duplicate and a reply that arrives after its probe timed out as late, never as an RTT.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -12,13 +17,19 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ClientOpts, PingArgs};
 use crate::format;
-use crate::net::{self, EventSink, ServerControl, ServerSettings};
+use crate::net::{self, Transport, udp::MAX_DATAGRAM};
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
+
+/// A UDP probe starts with a 4-byte nonce and a 4-byte sequence number, so the tutorial's
+/// 13-byte size still fits (`-c` beyond 2³² probes wraps the numbers).
+pub const UDP_PROBE_HEADER: usize = 8;
+/// UDP probes remembered for recognising duplicates and late replies.
+const UDP_WINDOW: usize = 4096;
 
 /// The `ping --json` object (DESIGN §2): one line, nothing else on stdout.
 #[derive(Debug, Serialize)]
@@ -29,9 +40,16 @@ pub struct PingReport {
     pub sent: u64,
     pub received: u64,
     pub lost: u64,
-    pub connect_us: f64,
+    /// The TCP handshake; `null` over UDP, which has none.
+    pub connect_us: Option<f64>,
     pub rtt_us: Option<RttSummary>,
     pub jitter_us: Option<f64>,
+    /// UDP only: second replies to an answered probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
+    /// UDP only: replies that came after their probe was counted lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<u64>,
 }
 
 /// How one probe ended.
@@ -39,33 +57,50 @@ enum Probe {
     Echoed(Duration),
     TimedOut,
     Mismatch,
-    /// The connection ended; no later probe can be answered.
+    /// UDP: the target answered with ICMP port unreachable (or another error).
+    Refused(String),
+    /// TCP: the connection ended; no later probe can be answered.
     Closed(String),
 }
 
 /// Runs the probes; exit 0 if every one was answered, 1 if any was lost.
-pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    args: &PingArgs,
+    client_opts: &ClientOpts,
+    transport: Transport,
+) -> anyhow::Result<ExitCode> {
+    if transport == Transport::Udp && !(UDP_PROBE_HEADER..=MAX_DATAGRAM).contains(&args.size) {
+        anyhow::bail!(
+            "ping --udp: -s must be {UDP_PROBE_HEADER}..={MAX_DATAGRAM} (a probe carries a nonce and a sequence number)"
+        );
+    }
     let shutdown = CancellationToken::new();
     crate::signals::cancel_on_signals(shutdown.clone())?;
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
-        None => embedded_server(&shutdown).await?,
+        None => super::embedded_server(&shutdown, 1, transport).await?,
     };
-    let (mut stream, connect_time) = net::connect(target, !client_opts.nagle, args.timeout).await?;
     // Not locked: the lock guard cannot be held across the awaits below (the task may move
     // between worker threads), and one unlocked line per probe costs nothing measurable.
     let mut out = io::stdout();
+    let (mut pinger, connect_time) = match transport {
+        Transport::Tcp => {
+            let (stream, took) = net::connect(target, !client_opts.nagle, args.timeout).await?;
+            (Pinger::Tcp(TcpPinger::new(stream, args.size)), Some(took))
+        }
+        Transport::Udp => (Pinger::Udp(UdpPinger::open(target, args.size).await?), None),
+    };
     if !args.json {
+        let handshake = connect_time
+            .map(|took| format!(", connected in {}", format::duration(took)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "PING {target} (TCP echo): {} bytes, connected in {}",
-            args.size,
-            format::duration(connect_time)
+            "PING {target} ({transport} echo): {} bytes{handshake}",
+            args.size
         )?;
     }
 
-    let payload: Arc<[u8]> = net::probe_payload(args.size).into();
-    let mut pinger = Pinger::new(payload);
     let mut stats = RttStats::new();
     let mut sent = 0;
     let started = tokio::time::Instant::now();
@@ -82,27 +117,22 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
         sent += 1;
         let probe = tokio::select! {
             _ = shutdown.cancelled() => break,
-            probe = pinger.probe(&mut stream, seq, args.timeout) => probe,
+            probe = pinger.probe(seq, args.timeout) => probe,
         };
         let line = match probe {
             Probe::Echoed(rtt) => {
                 stats.record(rtt);
-                format!(
-                    "{} bytes from {target}: seq={seq} time={}",
-                    args.size,
-                    format::duration(rtt)
-                )
+                let time = format::duration(rtt);
+                format!("{} bytes from {target}: seq={seq} time={time}", args.size)
             }
-            Probe::TimedOut => format!(
-                "seq={seq}: no echo within {}",
-                humantime::format_duration(args.timeout)
-            ),
+            Probe::TimedOut => {
+                let timeout = humantime::format_duration(args.timeout);
+                format!("seq={seq}: no echo within {timeout}")
+            }
             Probe::Mismatch => format!("seq={seq}: echo differs from what was sent (mismatch)"),
+            Probe::Refused(reason) => format!("seq={seq}: {reason}"),
             Probe::Closed(reason) => {
-                eprintln!(
-                    "echotui ping: connection to {target} {reason} after {} probes",
-                    seq
-                );
+                eprintln!("echotui ping: connection to {target} {reason} after {seq} probes");
                 break;
             }
         };
@@ -111,16 +141,25 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
         }
     }
 
+    let (duplicates, late) = match &pinger {
+        Pinger::Tcp(_) => (None, None),
+        Pinger::Udp(udp) => (Some(udp.duplicates), Some(udp.late)),
+    };
     let report = PingReport {
         target: target.to_string(),
-        protocol: "tcp",
+        protocol: match transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        },
         size: args.size,
         sent,
         received: stats.count(),
         lost: sent - stats.count(),
-        connect_us: connect_time.as_secs_f64() * 1e6,
+        connect_us: connect_time.map(|took| took.as_secs_f64() * 1e6),
         rtt_us: stats.summary(),
         jitter_us: stats.jitter_us(),
+        duplicates,
+        late,
     };
     if args.json {
         serde_json::to_writer(&mut out, &report)?;
@@ -136,37 +175,36 @@ pub async fn run(args: &PingArgs, client_opts: &ClientOpts) -> anyhow::Result<Ex
     })
 }
 
-/// Starts an echo server on a free loopback port (never 12345, so it cannot clash).
-async fn embedded_server(shutdown: &CancellationToken) -> anyhow::Result<SocketAddr> {
-    let listener = net::listen(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let addr = listener.local_addr()?;
-    let settings = ServerSettings {
-        report_reads: false,
-        ..ServerSettings::default()
-    };
-    tokio::spawn(net::server::run(
-        listener,
-        settings,
-        ServerControl::new(net::DEFAULT_READ_SIZE),
-        EventSink::discard(),
-        shutdown.clone(),
-    ));
-    Ok(addr)
+/// A prober for the transport in use.
+enum Pinger {
+    Tcp(TcpPinger),
+    Udp(UdpPinger),
 }
 
-/// Sends probes and matches their echoes.
-struct Pinger {
+impl Pinger {
+    async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
+        match self {
+            Pinger::Tcp(tcp) => tcp.probe(seq, timeout).await,
+            Pinger::Udp(udp) => udp.probe(seq, timeout).await,
+        }
+    }
+}
+
+/// Sends probes over one TCP connection and matches their echoes by byte offsets.
+struct TcpPinger {
+    stream: TcpStream,
     payload: Arc<[u8]>,
     tracker: RttTracker,
     buf: Vec<u8>,
     updates: Vec<EchoUpdate>,
 }
 
-impl Pinger {
-    fn new(payload: Arc<[u8]>) -> Self {
+impl TcpPinger {
+    fn new(stream: TcpStream, size: usize) -> Self {
         Self {
-            buf: vec![0; payload.len().clamp(1024, 64 * 1024)],
-            payload,
+            stream,
+            buf: vec![0; size.clamp(1024, 64 * 1024)],
+            payload: net::probe_payload(size).into(),
             tracker: RttTracker::default(),
             updates: Vec::new(),
         }
@@ -174,17 +212,17 @@ impl Pinger {
 
     /// One probe: write it, then read until its last byte is back or the timeout passes.
     /// A late echo of an earlier probe is consumed here and ignored (it was counted lost).
-    async fn probe(&mut self, stream: &mut TcpStream, seq: u64, timeout: Duration) -> Probe {
+    async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
         let sent_at = Instant::now();
         self.tracker.sent(seq, self.payload.clone(), sent_at);
-        if let Err(err) = stream.write_all(&self.payload).await {
+        if let Err(err) = self.stream.write_all(&self.payload).await {
             return Probe::Closed(net::CloseReason::from_io(&err).to_string());
         }
         let deadline = tokio::time::Instant::from_std(sent_at + timeout);
         loop {
-            let read = match tokio::time::timeout_at(deadline, stream.read(&mut self.buf)).await {
-                Ok(read) => read,
-                Err(_) => return Probe::TimedOut,
+            let read = tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf)).await;
+            let Ok(read) = read else {
+                return Probe::TimedOut;
             };
             let at = Instant::now();
             let n = match read {
@@ -204,6 +242,111 @@ impl Pinger {
     }
 }
 
+/// Sends numbered probes over UDP and matches replies exactly (see the module docs).
+struct UdpPinger {
+    socket: UdpSocket,
+    nonce: u32,
+    probe: Vec<u8>,
+    buf: Vec<u8>,
+    /// Whether each of the last [`UDP_WINDOW`] probes was answered, oldest first.
+    answered: VecDeque<(u32, bool)>,
+    duplicates: u64,
+    late: u64,
+}
+
+impl UdpPinger {
+    async fn open(target: SocketAddr, size: usize) -> anyhow::Result<Self> {
+        let any: SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(any).await?;
+        socket
+            .connect(target)
+            .await
+            .map_err(|cause| net::NetError::Connect {
+                addr: target,
+                cause,
+            })?;
+        Ok(Self {
+            socket,
+            nonce: fastrand::u32(..),
+            probe: net::probe_payload(size),
+            buf: vec![0; MAX_DATAGRAM + 1],
+            answered: VecDeque::with_capacity(UDP_WINDOW),
+            duplicates: 0,
+            late: 0,
+        })
+    }
+
+    /// Probe `seq`: nonce and sequence number, then the usual filler bytes.
+    fn fill(&mut self, seq: u64) {
+        self.probe[..4].copy_from_slice(&self.nonce.to_le_bytes());
+        self.probe[4..UDP_PROBE_HEADER].copy_from_slice(&(seq as u32).to_le_bytes());
+    }
+
+    async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
+        self.fill(seq);
+        if self.answered.len() == UDP_WINDOW {
+            self.answered.pop_front();
+        }
+        self.answered.push_back((seq as u32, false));
+        let sent_at = Instant::now();
+        if let Err(err) = self.socket.send(&self.probe).await {
+            return Probe::Refused(format!("cannot send: {}", net::describe(&err)));
+        }
+        let deadline = tokio::time::Instant::from_std(sent_at + timeout);
+        loop {
+            let received = tokio::time::timeout_at(deadline, self.socket.recv(&mut self.buf)).await;
+            let Ok(received) = received else {
+                return Probe::TimedOut;
+            };
+            let at = Instant::now();
+            let n = match received {
+                Ok(n) => n,
+                Err(err) => return Probe::Refused(crate::net::udp::explain_error(&err)),
+            };
+            let Some(reply_seq) = self.reply_seq(&self.buf[..n]) else {
+                continue; // Not one of ours (another run, another program): ignore it.
+            };
+            if reply_seq == seq as u32 {
+                self.mark_answered(seq as u32);
+                return if self.buf[..n] == self.probe[..] {
+                    Probe::Echoed(at.saturating_duration_since(sent_at))
+                } else {
+                    Probe::Mismatch
+                };
+            }
+            // An earlier probe: a duplicate if it was answered already, else late.
+            if self.mark_answered(reply_seq) {
+                self.duplicates += 1;
+            } else {
+                self.late += 1;
+            }
+        }
+    }
+
+    /// The sequence number of a reply carrying this run's nonce (as sent: 32 bits).
+    fn reply_seq(&self, reply: &[u8]) -> Option<u32> {
+        let nonce = reply.get(..4)?;
+        let seq = reply.get(4..UDP_PROBE_HEADER)?;
+        if nonce != self.nonce.to_le_bytes() {
+            return None;
+        }
+        Some(u32::from_le_bytes(seq.try_into().ok()?))
+    }
+
+    /// Marks `seq` answered; returns whether it already was (or is too old to know, which
+    /// counts as a duplicate: it cannot be a new answer).
+    fn mark_answered(&mut self, seq: u32) -> bool {
+        match self.answered.iter_mut().find(|(s, _)| *s == seq) {
+            Some((_, answered)) => std::mem::replace(answered, true),
+            None => true,
+        }
+    }
+}
+
 fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
     let loss = if r.sent == 0 {
         0.0
@@ -211,19 +354,20 @@ fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
         100.0 * r.lost as f64 / r.sent as f64
     };
     writeln!(out, "--- {} echotui ping statistics ---", r.target)?;
-    writeln!(
+    write!(
         out,
-        "{} probes sent, {} echoed, {:.1}% lost, connect {}",
-        r.sent,
-        r.received,
-        loss,
-        format::micros(r.connect_us)
+        "{} probes sent, {} echoed, {:.1}% lost",
+        r.sent, r.received, loss
     )?;
+    if let (Some(duplicates), Some(late)) = (r.duplicates, r.late) {
+        write!(out, ", {duplicates} duplicates, {late} late")?;
+    }
+    match r.connect_us {
+        Some(us) => writeln!(out, ", connect {}", format::micros(us))?,
+        None => writeln!(out)?,
+    }
     if let Some(s) = &r.rtt_us {
-        let ladder = [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max, s.stddev]
-            .map(format::micros)
-            .join("/");
-        write!(out, "rtt min/mean/p50/p90/p99/p99.9/max/stddev = {ladder}")?;
+        write!(out, "rtt {}", super::rtt_ladder(s))?;
         match r.jitter_us {
             Some(jitter) => writeln!(out, ", jitter {}", format::micros(jitter))?,
             None => writeln!(out)?,

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, SecondsFormat};
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ServeArgs, ServerOpts};
 use crate::net::{
-    self, CloseReason, Limits, NetEvent, ServerControl, ServerEvent, ServerEventKind,
-    ServerSettings,
+    self, CloseReason, EventSink, Limits, NetEvent, ServerControl, ServerEvent, ServerEventKind,
+    ServerSettings, Transport,
 };
 use crate::text::sanitize;
 
@@ -26,17 +26,38 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Events that may wait for the logger before the server starts dropping them (and says so).
 const EVENT_QUEUE: usize = 64 * 1024;
 
-/// Binds the listen address, printing a notice on stderr when it is reachable from the network.
-pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+/// Binds the listen address for `transport` and starts the server on it; returns the bound
+/// address and the server task. Prints a notice on stderr when the server is reachable from
+/// the network: exposing it is the user's explicit choice, and it should look like one.
+pub async fn start(
+    listen: &str,
+    transport: Transport,
+    settings: ServerSettings,
+    control: ServerControl,
+    events: EventSink,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let addr = net::resolve(listen).await?;
-    let listener = net::listen(addr).await?;
+    let (bound, task) = match transport {
+        Transport::Tcp => {
+            let listener = net::listen(addr).await?;
+            let bound = listener.local_addr()?;
+            let task = net::server::run(listener, settings, control, events, shutdown);
+            (bound, tokio::spawn(task))
+        }
+        Transport::Udp => {
+            let socket = net::listen_udp(addr).await?;
+            let bound = socket.local_addr()?;
+            let task = net::udp::run(socket, settings, control, events, shutdown);
+            (bound, tokio::spawn(task))
+        }
+    };
     if !net::is_loopback(&addr) {
         eprintln!(
-            "notice: listening on {}: the server is reachable from the network",
-            listener.local_addr()?
+            "notice: listening on {bound} ({transport}): the server is reachable from the network"
         );
     }
-    Ok(listener)
+    Ok((bound, task))
 }
 
 /// The limits `serve` was asked for.
@@ -50,28 +71,33 @@ pub fn limits(args: &ServeArgs) -> Limits {
 }
 
 /// Runs the server and logs until a signal; exit 0.
-pub async fn run(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    args: &ServeArgs,
+    server_opts: &ServerOpts,
+    transport: Transport,
+) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     crate::signals::cancel_on_signals(shutdown.clone())?;
-    let listener = bind(&args.listen).await?;
-    let listen = listener.local_addr()?;
     let settings = ServerSettings {
         report_reads: !args.quiet,
         limits: limits(args),
     };
     let control = ServerControl::new(server_opts.read_size);
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
-    let server = tokio::spawn(net::server::run(
-        listener,
+    let (listen, server) = start(
+        &args.listen,
+        transport,
         settings,
         control,
         sink,
         shutdown.clone(),
-    ));
+    )
+    .await?;
 
     let mut log = Log::new(args.json);
     log.line(&Line::Listening {
         listen,
+        transport,
         read_size: server_opts.read_size,
     });
     let mut flush = tokio::time::interval(FLUSH_EVERY);
@@ -99,6 +125,7 @@ pub async fn run(args: &ServeArgs, server_opts: &ServerOpts) -> anyhow::Result<E
 enum Line<'a> {
     Listening {
         listen: SocketAddr,
+        transport: Transport,
         read_size: usize,
     },
     Server(&'a ServerEvent),
@@ -117,6 +144,8 @@ struct Log {
     peak: usize,
     accepted: u64,
     rejected: u64,
+    /// UDP datagrams not answered (reflection guard, rate limit).
+    dropped: u64,
     reads: u64,
     bytes: u64,
 }
@@ -131,6 +160,7 @@ impl Log {
             peak: 0,
             accepted: 0,
             rejected: 0,
+            dropped: 0,
             reads: 0,
             bytes: 0,
         }
@@ -164,6 +194,13 @@ impl Log {
                 self.open.remove(&event.conn);
             }
             ServerEventKind::Rejected { .. } => self.rejected += 1,
+            ServerEventKind::Datagram { len, .. } => {
+                self.reads += 1;
+                self.bytes += *len as u64;
+                self.open.insert(event.conn);
+                self.peak = self.peak.max(self.open.len());
+            }
+            ServerEventKind::Dropped { .. } => self.dropped += 1,
         }
     }
 
@@ -186,20 +223,22 @@ impl Log {
             let value = json!({
                 "event": "summary", "uptime_s": uptime, "accepted": self.accepted,
                 "peak_connections": self.peak, "rejected": self.rejected, "reads": self.reads,
-                "bytes": self.bytes, "events_not_logged": dropped,
+                "bytes": self.bytes, "unanswered_datagrams": self.dropped,
+                "events_not_logged": dropped,
             });
             let _ = serde_json::to_writer(&mut self.out, &value);
             let _ = writeln!(self.out);
         } else {
             let _ = writeln!(
                 self.out,
-                "summary: {:.1}s up, {} connections (peak {} at once), {} turned away, {} reads, {} echoed, {} events not logged",
+                "summary: {:.1}s up, {} connections (peak {} at once), {} turned away, {} reads, {} echoed, {} datagrams unanswered, {} events not logged",
                 uptime,
                 self.accepted,
                 self.peak,
                 self.rejected,
                 self.reads,
                 crate::format::bytes(self.bytes),
+                self.dropped,
                 dropped
             );
         }
@@ -221,9 +260,13 @@ fn timestamp(at: &DateTime<Local>) -> String {
 
 fn text_line(line: &Line) -> String {
     match line {
-        Line::Listening { listen, read_size } => {
+        Line::Listening {
+            listen,
+            transport,
+            read_size,
+        } => {
             format!(
-                "{} listening on {listen} (TCP echo, read size {read_size})",
+                "{} listening on {listen} ({transport} echo, read size {read_size})",
                 timestamp(&Local::now())
             )
         }
@@ -250,6 +293,20 @@ fn text_line(line: &Line) -> String {
                     format!("{reason} (in {bytes_in} B, out {bytes_out} B)")
                 }
                 ServerEventKind::Rejected { limit } => format!("turned away: {limit}"),
+                ServerEventKind::Datagram {
+                    len,
+                    sent_len,
+                    preview,
+                } => {
+                    let more = if *len > preview.len() { "…" } else { "" };
+                    let cut = if sent_len > len {
+                        format!(" (cut from {sent_len} B by the read size)")
+                    } else {
+                        String::new()
+                    };
+                    format!("datagram {len} B: {}{more}{cut}", sanitize(preview))
+                }
+                ServerEventKind::Dropped { reason } => reason.to_string(),
             };
             format!("{} #{conn} {peer} {what}", timestamp(at))
         }
@@ -258,9 +315,13 @@ fn text_line(line: &Line) -> String {
 
 fn json_line(line: &Line) -> serde_json::Value {
     match line {
-        Line::Listening { listen, read_size } => json!({
+        Line::Listening {
+            listen,
+            transport,
+            read_size,
+        } => json!({
             "ts": timestamp(&Local::now()), "event": "listening", "addr": listen.to_string(),
-            "protocol": "tcp", "read_size": read_size,
+            "protocol": transport.to_string().to_lowercase(), "read_size": read_size,
         }),
         Line::AcceptFailed { at, reason } => json!({
             "ts": timestamp(at), "event": "error", "reason": format!("accept failed: {reason}"),
@@ -288,6 +349,17 @@ fn json_line(line: &Line) -> serde_json::Value {
                 }),
                 ServerEventKind::Rejected { limit } => {
                     json!({ "event": "limit", "reason": limit.to_string() })
+                }
+                ServerEventKind::Datagram {
+                    len,
+                    sent_len,
+                    preview,
+                } => json!({
+                    "event": "datagram", "bytes": len, "data": sanitize(preview),
+                    "truncated": *len > preview.len(), "sent_bytes": sent_len,
+                }),
+                ServerEventKind::Dropped { reason } => {
+                    json!({ "event": "limit", "reason": reason.to_string() })
                 }
             };
             if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), fields) {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Local};
 use tokio::sync::mpsc;
 
 use super::server::Limit;
+use super::udp::DropReason;
 use crate::stats::EchoUpdate;
 
 /// Numbers the server's connections in accept order, so rows can say `#3`.
@@ -55,6 +56,17 @@ pub enum ServerEventKind {
     Rejected {
         limit: Limit,
     },
+    /// UDP: one datagram received and echoed. `len` bytes were kept (the read size may cut a
+    /// datagram, as `recv` does), of the `sent_len` the peer sent.
+    Datagram {
+        len: usize,
+        sent_len: usize,
+        preview: Vec<u8>,
+    },
+    /// UDP: a datagram that was not answered, and why.
+    Dropped {
+        reason: DropReason,
+    },
 }
 
 /// What the client's connection did. RTTs were measured at the socket, not on arrival here.
@@ -62,11 +74,13 @@ pub enum ServerEventKind {
 pub enum ClientEvent {
     Connecting {
         target: SocketAddr,
+        transport: super::Transport,
     },
+    /// Ready to send. `connect_time` is the TCP handshake; UDP has none.
     Connected {
         local: SocketAddr,
         peer: SocketAddr,
-        connect_time: Duration,
+        connect_time: Option<Duration>,
     },
     Echo(EchoUpdate),
     /// Our FIN is sent; the peer may still echo what it has.

@@ -5,7 +5,9 @@
 
 pub mod client;
 pub mod event;
+pub mod impair;
 pub mod server;
+pub mod udp;
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +21,23 @@ pub use event::{
     ServerEventKind,
 };
 pub use server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
+
+/// The transport a client or server speaks: the echo protocol is defined over both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        })
+    }
+}
 
 /// Read buffer of the classic tutorial server (`recv(1024)`), our default.
 pub const DEFAULT_READ_SIZE: usize = 1024;
@@ -94,6 +113,13 @@ pub async fn resolve(target: &str) -> Result<SocketAddr, NetError> {
 /// Binds a TCP listener, with the address in the error.
 pub async fn listen(addr: SocketAddr) -> Result<TcpListener, NetError> {
     TcpListener::bind(addr)
+        .await
+        .map_err(|cause| NetError::Listen { addr, cause })
+}
+
+/// Binds a UDP socket, with the address in the error.
+pub async fn listen_udp(addr: SocketAddr) -> Result<tokio::net::UdpSocket, NetError> {
+    tokio::net::UdpSocket::bind(addr)
         .await
         .map_err(|cause| NetError::Listen { addr, cause })
 }

@@ -34,6 +34,8 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
     /// Drop a peer that stopped reading while we had bytes to echo to it for this long.
     pub write_stall: Duration,
+    /// UDP replies per second per source IP (loopback sources are exempt).
+    pub udp_replies_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -43,6 +45,7 @@ impl Default for Limits {
             max_per_ip: 16,
             idle_timeout: Some(Duration::from_secs(300)),
             write_stall: Duration::from_secs(10),
+            udp_replies_per_sec: 100,
         }
     }
 }
@@ -136,7 +139,7 @@ impl ServerControl {
     }
 
     /// Waits until reading is allowed.
-    async fn reading_allowed(&self) {
+    pub(super) async fn reading_allowed(&self) {
         let mut paused = self.paused.subscribe();
         // The sender lives in `self`, so the channel cannot close while we wait.
         let _ = paused.wait_for(|paused| !paused).await;

@@ -3,8 +3,10 @@
 //! Nothing here does I/O or reads a clock: callers pass `Instant`s in, so every rule is a
 //! plain unit test.
 
+pub mod datagram;
 pub mod rtt;
 pub mod summary;
 
+pub use datagram::DatagramTracker;
 pub use rtt::{EchoUpdate, MessageId, RttTracker};
 pub use summary::{RttStats, RttSummary};

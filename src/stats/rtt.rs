@@ -29,6 +29,10 @@ pub enum EchoUpdate {
     Mismatch { id: MessageId, echoed: Vec<u8> },
     /// Bytes that arrived while nothing was outstanding (a greeting, a chatty peer).
     Unsolicited { bytes: Vec<u8> },
+    /// UDP: no reply within the timeout.
+    Lost { id: MessageId },
+    /// UDP: a second reply to a datagram already answered.
+    Duplicate { id: MessageId },
 }
 
 #[derive(Debug)]

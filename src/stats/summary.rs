@@ -122,6 +122,35 @@ impl RttStats {
     pub fn jitter_us(&self) -> Option<f64> {
         (self.jitter_pairs > 0).then(|| us(self.jitter_sum_ns / self.jitter_pairs as f64))
     }
+
+    /// Adds every sample of `other`, so `bench` can measure per connection without sharing
+    /// anything on the hot path and combine at the end.
+    ///
+    /// Jitter stays the mean over consecutive pairs *within* each source (the sums and pair
+    /// counts add up): RTTs of two different connections were never consecutive in any
+    /// stream, so no pair spans them. `last` stays ours when we have one.
+    pub fn merge(&mut self, other: &RttStats) {
+        if other.count == 0 {
+            return;
+        }
+        // Both histograms come from `new()` with the same bounds, and `record` clamps every
+        // value to them, so `other` always fits: the addition cannot fail.
+        self.histogram
+            .add(&other.histogram)
+            .expect("histograms with equal bounds always add");
+        // Chan et al.'s parallel form of Welford's update: exact mean and M2 of the union.
+        let count = self.count + other.count;
+        let delta = other.mean_ns - self.mean_ns;
+        let weight = other.count as f64 / count as f64;
+        self.mean_ns += delta * weight;
+        self.m2 += other.m2 + delta * delta * self.count as f64 * weight;
+        self.count = count;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+        self.last = self.last.or(other.last);
+        self.jitter_sum_ns += other.jitter_sum_ns;
+        self.jitter_pairs += other.jitter_pairs;
+    }
 }
 
 fn us(ns: f64) -> f64 {
@@ -198,6 +227,45 @@ mod tests {
         let s = stats.summary().unwrap();
         assert!(s.p99 <= s.max && s.p999 <= s.max && s.p50 >= s.min, "{s:?}");
         assert_eq!(s.max, 222.244);
+    }
+
+    #[test]
+    fn merge_equals_recording_everything_except_jitter_across_sources() {
+        let (a, b) = ([10, 20, 10, 40], [100, 130, 70]);
+        let mut merged = stats_of(&a);
+        merged.merge(&stats_of(&b));
+        let all = stats_of(&[&a[..], &b[..]].concat());
+        assert_eq!(merged.count(), 7);
+        let (m, e) = (merged.summary().unwrap(), all.summary().unwrap());
+        for (got, want) in [
+            (m.min, e.min),
+            (m.mean, e.mean),
+            (m.p50, e.p50),
+            (m.p90, e.p90),
+            (m.p99, e.p99),
+            (m.p999, e.p999),
+            (m.max, e.max),
+            (m.stddev, e.stddev),
+        ] {
+            assert!((got - want).abs() < 1e-9, "merged {m:?}, recorded {e:?}");
+        }
+        // Pairs within each source only: (10 + 10 + 30) + (30 + 60) over 3 + 2 pairs. The
+        // 40 → 100 step between sources is not a pair (recording all in one would count it).
+        assert!((merged.jitter_us().unwrap() - 140.0 / 5.0).abs() < 1e-9);
+        assert_eq!(merged.last(), Some(Duration::from_micros(40)));
+    }
+
+    #[test]
+    fn merge_with_empty_on_either_side() {
+        let mut empty = RttStats::new();
+        empty.merge(&stats_of(&[5, 9]));
+        assert_eq!(empty.summary(), stats_of(&[5, 9]).summary());
+        assert_eq!(empty.jitter_us(), Some(4.0));
+        assert_eq!(empty.last(), Some(Duration::from_micros(9)));
+        let mut one = stats_of(&[5]);
+        one.merge(&RttStats::new());
+        assert_eq!(one.summary(), stats_of(&[5]).summary());
+        assert_eq!(one.jitter_us(), None);
     }
 
     #[test]

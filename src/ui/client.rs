@@ -42,7 +42,7 @@ pub(super) fn draw(
     focused: bool,
     theme: Theme,
 ) {
-    let title = Line::from(format!(" Client → {} TCP ", client.target));
+    let title = Line::from(format!(" Client → {} {} ", client.target, client.transport));
     let block = log_block(title, &client.rows, focused, theme);
     let inner = block.inner(area);
     let width = inner.width as usize;
@@ -129,6 +129,13 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 size: bytes(payload.len),
                 tail: Span::styled(format::duration(*rtt), theme.rtt()),
             },
+            EchoProgress::Lost => Cells {
+                arrow: Span::styled("← ", theme.error()),
+                text: show(payload),
+                text_style: theme.dim(),
+                size: bytes(payload.len),
+                tail: Span::styled("lost", theme.error()),
+            },
             EchoProgress::Mismatch { echoed } => Cells {
                 arrow: Span::styled("← ", theme.error()),
                 text: show(echoed),
@@ -136,6 +143,13 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 size: bytes(echoed.len),
                 tail: Span::styled("mismatch", theme.error()),
             },
+        },
+        ClientRowKind::Duplicate { payload, .. } => Cells {
+            arrow: Span::styled("← ", theme.warning()),
+            text: show(payload),
+            text_style: theme.warning(),
+            size: bytes(payload.len),
+            tail: Span::styled("duplicate", theme.warning()),
         },
         ClientRowKind::Unsolicited { payload } => Cells {
             arrow: Span::styled("← ", theme.warning()),

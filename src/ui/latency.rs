@@ -60,6 +60,18 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
             Span::styled(c.mismatched.to_string(), theme.error()),
         ]);
     }
+    if c.lost > 0 {
+        counts.extend([
+            label("  lost "),
+            Span::styled(c.lost.to_string(), theme.error()),
+        ]);
+    }
+    if c.duplicates > 0 {
+        counts.extend([
+            label("  duplicates "),
+            Span::styled(c.duplicates.to_string(), theme.warning()),
+        ]);
+    }
     if c.failed > 0 {
         counts.extend([
             label("  unanswered "),

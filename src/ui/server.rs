@@ -24,15 +24,7 @@ pub(super) fn draw(
     theme: Theme,
 ) {
     let open = server.conns.values().filter(|c| c.closed.is_none()).count();
-    let paused = if server.paused {
-        "· PAUSED (/resume) "
-    } else {
-        ""
-    };
-    let title = Line::from(format!(
-        " Server {} · read {} {paused}",
-        server.listen, server.read_size
-    ));
+    let title = Line::from(format!(" Server {} ", server.listen));
     let block = log_block(title, &server.rows, focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -53,13 +45,20 @@ pub(super) fn draw(
 /// The line between table and log, with the server's totals.
 fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, open: usize, theme: Theme) {
     let totals = server.totals;
+    // Settings first (what the lesson is about), then the counts.
+    let paused = if server.paused { "PAUSED · " } else { "" };
     let mut rule_text = format!(
-        "── {open} open · {} · {} echoed ",
+        "── {} · read {} · {paused}{open} open · {} · {} echoed ",
+        server.protocols,
+        server.read_size,
         plural(totals.reads, "read"),
         format::bytes(totals.bytes),
     );
     if totals.rejected > 0 {
         rule_text.push_str(&format!("· {} turned away ", totals.rejected));
+    }
+    if totals.dropped > 0 {
+        rule_text.push_str(&format!("· {} unanswered ", totals.dropped));
     }
     let fill = "─".repeat((rule.width as usize).saturating_sub(rule_text.chars().count()));
     frame.render_widget(
@@ -92,6 +91,11 @@ fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &Ap
                 .to_std()
                 .unwrap_or_default();
             let (state, style, bytes) = match &info.closed {
+                None if info.udp => (
+                    "udp".to_owned(),
+                    theme.echoed(),
+                    format!("in {}", format::bytes(info.bytes_in)),
+                ),
                 None => (
                     "open".to_owned(),
                     theme.echoed(),
@@ -178,6 +182,27 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             format!("accept() failed: {reason}"),
             " (retrying)".into(),
             theme.error(),
+        ),
+        ServerRowKind::Datagram {
+            conn,
+            payload,
+            sent_len,
+        } => {
+            let cut = if *sent_len > payload.len {
+                format!(" (cut from {sent_len} B)")
+            } else {
+                String::new()
+            };
+            (
+                format!("#{conn} datagram {} ", format::bytes(payload.len as u64)),
+                format!(" {}{cut}", super::payload_text(payload, hex)),
+                theme.sent(),
+            )
+        }
+        ServerRowKind::Dropped { conn, peer, reason } => (
+            format!("#{conn} {peer} {reason}"),
+            String::new(),
+            theme.warning(),
         ),
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
         ServerRowKind::Notice(message) => (format!("· {message}"), String::new(), theme.notice()),

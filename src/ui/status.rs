@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
@@ -9,92 +10,146 @@ use unicode_width::UnicodeWidthStr;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::keymap;
-use crate::app::update::state_words;
+use crate::app::model::ConnState;
 use crate::format;
+use crate::net::Transport;
+
+/// One part of the bar, in the forms it can take, longest first; the last form may be empty
+/// (the part can be left out).
+struct Section {
+    forms: Vec<String>,
+    style: Style,
+}
+
+impl Section {
+    fn one(text: String, style: Style) -> Self {
+        Self {
+            forms: vec![text],
+            style,
+        }
+    }
+}
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    // Sections in priority order: when the bar is too narrow, the last ones go first.
-    let mut sections: Vec<Vec<Span>> = Vec::new();
-    if let Some(client) = &app.client {
-        let mut words = state_words(&client.state);
-        if let Some(took) = client
-            .connect_time
-            .filter(|_| client.state == crate::app::model::ConnState::Connected)
-        {
-            words = format!("{words} in {}", format::duration(took));
-        }
-        sections.push(vec![Span::styled(
-            format!(" ● {words} "),
-            theme.state(&client.state),
-        )]);
-    } else if let Some(server) = &app.server {
-        sections.push(vec![Span::styled(
-            format!(" ● listening on {} ", server.listen),
-            theme.echoed(),
-        )]);
-    }
-    if let Some(notice) = app.server.as_ref().and_then(|s| s.notice.as_deref()) {
-        sections.push(vec![Span::styled(format!(" {notice} "), theme.warning())]);
-    }
-    if app.dropped_events > 0 {
-        let text = format!(" UI behind: {} events not shown ", app.dropped_events);
-        sections.push(vec![Span::styled(text, theme.warning())]);
-    }
-    let mut settings = vec!["TCP".to_owned()];
-    if let Some(client) = &app.client {
-        settings.push(
-            if client.nagle {
-                "Nagle on"
-            } else {
-                "Nagle off"
-            }
-            .to_owned(),
-        );
-    }
-    if let Some(server) = &app.server {
-        settings.push(format!("read {}", server.read_size));
-        if server.paused {
-            settings.push("server paused".to_owned());
-        }
-    }
-    sections.push(vec![Span::raw(format!(" {} ", settings.join(" · ")))]);
-    let width = area.width as usize;
-    let hints = |compact| {
-        let hints: Vec<&str> = keymap::footer_hints(compact).collect();
-        vec![Span::styled(
-            format!(" {} ", hints.join(" · ")),
-            theme.dim(),
-        )]
-    };
-    let full = hints(false);
-    let used: usize = sections
-        .iter()
-        .flatten()
-        .map(|s| s.content.width())
-        .sum::<usize>()
-        + sections.len();
-    let hints_width: usize = full.iter().map(|s| s.content.width()).sum();
-    sections.push(if used + hints_width < width {
-        full
-    } else {
-        hints(true)
-    });
-
+    let sections = sections(app, theme);
+    let chosen = fit_sections(&sections, area.width as usize);
     let mut spans = Vec::new();
-    let mut used = 0;
-    for section in sections {
-        let section_width: usize = section.iter().map(|s| s.content.width()).sum::<usize>() + 1;
-        if used + section_width > width && !spans.is_empty() {
-            break;
+    for (section, &form) in sections.iter().zip(&chosen) {
+        let text = &section.forms[form];
+        if text.is_empty() {
+            continue;
         }
         if !spans.is_empty() {
             spans.push(Span::styled("│", theme.dim()));
         }
-        used += section_width;
-        spans.extend(section);
+        spans.push(Span::styled(format!(" {text} "), section.style));
     }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(theme.status_bar()),
         area,
     );
+}
+
+/// The bar's parts in display order: state, notices, settings, key hints.
+fn sections(app: &App, theme: Theme) -> Vec<Section> {
+    let mut sections = Vec::new();
+    if let Some(client) = &app.client {
+        let mut words = client.state_words();
+        if let (Some(took), ConnState::Connected) = (client.connect_time, &client.state) {
+            words = format!("{words} in {}", format::duration(took));
+        }
+        sections.push(Section::one(
+            format!("● {words}"),
+            theme.state(&client.state),
+        ));
+    } else if let Some(server) = &app.server {
+        sections.push(Section::one(
+            format!("● listening on {}", server.listen),
+            theme.echoed(),
+        ));
+    }
+    if let Some(notice) = app.server.as_ref().and_then(|s| s.notice.clone()) {
+        sections.push(Section {
+            forms: vec![notice, String::new()],
+            style: theme.warning(),
+        });
+    }
+    if app.dropped_events > 0 {
+        let n = app.dropped_events;
+        sections.push(Section {
+            forms: vec![
+                format!("UI behind: {n} events not shown"),
+                format!("{n} not shown"),
+            ],
+            style: theme.warning(),
+        });
+    }
+    let settings = settings(app);
+    sections.push(Section {
+        forms: vec![settings.join(" · "), settings.join("·")],
+        style: Style::new(),
+    });
+    let hints = |compact| {
+        keymap::footer_hints(compact)
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    sections.push(Section {
+        forms: vec![hints(false), hints(true)],
+        style: theme.dim(),
+    });
+    sections
+}
+
+/// The settings in force, as short words.
+fn settings(app: &App) -> Vec<String> {
+    let mut settings = Vec::new();
+    match (&app.client, &app.server) {
+        (Some(client), _) => {
+            settings.push(client.transport.to_string());
+            if client.transport == Transport::Tcp {
+                let nagle = if client.nagle {
+                    "Nagle on"
+                } else {
+                    "Nagle off"
+                };
+                settings.push(nagle.to_owned());
+            }
+        }
+        (None, Some(server)) => settings.push(server.protocols.to_owned()),
+        (None, None) => {}
+    }
+    if let Some(server) = &app.server {
+        settings.push(format!("read {}", server.read_size));
+        if server.paused {
+            settings.push("PAUSED".to_owned());
+        }
+    }
+    settings
+}
+
+/// Picks a form for each section so the bar fits `width`: start from the shortest forms,
+/// then lengthen sections in display order while they still fit.
+fn fit_sections(sections: &[Section], width: usize) -> Vec<usize> {
+    let shown_width = |chosen: &[usize]| -> usize {
+        let shown: Vec<usize> = sections
+            .iter()
+            .zip(chosen)
+            .map(|(s, &form)| s.forms[form].width())
+            .filter(|&w| w > 0)
+            .collect();
+        // Each shown part is padded by a space on both sides, with a separator between.
+        shown.iter().map(|w| w + 2).sum::<usize>() + shown.len().saturating_sub(1)
+    };
+    let mut chosen: Vec<usize> = sections.iter().map(|s| s.forms.len() - 1).collect();
+    for i in 0..sections.len() {
+        while chosen[i] > 0 {
+            chosen[i] -= 1;
+            if shown_width(&chosen) > width {
+                chosen[i] += 1;
+                break;
+            }
+        }
+    }
+    chosen
 }

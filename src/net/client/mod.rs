@@ -6,6 +6,11 @@
 //! [`RttTracker`]: the writer records each message just before the bytes reach the socket,
 //! the reader matches every read against it the moment it returns. RTTs are therefore
 //! measured at the socket, however slowly the UI later shows them.
+//!
+//! Over UDP ([`udp`]) there is no connection to split: one socket, sends from the actor,
+//! replies matched by a reader task with a [`crate::stats::DatagramTracker`].
+
+mod udp;
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -18,6 +23,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::Transport;
 use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
 use crate::stats::{MessageId, RttTracker};
 
@@ -32,16 +38,21 @@ const READ_BUFFER: usize = 64 * 1024;
 /// How the client connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSettings {
+    pub transport: Transport,
     /// `TCP_NODELAY`: on by default, because we measure latency (Nagle off).
     pub nodelay: bool,
     pub connect_timeout: Duration,
+    /// UDP: how long to wait for a reply before declaring the datagram lost.
+    pub reply_timeout: Duration,
 }
 
 impl Default for ClientSettings {
     fn default() -> Self {
         Self {
+            transport: Transport::Tcp,
             nodelay: true,
             connect_timeout: Duration::from_secs(5),
+            reply_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -63,6 +74,8 @@ pub enum ClientCommand {
     Reset,
     /// Nagle's algorithm on (`true`) or off, now and for later connections.
     SetNagle(bool),
+    /// Switch to TCP or UDP (`/tcp`, `/udp`): reconnects with the other transport.
+    SetTransport(Transport),
 }
 
 /// The UI's handle on the client actor.
@@ -149,6 +162,10 @@ impl Actor {
             match command {
                 None => return Next::Quit,
                 Some(ClientCommand::Reconnect) => return Next::Connect(None),
+                Some(ClientCommand::SetTransport(transport)) => {
+                    self.settings.transport = transport;
+                    return Next::Connect(None);
+                }
                 Some(ClientCommand::Send { ids, .. }) => {
                     self.report(ClientEvent::SendFailed {
                         ids,
@@ -164,6 +181,9 @@ impl Actor {
 
     /// Connects (unless `ready` already is), then serves commands until the connection ends.
     async fn connection(&mut self, ready: Option<Connected>) -> Next {
+        if self.settings.transport == Transport::Udp {
+            return self.udp_session().await;
+        }
         let (stream, connect_time) = match ready {
             Some(connected) => connected,
             None => match self.connect().await {
@@ -178,7 +198,7 @@ impl Actor {
         self.report(ClientEvent::Connected {
             local,
             peer,
-            connect_time,
+            connect_time: Some(connect_time),
         })
         .await;
 
@@ -203,6 +223,7 @@ impl Actor {
     async fn connect(&self) -> Option<Connected> {
         self.report(ClientEvent::Connecting {
             target: self.target,
+            transport: Transport::Tcp,
         })
         .await;
         let connecting = super::connect(
@@ -251,6 +272,10 @@ impl Actor {
                     }
                 }
                 ClientCommand::Reconnect => return Next::Connect(None),
+                ClientCommand::SetTransport(transport) => {
+                    self.settings.transport = transport;
+                    return Next::Connect(None);
+                }
                 ClientCommand::SetNagle(on) => {
                     self.settings.nodelay = !on;
                     if let Err(err) = writer.as_ref().set_nodelay(!on) {

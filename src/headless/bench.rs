@@ -1,0 +1,741 @@
+//! `echotui bench`: a load generator for echo servers.
+//!
+//! `--connections` connections each keep `--pipeline` messages in flight for `--duration`,
+//! and every echo is checked byte for byte and timed at the socket. Only messages whose echo
+//! came back complete and equal count, in `messages`, `bytes` and the RTT ladder; what is
+//! still in flight when the time is up counts nowhere.
+//!
+//! # One task per connection, reading and writing at once
+//!
+//! An echo server writes back what it reads, so a client that finishes writing before it
+//! reads deadlocks as soon as the messages in flight outgrow the socket buffers: our writes
+//! wait for the server to read, the server's writes wait for us to read. So each connection
+//! is one task that waits for *whichever* comes first, "the socket takes more bytes" or
+//! "echoed bytes arrived" (`select!` over a `write` and a `read` on the two halves of one
+//! stream). Both are cancel-safe: each either completes with a byte count or did nothing.
+//!
+//! One task per connection rather than a writer and a reader task sharing the tracker: no
+//! lock, no semaphore and no cross-task wake-up per message. The echo wakes the very task that
+//! writes the next message, so a bench of small messages costs its system calls and little
+//! else, like the plainest `write_all` + `read_exact` load generator. Each connection keeps
+//! its own [`RttStats`]; they are merged once, at the end.
+//!
+//! # What makes the numbers honest
+//!
+//! - Echoes are matched by byte offsets with the same [`RttTracker`] as the UI and `ping`, so
+//!   any re-slicing by the server is fine, and compared with what was sent: a differing echo
+//!   is an error, never an RTT.
+//! - Neighbouring messages differ (each starts with its index in a ring of payloads, see
+//!   [`Payloads`]), so a server that drops, repeats or reorders bytes is caught as well.
+//! - An RTT runs from just before the write that hands the message to the socket (or, with a
+//!   full window, from when the window opened for it) to just after the read that completed
+//!   its echo; the clock is [`Instant`].
+//! - `--warmup N`: each connection first exchanges N messages, checked but not measured; the
+//!   clock starts when every connection is done with them.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{BenchArgs, ClientOpts};
+use crate::format;
+use crate::net::{self, CloseReason, Transport};
+use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
+
+/// How long one connection may take to be established.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the live progress line on stderr is redrawn.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Fewest distinct payloads: even at `--pipeline 1`, a message differs from its neighbours.
+const MIN_RING: usize = 16;
+/// Most bytes of payloads kept (shared by all connections), for large messages.
+const RING_BYTES: usize = 8 << 20;
+/// Per-connection read buffer bounds: room for a window of small messages, and no more.
+const READ_BUF_MIN: usize = 4 << 10;
+const READ_BUF_MAX: usize = 64 << 10;
+/// Largest RTT the live progress histograms track; larger ones are clamped.
+const LIVE_MAX_NS: u64 = 3_600_000_000_000;
+
+/// The `bench --json` object (DESIGN §2): one line, nothing else on stdout.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub target: String,
+    pub protocol: &'static str,
+    pub connections: usize,
+    pub size: usize,
+    pub pipeline: usize,
+    /// Measured length of the run (after any warm-up).
+    pub duration_s: f64,
+    /// Messages echoed complete and equal.
+    pub messages: u64,
+    /// Bytes of those messages, one direction.
+    pub bytes: u64,
+    pub msgs_per_s: f64,
+    pub mib_per_s: f64,
+    pub rtt_us: Option<RttSummary>,
+    pub errors: u64,
+}
+
+/// Runs the bench; exit 0 if echoes were measured and nothing went wrong, 1 otherwise.
+pub async fn run(
+    args: &BenchArgs,
+    client_opts: &ClientOpts,
+    transport: Transport,
+) -> anyhow::Result<ExitCode> {
+    // `--udp` is a global flag; refuse it rather than quietly measure TCP instead.
+    if transport != Transport::Tcp {
+        anyhow::bail!("bench measures TCP only for now; leave out --udp");
+    }
+    let shutdown = CancellationToken::new();
+    crate::signals::cancel_on_signals(shutdown.clone())?;
+    let target = match &args.target {
+        Some(target) => net::resolve(target).await?,
+        None => super::embedded_server(&shutdown, args.connections, Transport::Tcp).await?,
+    };
+    let mut errors = ErrorTally::default();
+    let streams = connect_all(target, args.connections, !client_opts.nagle, &mut errors).await?;
+    let payloads = Arc::new(Payloads::new(args.size, args.pipeline));
+    let mut conns: Vec<Connection> = streams
+        .into_iter()
+        .map(|stream| Connection::new(stream, payloads.clone(), args.pipeline))
+        .collect();
+
+    if args.warmup > 0 {
+        (conns, _) = run_phase(conns, Some(args.warmup), args.duration, &shutdown, None).await?;
+        for conn in &mut conns {
+            if conn.ended.is_none() && conn.load.completed < args.warmup {
+                conn.ended = Some(format!(
+                    "warm-up not echoed within {}",
+                    humantime::format_duration(args.duration)
+                ));
+            }
+        }
+    }
+    for conn in &mut conns {
+        conn.load.measuring = true;
+    }
+    let progress = io::stderr()
+        .is_terminal()
+        .then(|| Progress::attach(&mut conns));
+    let (conns, elapsed) = run_phase(conns, None, args.duration, &shutdown, progress).await?;
+    shutdown.cancel();
+
+    let mut stats = RttStats::new();
+    for conn in &conns {
+        stats.merge(&conn.load.stats);
+        errors.add("echo differs from what was sent", conn.load.mismatches);
+        errors.add("bytes arrived that were never sent", conn.load.unsolicited);
+        if let Some(reason) = &conn.ended {
+            errors.add(reason, 1);
+        }
+    }
+    let messages = stats.count();
+    let bytes = messages * args.size as u64;
+    let seconds = elapsed.as_secs_f64();
+    let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
+    let report = BenchReport {
+        target: target.to_string(),
+        protocol: "tcp",
+        connections: args.connections,
+        size: args.size,
+        pipeline: args.pipeline,
+        duration_s: seconds,
+        messages,
+        bytes,
+        msgs_per_s: per_second(messages as f64),
+        mib_per_s: per_second(bytes as f64 / (1 << 20) as f64),
+        rtt_us: stats.summary(),
+        errors: errors.total(),
+    };
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        for (what, n) in &errors.kinds {
+            eprintln!("echotui bench: {n} × {what}");
+        }
+    } else {
+        write_summary(&mut out, &report, stats.jitter_us(), &errors)?;
+    }
+    Ok(if report.errors == 0 && report.messages > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Opens `n` connections at once. Fails only when none could be opened, with the first
+/// reason (`cannot connect to 127.0.0.1:9: connection refused`); each one missing is an error.
+async fn connect_all(
+    target: SocketAddr,
+    n: usize,
+    nodelay: bool,
+    errors: &mut ErrorTally,
+) -> anyhow::Result<Vec<TcpStream>> {
+    let mut connecting = JoinSet::new();
+    for _ in 0..n {
+        connecting.spawn(net::connect(target, nodelay, CONNECT_TIMEOUT));
+    }
+    let mut streams = Vec::with_capacity(n);
+    let mut first_error = None;
+    while let Some(connected) = connecting.join_next().await {
+        match connected? {
+            Ok((stream, _)) => streams.push(stream),
+            Err(err) => {
+                errors.add(&err.to_string(), 1);
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match first_error {
+        Some(err) if streams.is_empty() => Err(err.into()),
+        _ => Ok(streams),
+    }
+}
+
+/// Runs every connection still open until each has `budget` messages echoed (`None`: no
+/// limit), `limit` has passed, a signal arrives, or all of them have stopped. Returns them
+/// all, and how long the phase lasted.
+async fn run_phase(
+    conns: Vec<Connection>,
+    budget: Option<u64>,
+    limit: Duration,
+    shutdown: &CancellationToken,
+    mut progress: Option<Progress>,
+) -> anyhow::Result<(Vec<Connection>, Duration)> {
+    let started = Instant::now();
+    let mut done = Vec::with_capacity(conns.len());
+    let mut running = JoinSet::new();
+    // One stop signal per connection, not one shared token: a task checks its signal on
+    // every wake-up, and polling a shared `CancellationToken` takes locks that every
+    // connection would contend for. Dropping the senders stops them all.
+    let mut stops = Vec::with_capacity(conns.len());
+    for conn in conns {
+        match conn.ended {
+            Some(_) => done.push(conn),
+            None => {
+                let (stop, stopped) = oneshot::channel::<()>();
+                stops.push(stop);
+                running.spawn(conn.exchange_until(budget, stopped));
+            }
+        }
+    }
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let first_tick = tokio::time::Instant::now() + PROGRESS_EVERY;
+    let mut ticks = tokio::time::interval_at(first_tick, PROGRESS_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            _ = shutdown.cancelled() => break,
+            finished = running.join_next() => match finished {
+                Some(conn) => done.push(conn?),
+                None => break,
+            },
+            _ = ticks.tick(), if progress.is_some() => {
+                if let Some(progress) = &mut progress {
+                    progress.show(started.elapsed());
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    drop(stops);
+    if let Some(progress) = progress {
+        progress.clear();
+    }
+    while let Some(conn) = running.join_next().await {
+        done.push(conn?);
+    }
+    Ok((done, elapsed))
+}
+
+/// One connection: its socket and its traffic.
+struct Connection {
+    stream: TcpStream,
+    /// Reused for every read.
+    read_buf: Box<[u8]>,
+    load: Load,
+    /// Why it stopped early, if it did; each such connection is one error.
+    ended: Option<String>,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, payloads: Arc<Payloads>, pipeline: usize) -> Self {
+        let read_size = payloads
+            .size
+            .saturating_mul(pipeline)
+            .clamp(READ_BUF_MIN, READ_BUF_MAX);
+        Self {
+            stream,
+            read_buf: vec![0; read_size].into_boxed_slice(),
+            load: Load::new(payloads, pipeline),
+            ended: None,
+        }
+    }
+
+    /// Exchanges messages until `budget` of them are complete (`None`: no limit) or `stop`
+    /// resolves (its sender is dropped).
+    async fn exchange_until(mut self, budget: Option<u64>, stop: oneshot::Receiver<()>) -> Self {
+        let result = tokio::select! {
+            biased;
+            _ = stop => Ok(()),
+            result = self.exchange(budget.unwrap_or(u64::MAX)) => result,
+        };
+        if let Err(reason) = result {
+            self.ended = Some(format!("connection {reason}"));
+        }
+        self
+    }
+
+    /// The loop of the module docs: write while the window has room, read whatever comes back,
+    /// whichever the socket allows first.
+    async fn exchange(&mut self, budget: u64) -> Result<(), CloseReason> {
+        let (mut reader, mut writer) = self.stream.split();
+        let load = &mut self.load;
+        let buf = &mut self.read_buf[..];
+        let payloads = load.payloads.clone();
+        while load.completed < budget {
+            load.fill_window(budget);
+            let unwritten = payloads.stream(load.written, load.started);
+            // Ask for no more than is still to come back. A read that fills its buffer
+            // leaves tokio's readiness set, so the read right after the next write is a real
+            // `recv()`, which on loopback often finds the echo already there (the server ran
+            // as soon as we sent), instead of a round through epoll. A short read would clear
+            // the readiness, as it does for a generator reading into a large buffer.
+            let want = match load.awaited() {
+                0 => buf.len(),
+                bytes => bytes.min(buf.len()),
+            };
+            // Writing first takes the send time right before the write, when both are ready.
+            tokio::select! {
+                biased;
+                written = writer.write(unwritten), if !unwritten.is_empty() => match written {
+                    Ok(0) => return Err(CloseReason::from_io(&io::ErrorKind::WriteZero.into())),
+                    Ok(n) => load.written += n as u64,
+                    Err(err) => return Err(CloseReason::from_io(&err)),
+                },
+                read = reader.read(&mut buf[..want]) => match read {
+                    Ok(0) => return Err(CloseReason::PeerClosed),
+                    Ok(n) => load.received(&buf[..n], Instant::now()),
+                    Err(err) => return Err(CloseReason::from_io(&err)),
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A connection's traffic and what it measured: everything but the socket, so it is pure.
+struct Load {
+    payloads: Arc<Payloads>,
+    pipeline: usize,
+    tracker: RttTracker,
+    /// Reused for every read.
+    updates: Vec<EchoUpdate>,
+    /// Messages handed to the tracker; message `k` is stream bytes `[k·size, (k+1)·size)`.
+    started: u64,
+    /// Stream bytes written.
+    written: u64,
+    /// Stream bytes read.
+    read: u64,
+    /// Messages whose echo is complete, equal or not.
+    completed: u64,
+    /// False during the warm-up: echoes are checked but not measured.
+    measuring: bool,
+    stats: RttStats,
+    mismatches: u64,
+    unsolicited: u64,
+    /// RTTs since the last progress line, when one is shown.
+    live: Option<Arc<Mutex<Histogram<u64>>>>,
+}
+
+impl Load {
+    fn new(payloads: Arc<Payloads>, pipeline: usize) -> Self {
+        Self {
+            payloads,
+            pipeline,
+            tracker: RttTracker::default(),
+            updates: Vec::new(),
+            started: 0,
+            written: 0,
+            read: 0,
+            completed: 0,
+            measuring: false,
+            stats: RttStats::new(),
+            mismatches: 0,
+            unsolicited: 0,
+            live: None,
+        }
+    }
+
+    /// Starts messages until `pipeline` are in flight (or `budget` have been started); they
+    /// are then written as the socket allows.
+    fn fill_window(&mut self, budget: u64) {
+        let room =
+            |load: &Self| load.tracker.outstanding() < load.pipeline && load.started < budget;
+        if !room(self) {
+            return;
+        }
+        let now = Instant::now();
+        while room(self) {
+            let message = self.payloads.message(self.started);
+            self.tracker.sent(self.started, message, now);
+            self.started += 1;
+        }
+    }
+
+    /// Bytes of started messages that have not come back yet.
+    fn awaited(&self) -> usize {
+        let started = self.started * self.payloads.size as u64;
+        usize::try_from(started.saturating_sub(self.read)).unwrap_or(usize::MAX)
+    }
+
+    /// Consumes bytes read at `at`: RTTs for echoes completed equal, errors for the others.
+    fn received(&mut self, data: &[u8], at: Instant) {
+        self.read += data.len() as u64;
+        self.tracker.received(data, at, &mut self.updates);
+        let mut live = self
+            .live
+            .as_deref()
+            .map(|live| live.lock().unwrap_or_else(PoisonError::into_inner));
+        for update in self.updates.drain(..) {
+            match update {
+                EchoUpdate::Echoed { rtt, .. } => {
+                    self.completed += 1;
+                    if self.measuring {
+                        self.stats.record(rtt);
+                        if let Some(live) = &mut live {
+                            let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
+                            live.saturating_record(ns.clamp(1, LIVE_MAX_NS));
+                        }
+                    }
+                }
+                EchoUpdate::Mismatch { .. } => {
+                    self.completed += 1;
+                    self.mismatches += 1;
+                }
+                EchoUpdate::Unsolicited { .. } => self.unsolicited += 1,
+                // Progress within a message; losses and duplicates are for datagrams, which the
+                // byte-stream tracker never reports.
+                EchoUpdate::Partial { .. }
+                | EchoUpdate::Lost { .. }
+                | EchoUpdate::Duplicate { .. } => {}
+            }
+        }
+    }
+}
+
+/// The messages every connection sends, cyclically, built once and shared.
+///
+/// Message `k` is ring entry `k mod len`, which starts with its index in hex:
+/// `002a Hello, World! Hello, W…` (below 5 bytes, the low hex digits alone). The ring has at
+/// least [`MIN_RING`] and `2 × pipeline` entries (as far as [`RING_BYTES`] allows), so a
+/// message differs from every other one in flight and from its neighbours: a server that
+/// loses, repeats or reorders bytes produces an echo that differs from what was sent.
+struct Payloads {
+    size: usize,
+    /// Each message on its own, for the tracker to compare echoes with (shared, not copied).
+    messages: Vec<Arc<[u8]>>,
+    /// The same messages back to back: one period of the byte stream each connection writes,
+    /// so consecutive messages go out in one `write`.
+    period: Vec<u8>,
+}
+
+impl Payloads {
+    fn new(size: usize, pipeline: usize) -> Self {
+        let len = (2 * pipeline).max(MIN_RING).min((RING_BYTES / size).max(2));
+        let messages: Vec<Arc<[u8]>> = (0..len).map(|i| payload(i, size).into()).collect();
+        let period = messages.concat();
+        Self {
+            size,
+            messages,
+            period,
+        }
+    }
+
+    /// The bytes of message `id`.
+    fn message(&self, id: u64) -> Arc<[u8]> {
+        self.messages[(id % self.messages.len() as u64) as usize].clone()
+    }
+
+    /// The stream bytes from `written` to the end of message `started - 1`, or up to the end
+    /// of a period if that comes first (the rest follows in the next write).
+    fn stream(&self, written: u64, started: u64) -> &[u8] {
+        let period = self.period.len() as u64;
+        let from = (written % period) as usize;
+        let len = (started * self.size as u64 - written).min(period - from as u64);
+        &self.period[from..from + len as usize]
+    }
+}
+
+/// Ring entry `index` of `size` bytes (see [`Payloads`]).
+fn payload(index: usize, size: usize) -> Vec<u8> {
+    let tag = format!("{index:04x}");
+    if size <= tag.len() {
+        return tag.as_bytes()[tag.len() - size..].to_vec();
+    }
+    let mut bytes = tag.into_bytes();
+    bytes.push(b' ');
+    bytes.extend(net::probe_payload(size - bytes.len()));
+    bytes
+}
+
+/// The live line on stderr: rate and percentiles of the last interval, redrawn in place.
+///
+/// Each connection records its RTTs into a small histogram of its own (one uncontended lock
+/// per read); a tick folds them into one and resets them.
+struct Progress {
+    live: Vec<Arc<Mutex<Histogram<u64>>>>,
+    window: Histogram<u64>,
+    shown_at: Duration,
+}
+
+impl Progress {
+    /// Gives every connection a live histogram to record into.
+    fn attach(conns: &mut [Connection]) -> Self {
+        let live = conns
+            .iter_mut()
+            .map(|conn| {
+                let live = Arc::new(Mutex::new(live_histogram()));
+                conn.load.live = Some(live.clone());
+                live
+            })
+            .collect();
+        Self {
+            live,
+            window: live_histogram(),
+            shown_at: Duration::ZERO,
+        }
+    }
+
+    fn show(&mut self, elapsed: Duration) {
+        for live in &self.live {
+            let mut live = live.lock().unwrap_or_else(PoisonError::into_inner);
+            // Same bounds on both sides and values clamped to them: the addition cannot fail,
+            // and a progress line is no reason to stop a bench anyway.
+            let _ = self.window.add(&*live);
+            live.reset();
+        }
+        let interval = (elapsed - self.shown_at).as_secs_f64();
+        self.shown_at = elapsed;
+        let mut line = format!("\r\x1b[2K{:>7}", format::duration(elapsed));
+        if self.window.is_empty() || interval <= 0.0 {
+            line.push_str("  waiting for echoes");
+        } else {
+            let micros = |q| format::micros(self.window.value_at_quantile(q) as f64 / 1e3);
+            line += &format!(
+                "  {:>9.0} msgs/s  p50 {}  p99 {}",
+                self.window.len() as f64 / interval,
+                micros(0.50),
+                micros(0.99)
+            );
+        }
+        self.window.reset();
+        // A progress line that cannot be written is not worth failing the bench for.
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(line.as_bytes());
+        let _ = stderr.flush();
+    }
+
+    fn clear(self) {
+        let _ = io::stderr().write_all(b"\r\x1b[2K");
+    }
+}
+
+/// Two significant digits are plenty for a line that changes four times a second.
+fn live_histogram() -> Histogram<u64> {
+    // Constant bounds that satisfy hdrhistogram's rules (low ≥ 1, high ≥ 2·low, sigfig ≤ 5).
+    Histogram::new_with_bounds(1, LIVE_MAX_NS, 2).expect("constant histogram bounds are valid")
+}
+
+/// Errors by kind, in the order first seen.
+#[derive(Debug, Default)]
+struct ErrorTally {
+    kinds: Vec<(String, u64)>,
+}
+
+impl ErrorTally {
+    fn add(&mut self, what: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.kinds.iter_mut().find(|(kind, _)| kind == what) {
+            Some((_, count)) => *count += n,
+            None => self.kinds.push((what.to_owned(), n)),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.kinds.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl fmt::Display for ErrorTally {
+    /// `13 (10 × echo differs from what was sent, 3 × connection reset)`, or `0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.total())?;
+        for (i, (what, n)) in self.kinds.iter().enumerate() {
+            let open = if i == 0 { " (" } else { ", " };
+            write!(f, "{open}{n} × {what}")?;
+        }
+        if !self.kinds.is_empty() {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_summary(
+    out: &mut impl Write,
+    r: &BenchReport,
+    jitter_us: Option<f64>,
+    errors: &ErrorTally,
+) -> io::Result<()> {
+    let rows = [
+        ("target", format!("{} (TCP echo)", r.target)),
+        ("connections", r.connections.to_string()),
+        ("size", format!("{} B", r.size)),
+        ("pipeline", r.pipeline.to_string()),
+        ("duration", format::micros(r.duration_s * 1e6)),
+        ("messages", r.messages.to_string()),
+        ("bytes", format::bytes(r.bytes)),
+        ("msgs/s", format!("{:.1}", r.msgs_per_s)),
+        ("MiB/s", format!("{:.2}", r.mib_per_s)),
+        (
+            "rtt",
+            r.rtt_us
+                .as_ref()
+                .map_or_else(|| "no echoes".to_owned(), super::rtt_ladder),
+        ),
+        (
+            "jitter",
+            jitter_us.map_or_else(|| "-".to_owned(), format::micros),
+        ),
+        ("errors", errors.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<12} {value}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(size: usize, pipeline: usize) -> Load {
+        let mut load = Load::new(Arc::new(Payloads::new(size, pipeline)), pipeline);
+        load.measuring = true;
+        load
+    }
+
+    #[test]
+    fn payloads_start_with_their_index_and_neighbours_differ() {
+        let payloads = Payloads::new(24, 1);
+        assert_eq!(&*payloads.message(0), b"0000 Hello, World! Hello");
+        assert_eq!(&*payloads.message(42), b"000a Hello, World! Hello");
+        assert_eq!(payloads.messages.len(), MIN_RING);
+        for size in 1..=6 {
+            let payloads = Payloads::new(size, 4);
+            assert_eq!(payloads.messages.len(), 8.max(MIN_RING));
+            for k in 0..64 {
+                assert_eq!(payloads.message(k).len(), size);
+                assert_ne!(payloads.message(k), payloads.message(k + 1), "size {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_ring_is_bounded_for_large_messages_but_never_below_two() {
+        let payloads = Payloads::new(1 << 20, 1024);
+        assert_eq!(payloads.messages.len(), RING_BYTES >> 20);
+        assert_eq!(payloads.period.len(), RING_BYTES);
+        assert_eq!(Payloads::new(RING_BYTES / 2 + 1, 1).messages.len(), 2);
+    }
+
+    #[test]
+    fn the_window_holds_pipeline_messages_and_the_stream_wraps_at_the_period() {
+        let mut load = load(8, 2);
+        let period = load.payloads.period.len() as u64;
+        load.fill_window(u64::MAX);
+        assert_eq!(load.started, 2);
+        assert_eq!(
+            load.payloads.stream(0, load.started),
+            &load.payloads.period[..16]
+        );
+        load.fill_window(u64::MAX);
+        assert_eq!(load.started, 2, "the window is full until echoes come back");
+        assert_eq!(load.payloads.stream(period - 3, period / 8 + 2).len(), 3);
+        assert_eq!(
+            load.payloads.stream(period, period / 8 + 2),
+            &load.payloads.period[..16]
+        );
+    }
+
+    #[test]
+    fn echoes_are_measured_split_or_merged_and_free_the_window() {
+        let mut load = load(8, 2);
+        load.fill_window(u64::MAX);
+        let sent = load.payloads.stream(0, 2).to_vec();
+        let at = Instant::now() + Duration::from_micros(50);
+        load.received(&sent[..5], at);
+        assert_eq!((load.completed, load.stats.count()), (0, 0));
+        load.received(&sent[5..], at);
+        assert_eq!((load.completed, load.stats.count()), (2, 2));
+        assert!(load.stats.summary().unwrap().min >= 50.0);
+        load.fill_window(3);
+        assert_eq!(load.started, 3, "the budget caps the window");
+        assert_eq!(load.mismatches + load.unsolicited, 0);
+    }
+
+    #[test]
+    fn corrupted_echoes_and_extra_bytes_are_errors_not_rtts() {
+        let mut load = load(8, 1);
+        load.fill_window(u64::MAX);
+        let upper = load.payloads.message(0).to_ascii_uppercase();
+        load.received(&upper, Instant::now());
+        assert_eq!(
+            (load.completed, load.mismatches, load.stats.count()),
+            (1, 1, 0)
+        );
+        load.received(b"extra", Instant::now());
+        assert_eq!(load.unsolicited, 1);
+    }
+
+    #[test]
+    fn the_warm_up_is_checked_but_not_measured() {
+        let mut load = load(8, 1);
+        load.measuring = false;
+        load.fill_window(1);
+        load.received(&load.payloads.message(0), Instant::now());
+        assert_eq!((load.completed, load.stats.count()), (1, 0));
+    }
+
+    #[test]
+    fn errors_are_tallied_by_kind() {
+        let mut errors = ErrorTally::default();
+        assert_eq!(errors.to_string(), "0");
+        errors.add("connection reset", 1);
+        errors.add("echo differs from what was sent", 0);
+        errors.add("echo differs from what was sent", 10);
+        errors.add("connection reset", 2);
+        assert_eq!(errors.total(), 13);
+        assert_eq!(
+            errors.to_string(),
+            "13 (3 × connection reset, 10 × echo differs from what was sent)"
+        );
+    }
+}

@@ -1,0 +1,451 @@
+//! `echotui bench` (DESIGN §2): the JSON contract, exit codes, and that echoes are checked,
+//! against the embedded server and against `std::net` servers written here, honest or not.
+//! Correctness only: no figure is compared with a speed.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
+/// Runs `echotui ARGS` and returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cargo_bin_cmd!("echotui")
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a `--json` bench, checks the object's exact shape, and returns (exit code, object).
+fn bench_json(args: &[&str]) -> (i32, Value) {
+    let (code, stdout, stderr) = run(&[&["bench", "--json"], args].concat());
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one object, nothing else: {stdout} {stderr}"
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "target",
+            "protocol",
+            "connections",
+            "size",
+            "pipeline",
+            "duration_s",
+            "messages",
+            "bytes",
+            "msgs_per_s",
+            "mib_per_s",
+            "rtt_us",
+            "errors"
+        ]
+    );
+    assert!(v["target"].is_string() && v["protocol"] == "tcp", "{v}");
+    for key in [
+        "connections",
+        "size",
+        "pipeline",
+        "messages",
+        "bytes",
+        "errors",
+    ] {
+        assert!(v[key].is_u64(), "{key} is a whole number: {v}");
+    }
+    for key in ["duration_s", "msgs_per_s", "mib_per_s"] {
+        assert!(v[key].as_f64().is_some_and(|x| x >= 0.0), "{key}: {v}");
+    }
+    assert_eq!(
+        v["bytes"].as_u64().unwrap(),
+        v["messages"].as_u64().unwrap() * v["size"].as_u64().unwrap(),
+        "bytes are the echoed messages' bytes: {v}"
+    );
+    match v["rtt_us"].as_object() {
+        Some(rtt) => {
+            let ladder: Vec<&str> = rtt.keys().map(String::as_str).collect();
+            assert_eq!(
+                ladder,
+                ["min", "mean", "p50", "p90", "p99", "p999", "max", "stddev"]
+            );
+            let get = |k: &str| rtt[k].as_f64().unwrap();
+            assert!(
+                0.0 < get("min")
+                    && get("min") <= get("p50")
+                    && get("p50") <= get("p99")
+                    && get("p99") <= get("max"),
+                "{v}"
+            );
+        }
+        None => assert!(
+            v["rtt_us"].is_null() && v["messages"] == 0,
+            "rtt_us is null exactly when nothing was echoed: {v}"
+        ),
+    }
+    (code, v)
+}
+
+/// A `std::net` server on a free loopback port, one thread per connection running `serve`.
+fn server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let serve = Arc::new(serve);
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let serve = serve.clone();
+            thread::spawn(move || serve(stream));
+        }
+    });
+    addr
+}
+
+/// The tutorial's loop, `recv(1024)` → `sendall`, with `map` applied to what it echoes and
+/// `on_read` told how many bytes it read. Errors end the connection quietly: the bench
+/// closing or resetting its connections at the end is normal.
+fn echo_loop(
+    mut stream: TcpStream,
+    map: impl Fn(&mut [u8]),
+    on_read: impl Fn(usize),
+) -> std::io::Result<()> {
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        on_read(n);
+        map(&mut buf[..n]);
+        stream.write_all(&buf[..n])?;
+    }
+}
+
+fn echo_server() -> String {
+    server(|stream| {
+        let _ = echo_loop(stream, |_| {}, |_| {});
+    })
+}
+
+#[test]
+fn json_against_the_embedded_server() {
+    let (code, v) = bench_json(&["--duration", "300ms"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(
+        (&v["connections"], &v["size"], &v["pipeline"]),
+        (&Value::from(10), &Value::from(64), &Value::from(1)),
+        "defaults: {v}"
+    );
+    assert!(v["duration_s"].as_f64().unwrap() >= 0.3, "{v}");
+    assert!(v["rtt_us"].is_object(), "{v}");
+    let target = v["target"].as_str().unwrap();
+    assert!(
+        target.starts_with("127.0.0.1:") && !target.ends_with(":12345"),
+        "embedded bench server is on loopback and never on 12345: {target}"
+    );
+}
+
+#[test]
+fn json_with_several_connections_messages_in_flight_and_larger_messages() {
+    let (code, v) = bench_json(&[
+        "--connections",
+        "3",
+        "--pipeline",
+        "4",
+        "--size",
+        "1000",
+        "--duration",
+        "300ms",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        (&v["connections"], &v["size"], &v["pipeline"]),
+        (&Value::from(3), &Value::from(1000), &Value::from(4)),
+        "{v}"
+    );
+    assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+}
+
+/// Messages far larger than the socket buffers, several in flight, through 1024-byte reads:
+/// only works if the bench reads while it writes.
+#[test]
+fn large_pipelined_messages_do_not_deadlock() {
+    let addr = echo_server();
+    let (code, v) = bench_json(&[
+        &addr,
+        "--connections",
+        "2",
+        "--pipeline",
+        "3",
+        "--size",
+        "1048576",
+        "--duration",
+        "300ms",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+}
+
+#[test]
+fn json_against_a_std_net_echo_server() {
+    let addr = echo_server();
+    let (code, v) = bench_json(&[&addr, "--connections", "4", "--duration", "300ms"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["target"], addr.as_str());
+    assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+}
+
+/// The server counts what it reads; the bench's figures leave out the warm-up, so the server
+/// saw at least the warm-up on top of everything the bench counted.
+#[test]
+fn the_warm_up_is_left_out_of_the_figures() {
+    let read = Arc::new(AtomicU64::new(0));
+    let counter = read.clone();
+    let addr = server(move |stream| {
+        let counter = counter.clone();
+        let _ = echo_loop(
+            stream,
+            |_| {},
+            move |n| {
+                counter.fetch_add(n as u64, Ordering::SeqCst);
+            },
+        );
+    });
+    let (code, v) = bench_json(&[
+        &addr,
+        "--connections",
+        "2",
+        "--warmup",
+        "500",
+        "--size",
+        "10",
+        "--duration",
+        "200ms",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    let counted = v["bytes"].as_u64().unwrap();
+    assert!(counted > 0, "{v}");
+    assert!(
+        read.load(Ordering::SeqCst) >= counted + 2 * 500 * 10,
+        "server read {} bytes, bench counted {counted} after a 2 × 500 × 10 B warm-up",
+        read.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn a_server_that_corrupts_the_echo_is_an_error_and_exit_1() {
+    let addr = server(|stream| {
+        let _ = echo_loop(stream, |bytes| bytes.make_ascii_uppercase(), |_| {});
+    });
+    let (code, v) = bench_json(&[&addr, "--connections", "2", "--duration", "200ms"]);
+    assert_eq!(code, 1, "{v}");
+    assert!(v["errors"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["messages"], 0, "no corrupted echo is counted: {v}");
+    assert!(v["rtt_us"].is_null(), "{v}");
+}
+
+/// The tutorial server: one `recv`, one `sendall`, close. Each connection gets one echo and
+/// then loses its peer; the bench ends without waiting for the rest of `--duration`.
+#[test]
+fn a_server_that_closes_after_the_first_message_is_an_error_and_exit_1() {
+    let addr = server(|mut stream| {
+        let mut buf = [0u8; 1024];
+        if let Ok(n) = stream.read(&mut buf) {
+            let _ = stream.write_all(&buf[..n]);
+        }
+        let _ = stream.shutdown(Shutdown::Both);
+    });
+    let (code, stdout, stderr) = run(&[
+        "bench",
+        &addr,
+        "--connections",
+        "3",
+        "--duration",
+        "1s",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{stdout} {stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["errors"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["messages"].as_u64().unwrap() <= 3, "{v}");
+    assert!(
+        stderr.contains("connection closed by peer") || stderr.contains("connection reset"),
+        "stderr names the reason: {stderr}"
+    );
+}
+
+#[test]
+fn a_refused_target_is_one_error_line_and_exit_2() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, stdout, stderr) = run(&["bench", &format!("127.0.0.1:{port}"), "--json"]);
+    assert_eq!(code, 2, "{stdout} {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        stderr,
+        format!("error: cannot connect to 127.0.0.1:{port}: connection refused\n")
+    );
+}
+
+#[test]
+fn bad_values_are_one_line_errors_and_exit_2() {
+    for (flag, value, needle) in [
+        (
+            "--connections",
+            "0",
+            "must be a whole number from 1 to 1000",
+        ),
+        (
+            "--connections",
+            "1001",
+            "must be a whole number from 1 to 1000",
+        ),
+        ("--size", "0", "must be a whole number from 1 to 1048576"),
+        (
+            "--size",
+            "1048577",
+            "must be a whole number from 1 to 1048576",
+        ),
+        ("--pipeline", "0", "must be a whole number from 1 to 1024"),
+        (
+            "--pipeline",
+            "1025",
+            "must be a whole number from 1 to 1024",
+        ),
+        ("--duration", "0", "must be more than 0"),
+        ("--duration", "soon", "examples: 250ms"),
+        ("--warmup", "many", "--warmup"),
+        ("--udp", "--json", "TCP only"),
+    ] {
+        let (code, stdout, stderr) = run(&["bench", flag, value]);
+        assert_eq!(code, 2, "{flag} {value}: {stdout} {stderr}");
+        assert!(stderr.starts_with("error: "), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(needle), "{flag} {value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn help_lists_every_option() {
+    let (code, stdout, _) = run(&["bench", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Usage: echotui bench"), "{stdout}");
+    for flag in [
+        "--connections",
+        "--duration",
+        "--size",
+        "--pipeline",
+        "--warmup",
+        "--json",
+        "--nagle",
+    ] {
+        assert!(stdout.contains(flag), "bench --help lacks {flag}: {stdout}");
+    }
+    let (_, stdout, _) = run(&["--help"]);
+    assert!(stdout.contains("bench"), "{stdout}");
+}
+
+#[test]
+fn human_output_is_a_table_with_the_percentile_ladder() {
+    let (code, stdout, stderr) = run(&["bench", "--duration", "200ms", "--connections", "2"]);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    for row in [
+        "target",
+        "connections",
+        "size",
+        "pipeline",
+        "duration",
+        "messages",
+        "bytes",
+        "msgs/s",
+        "MiB/s",
+        "jitter",
+    ] {
+        assert!(
+            stdout.lines().any(|line| line.starts_with(row)),
+            "no {row} row: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("rtt          min/mean/p50/p90/p99/p99.9/max/stddev = "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("errors       0\n"), "{stdout}");
+    assert!(
+        stderr.is_empty(),
+        "no progress line when stderr is not a terminal: {stderr:?}"
+    );
+}
+
+/// SIGTERM mid-run stops the bench early and still prints what was measured. The server
+/// says when a connection has read its second message: with one message in flight, the
+/// first echo is then back at the bench, so there is something to report.
+#[test]
+fn sigterm_stops_early_and_still_reports() {
+    let (second_read, got_second_read) = mpsc::sync_channel(1);
+    let addr = server(move |stream| {
+        let read = AtomicU64::new(0);
+        let second_read = second_read.clone();
+        let _ = echo_loop(
+            stream,
+            |_| {},
+            move |n| {
+                if read.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > 64 {
+                    let _ = second_read.try_send(());
+                }
+            },
+        );
+    });
+    let child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
+        .args([
+            "bench",
+            &addr,
+            "--connections",
+            "1",
+            "--duration",
+            "60s",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    got_second_read
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the bench is exchanging messages");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["duration_s"].as_f64().unwrap() < 60.0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+}
