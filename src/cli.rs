@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::net::impair::{Impairments, Percent, parse_rate};
 use crate::net::{DEFAULT_READ_SIZE, MAX_READ_SIZE};
 
 /// The echo protocol (RFC 862) made visible: an echo server and client side by side.
@@ -22,6 +23,8 @@ pub struct Cli {
     pub client: ClientOpts,
     #[command(flatten)]
     pub transport: TransportOpts,
+    #[command(flatten)]
+    pub impair: ImpairOpts,
 }
 
 /// The transport, shared by every mode.
@@ -104,6 +107,46 @@ pub struct ConnectArgs {
     /// The echo server, HOST:PORT (e.g. localhost:7, [::1]:12345).
     #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
     pub target: String,
+    #[command(flatten)]
+    pub impair: ImpairOpts,
+}
+
+/// A bad link between client and server, emulated by an in-process proxy (no root, no tc).
+/// Each impairment applies to each direction on its own, as netem does on a link.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ImpairOpts {
+    /// Delay each direction (the RTT grows by twice this), e.g. 50ms.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Random extra delay, uniform in ±DUR, each direction.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub jitter: Option<Duration>,
+    /// Drop this share of datagrams, each direction (UDP only), e.g. 10%.
+    #[arg(long, value_name = "PCT")]
+    pub loss: Option<Percent>,
+    /// Send this share of datagrams twice, each direction (UDP only).
+    #[arg(long, value_name = "PCT")]
+    pub duplicate: Option<Percent>,
+    /// Hold this share of datagrams back behind the next one (UDP only).
+    #[arg(long, value_name = "PCT")]
+    pub reorder: Option<Percent>,
+    /// Limit each direction to this many bytes per second, e.g. 10kB/s.
+    #[arg(long, value_name = "BYTES/S", value_parser = parse_rate)]
+    pub rate: Option<u64>,
+}
+
+impl ImpairOpts {
+    /// The impairments asked for (none when no flag was given).
+    pub fn impairments(&self) -> Impairments {
+        Impairments {
+            delay: self.delay.unwrap_or_default(),
+            jitter: self.jitter.unwrap_or_default(),
+            loss: self.loss.unwrap_or_default(),
+            duplicate: self.duplicate.unwrap_or_default(),
+            reorder: self.reorder.unwrap_or_default(),
+            rate: self.rate,
+        }
+    }
 }
 
 /// `echotui ping [HOST:PORT]`.
@@ -127,6 +170,8 @@ pub struct PingArgs {
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub impair: ImpairOpts,
 }
 
 /// Largest ping probe: large enough to show segmentation, small enough to stay a probe.

@@ -45,7 +45,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|join| Err(anyhow::anyhow!("internal error: {join}")));
     // The terminal reader thread may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
-    result
+    match result {
+        // Output piped into `head`, which stopped reading: done, as ping(8) would be.
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        other => other,
+    }
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -59,12 +69,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let transport = cli.transport.transport();
     match &cli.command {
-        None => tui::side_by_side(&cli.server, &cli.client, transport).await,
+        None => {
+            let impairments = cli.impair.impairments();
+            tui::side_by_side(&cli.server, &cli.client, transport, impairments).await
+        }
         Some(Command::Serve(args)) if args.headless => {
             headless::serve::run(args, &cli.server, transport).await
         }
         Some(Command::Serve(args)) => tui::serve(args, &cli.server, transport).await,
-        Some(Command::Connect(args)) => tui::connect(&args.target, &cli.client, transport).await,
+        Some(Command::Connect(args)) => {
+            tui::connect(
+                &args.target,
+                &cli.client,
+                transport,
+                args.impair.impairments(),
+            )
+            .await
+        }
         Some(Command::Ping(args)) => headless::ping::run(args, &cli.client, transport).await,
         Some(Command::Bench(args)) => headless::bench::run(args, &cli.client, transport).await,
     }

@@ -15,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Effect, Msg, update};
+use crate::net::impair::Proxy;
 use crate::net::{ClientCommand, ClientEvent, ClientHandle, EventStream, NetEvent, ServerControl};
 use crate::ui;
 
@@ -30,6 +31,8 @@ const EVENT_BATCH: usize = 1024;
 pub struct Controls {
     pub client: Option<ClientHandle>,
     pub server: Option<ServerControl>,
+    /// The impairment proxy in front of the client's server, when this mode has a client.
+    pub proxy: Option<Proxy>,
 }
 
 /// Runs the UI until the user quits, the input ends, or `shutdown` is cancelled.
@@ -108,6 +111,28 @@ fn apply(app: &mut App, msg: Msg, controls: &Controls) -> bool {
             Effect::Server(command) => {
                 if let Some(server) = &controls.server {
                     server.apply(command);
+                }
+            }
+            Effect::Impair(impairments) => {
+                let Some(proxy) = &controls.proxy else {
+                    continue;
+                };
+                let was_clean = proxy.control.get().is_none();
+                proxy.control.set(impairments);
+                // A clean link takes no detour: the proxy's extra hop would add latency to
+                // every RTT. The client reconnects when the route changes.
+                if was_clean != impairments.is_none() {
+                    let target = if impairments.is_none() {
+                        proxy.upstream
+                    } else {
+                        proxy.addr
+                    };
+                    let command = ClientCommand::SetTarget(target);
+                    if let Some(client) = &controls.client
+                        && let Err(busy) = client.command(command)
+                    {
+                        app.show_error(busy.to_string());
+                    }
                 }
             }
             Effect::Client(command) => {

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::app::model::{ClientPane, ServerPane};
 use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
+use crate::net::impair::{Impairments, Proxy};
 use crate::net::{
     self, ClientHandle, ClientSettings, EventSink, EventStream, NetError, ServerControl,
     ServerSettings, Transport,
@@ -32,6 +33,7 @@ pub async fn side_by_side(
     server_opts: &ServerOpts,
     client_opts: &ClientOpts,
     transport: Transport,
+    impairments: Impairments,
 ) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
@@ -77,14 +79,15 @@ pub async fn side_by_side(
             .into());
         }
     };
-    let (client_pane, client) =
-        start_client(listen, client_opts, transport, sink, &shutdown).await?;
+    let client = start_client(listen, client_opts, transport, impairments, sink, &shutdown).await?;
     let mut server = ServerPane::new(listen, protocols, server_opts.read_size);
     server.notice = (!notices.is_empty()).then(|| notices.join("; "));
-    let app = App::new(Some(client_pane), Some(server), chrono::Local::now());
+    let mut app = App::new(Some(client.pane), Some(server), chrono::Local::now());
+    app.impairments = Some(impairments);
     let controls = Controls {
-        client: Some(client),
+        client: Some(client.handle),
         server: Some(control),
+        proxy: Some(client.proxy),
     };
     run_ui(app, stream, controls, shutdown).await
 }
@@ -120,6 +123,7 @@ pub async fn serve(
     let controls = Controls {
         client: None,
         server: Some(control),
+        proxy: None,
     };
     run_ui(app, stream, controls, shutdown).await
 }
@@ -129,33 +133,51 @@ pub async fn connect(
     target: &str,
     client_opts: &ClientOpts,
     transport: Transport,
+    impairments: Impairments,
 ) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let target = net::resolve(target).await?;
-    let (client_pane, client) =
-        start_client(target, client_opts, transport, sink, &shutdown).await?;
-    let app = App::new(Some(client_pane), None, chrono::Local::now());
+    let client = start_client(target, client_opts, transport, impairments, sink, &shutdown).await?;
+    let mut app = App::new(Some(client.pane), None, chrono::Local::now());
+    app.impairments = Some(impairments);
     let controls = Controls {
-        client: Some(client),
+        client: Some(client.handle),
         server: None,
+        proxy: Some(client.proxy),
     };
     run_ui(app, stream, controls, shutdown).await
 }
 
-/// Starts the client actor. Over TCP the first connection is made here, so a wrong address
-/// fails on the command line; UDP has no handshake that could fail.
+/// A started client: its pane, its actor, and the impairment proxy in front of its server.
+struct StartedClient {
+    pane: ClientPane,
+    handle: ClientHandle,
+    proxy: Proxy,
+}
+
+/// Starts the impairment proxy in front of `server` and the client actor, which goes through
+/// the proxy only while the link is impaired (a clean link takes no extra hop). Over TCP the
+/// first connection is made here, so a wrong address fails on the command line; UDP has no
+/// handshake that could fail.
 async fn start_client(
-    target: SocketAddr,
+    server: SocketAddr,
     opts: &ClientOpts,
     transport: Transport,
+    impairments: Impairments,
     sink: EventSink,
     shutdown: &CancellationToken,
-) -> anyhow::Result<(ClientPane, ClientHandle)> {
+) -> anyhow::Result<StartedClient> {
     let settings = ClientSettings {
         transport,
         nodelay: !opts.nagle,
         ..ClientSettings::default()
+    };
+    let proxy = net::impair::start(server, impairments, shutdown).await?;
+    let target = if impairments.is_none() {
+        server
+    } else {
+        proxy.addr
     };
     let first = match transport {
         Transport::Tcp => {
@@ -163,8 +185,12 @@ async fn start_client(
         }
         Transport::Udp => None,
     };
-    let client = net::client::spawn(target, settings, first, sink, shutdown.clone());
-    Ok((ClientPane::new(target, transport, opts.nagle), client))
+    let handle = net::client::spawn(target, settings, first, sink, shutdown.clone());
+    Ok(StartedClient {
+        pane: ClientPane::new(server, transport, opts.nagle),
+        handle,
+        proxy,
+    })
 }
 
 async fn run_ui(

@@ -1,14 +1,17 @@
 //! `/commands` typed on the message line, so a lesson can be typed, seen by the class, and
 //! scripted. A line that does not start with `/` is a message; `//text` sends `/text`.
 
-use crate::cli::{MAX_PROBE_SIZE, parse_in_range};
+use std::time::Duration;
+
+use crate::cli::{MAX_PROBE_SIZE, parse_duration, parse_in_range};
+use crate::net::impair::{Impairments, Percent, parse_rate};
 use crate::net::{MAX_READ_SIZE, Transport};
 
 /// Most messages one `/repeat` may queue: enough to show coalescing, not enough to wedge.
 pub const MAX_REPEAT: usize = 1000;
 
 /// What the user typed, understood.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     /// Send these bytes as one message.
     Message(String),
@@ -16,7 +19,7 @@ pub enum Line {
 }
 
 /// A `/command`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Help,
     Clear,
@@ -40,6 +43,37 @@ pub enum Command {
     Hex,
     /// Switch the client to this transport.
     Transport(Transport),
+    /// Change one impairment of the link (or all, with `/impair off`).
+    Impair(ImpairChange),
+}
+
+/// One change to the emulated link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ImpairChange {
+    Delay(Duration),
+    Jitter(Duration),
+    Loss(Percent),
+    Duplicate(Percent),
+    Reorder(Percent),
+    /// Bytes per second; `None` = unlimited.
+    Rate(Option<u64>),
+    Off,
+}
+
+impl ImpairChange {
+    /// `impairments` with this change made.
+    pub fn apply(self, mut impairments: Impairments) -> Impairments {
+        match self {
+            ImpairChange::Delay(d) => impairments.delay = d,
+            ImpairChange::Jitter(d) => impairments.jitter = d,
+            ImpairChange::Loss(p) => impairments.loss = p,
+            ImpairChange::Duplicate(p) => impairments.duplicate = p,
+            ImpairChange::Reorder(p) => impairments.reorder = p,
+            ImpairChange::Rate(r) => impairments.rate = r,
+            ImpairChange::Off => impairments = Impairments::default(),
+        }
+        impairments
+    }
 }
 
 /// Every command with its usage and what it does; feeds the help overlay.
@@ -59,6 +93,19 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/nagle on|off", "Nagle's algorithm on the client"),
     ("/hex", "toggle hex view of the data"),
     ("/udp, /tcp", "switch the client to UDP or TCP"),
+    (
+        "/delay D, /jitter D",
+        "delay each direction (e.g. 50ms), ± jitter",
+    ),
+    (
+        "/loss P, /duplicate P",
+        "drop / double P% of datagrams each way",
+    ),
+    (
+        "/reorder P, /rate R",
+        "reorder P% of datagrams; limit to R (10kB/s)",
+    ),
+    ("/impair off", "a clean link again"),
     ("//text", "send the literal text /text"),
 ];
 
@@ -105,6 +152,34 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "pause" => no_args(Command::Pause),
         "resume" => no_args(Command::Resume),
         "hex" => no_args(Command::Hex),
+        "delay" | "jitter" => {
+            let duration = parse_duration(args).map_err(|e| format!("/{name} DURATION: {e}"))?;
+            let change = if name == "delay" {
+                ImpairChange::Delay(duration)
+            } else {
+                ImpairChange::Jitter(duration)
+            };
+            Ok(Line::Command(Command::Impair(change)))
+        }
+        "loss" | "duplicate" | "reorder" => {
+            let percent: Percent = args.parse().map_err(|e| format!("/{name} PERCENT: {e}"))?;
+            Ok(Line::Command(Command::Impair(match name {
+                "loss" => ImpairChange::Loss(percent),
+                "duplicate" => ImpairChange::Duplicate(percent),
+                _ => ImpairChange::Reorder(percent),
+            })))
+        }
+        "rate" => {
+            let rate = match args {
+                "off" | "0" => None,
+                _ => Some(parse_rate(args).map_err(|e| format!("/rate BYTES/S: {e}"))?),
+            };
+            Ok(Line::Command(Command::Impair(ImpairChange::Rate(rate))))
+        }
+        "impair" if args == "off" => Ok(Line::Command(Command::Impair(ImpairChange::Off))),
+        "impair" => {
+            Err("/impair off: the only form (set each impairment with /delay, /loss…)".into())
+        }
         "udp" => no_args(Command::Transport(Transport::Udp)),
         "tcp" => no_args(Command::Transport(Transport::Tcp)),
         "nagle" => match args {
@@ -178,6 +253,10 @@ mod tests {
                 "/read N: N must be a whole number from 1 to 65536",
             ),
             ("/nagle maybe", "expected on or off"),
+            ("/loss 150%", "/loss PERCENT:"),
+            ("/delay -1s", "/delay DURATION:"),
+            ("/rate fast", "/rate BYTES/S:"),
+            ("/impair on", "/impair off: the only form"),
         ];
         for (input, expected) in cases {
             let err = parse(input).unwrap_err();

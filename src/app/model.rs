@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Local};
 use tui_input::Input;
 
+use crate::net::impair::Impairments;
 use crate::net::udp::DropReason;
 use crate::net::{CloseReason, ConnId, Limit, Transport};
 use crate::stats::{MessageId, RttStats};
@@ -33,6 +34,8 @@ pub struct App {
     pub input: InputLine,
     pub focus: Focus,
     pub help_open: bool,
+    /// Lines the help overlay is scrolled down (clamped when drawn).
+    pub help_scroll: u16,
     /// Network events the UI was too slow to take (the network never waits for us).
     pub dropped_events: u64,
     /// Whether to use colour (off when `NO_COLOR` is set); state is then shown by words and
@@ -40,6 +43,9 @@ pub struct App {
     pub color: bool,
     /// Show payloads as hex bytes instead of sanitized text (`/hex`).
     pub hex: bool,
+    /// The emulated link between client and server; `None` when this mode has no client to
+    /// put a proxy in front of.
+    pub impairments: Option<Impairments>,
     pub(crate) next_message: MessageId,
 }
 
@@ -69,9 +75,11 @@ impl App {
             input: InputLine::default(),
             focus,
             help_open: false,
+            help_scroll: 0,
             dropped_events: 0,
             color: true,
             hex: false,
+            impairments: None,
             next_message: 1,
         }
     }

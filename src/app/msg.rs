@@ -2,6 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
+use crate::net::impair::Impairments;
 use crate::net::{ClientCommand, NetEvent, ServerCommand};
 
 /// Everything that can change the application state.
@@ -18,9 +19,11 @@ pub enum Msg {
 }
 
 /// What `update` asks the runtime to do, since it does no I/O itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Client(ClientCommand),
     Server(ServerCommand),
+    /// New settings for the impairment proxy between client and server.
+    Impair(Impairments),
     Quit,
 }

@@ -5,17 +5,19 @@ use std::sync::Arc;
 use crossterm::event::{Event, KeyEvent};
 use tui_input::backend::crossterm::EventHandler;
 
-use super::command::{self, Command, Line};
+use super::command::{self, Command, ImpairChange, Line};
 use super::keymap::{self, Action};
 use super::model::*;
 use super::msg::{Effect, Msg};
 use crate::net::{
-    ClientCommand, ClientEvent, NetEvent, ServerCommand, ServerEvent, ServerEventKind,
+    ClientCommand, ClientEvent, NetEvent, ServerCommand, ServerEvent, ServerEventKind, Transport,
 };
 use crate::stats::{EchoUpdate, MessageId};
 
 /// Rows one PgUp/PgDn moves.
 const PAGE_ROWS: isize = 10;
+/// Further than the help overlay can ever need to scroll.
+const HELP_SCROLL_MAX: u16 = 64;
 
 /// Applies one message to the state and says what the runtime must do about it.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
@@ -45,9 +47,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let action = keymap::action_for(&key);
     if app.help_open {
+        // The overlay keeps the keys while open: it scrolls, closes, or the program quits.
+        let scroll = |by: i32| {
+            app.help_scroll
+                .saturating_add_signed(by as i16)
+                .min(HELP_SCROLL_MAX)
+        };
         match action {
             Some(Action::Quit) => return vec![Effect::Quit],
             Some(Action::CloseHelp | Action::Help) => app.help_open = false,
+            Some(Action::HistoryPrev) => app.help_scroll = scroll(-1),
+            Some(Action::HistoryNext) => app.help_scroll = scroll(1),
+            Some(Action::PageUp) => app.help_scroll = scroll(-(PAGE_ROWS as i32)),
+            Some(Action::PageDown) => app.help_scroll = scroll(PAGE_ROWS as i32),
             _ => {}
         }
         return Vec::new();
@@ -75,7 +87,10 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Action::PageDown => scroll_focused(app, -PAGE_ROWS),
         Action::ScrollOldest => scroll_focused(app, isize::MAX),
         Action::FollowNewest => scroll_focused(app, isize::MIN),
-        Action::Help => app.help_open = true,
+        Action::Help => {
+            app.help_open = true;
+            app.help_scroll = 0;
+        }
         Action::CloseHelp => {}
         Action::Quit => return vec![Effect::Quit],
     }
@@ -155,6 +170,7 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
             app.show_notice(format!("data shown as {view}"));
             return Vec::new();
         }
+        Command::Impair(change) => return change_impairments(app, change),
         Command::Size(n) => return send_messages(app, crate::net::probe_payload(n), 1),
         Command::Repeat(n, text) => return send_messages(app, text.into_bytes(), n),
         Command::Reconnect => Effect::Client(ClientCommand::Reconnect),
@@ -207,6 +223,44 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
         app.show_notice(notice);
     }
     vec![effect]
+}
+
+fn change_impairments(app: &mut App, change: ImpairChange) -> Vec<Effect> {
+    let (Some(current), Some(client)) = (app.impairments, &app.client) else {
+        app.show_error(
+            "impairments sit between a client and its server: this mode has no client".into(),
+        );
+        return Vec::new();
+    };
+    let new = change.apply(current);
+    let notice = if new.is_none() {
+        "clean link: the client talks to the server directly again".to_owned()
+    } else {
+        let mut notice = format!("link now: {new}, each way");
+        if !new.delay.is_zero() {
+            let rtt = crate::format::duration(new.delay * 2);
+            notice += &format!(" (RTT at least {rtt} more)");
+        }
+        let ignored = new.tcp_ignored();
+        if client.transport == Transport::Tcp && !ignored.is_empty() {
+            notice += &format!(
+                "; TCP ignores {} (the kernel would retransmit): /udp",
+                ignored.join(", ")
+            );
+        }
+        notice
+    };
+    if current.is_none() != new.is_none() {
+        let route = if new.is_none() {
+            "directly"
+        } else {
+            "through the impairment proxy"
+        };
+        app.show_notice(format!("reconnecting {route}"));
+    }
+    app.impairments = Some(new);
+    app.show_notice(notice);
+    vec![Effect::Impair(new)]
 }
 
 fn no_client_message() -> String {

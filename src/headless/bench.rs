@@ -27,9 +27,9 @@
 //!   is an error, never an RTT.
 //! - Neighbouring messages differ (each starts with its index in a ring of payloads, see
 //!   [`Payloads`]), so a server that drops, repeats or reorders bytes is caught as well.
-//! - An RTT runs from just before the write that hands the message to the socket (or, with a
-//!   full window, from when the window opened for it) to just after the read that completed
-//!   its echo; the clock is [`Instant`].
+//! - An RTT runs from when the message enters the window, right before the write that hands
+//!   it to the socket (later only if the socket's send buffer is full), to right after the
+//!   read that completes its echo; the clock is [`Instant`].
 //! - `--warmup N`: each connection first exchanges N messages, checked but not measured; the
 //!   clock starts when every connection is done with them.
 
@@ -50,11 +50,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BenchArgs, ClientOpts};
 use crate::format;
-use crate::net::{self, CloseReason, Transport};
+use crate::net::{self, CloseReason, NetError, Transport};
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
 
 /// How long one connection may take to be established.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Handshakes in progress at once: well under the usual listen backlog (128 for Rust and
+/// tokio servers), so a thousand connections do not overflow the server's accept queue and
+/// wait a second for SYN retransmissions.
+const CONNECTS_AT_ONCE: usize = 64;
 /// How often the live progress line on stderr is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Fewest distinct payloads: even at `--pipeline 1`, a message differs from its neighbours.
@@ -175,8 +179,9 @@ pub async fn run(
     })
 }
 
-/// Opens `n` connections at once. Fails only when none could be opened, with the first
-/// reason (`cannot connect to 127.0.0.1:9: connection refused`); each one missing is an error.
+/// Opens `n` connections, [`CONNECTS_AT_ONCE`] at a time. Fails only when none could be
+/// opened, with the first reason (`cannot connect to 127.0.0.1:9: connection refused`); each
+/// one missing is an error.
 async fn connect_all(
     target: SocketAddr,
     n: usize,
@@ -184,14 +189,19 @@ async fn connect_all(
     errors: &mut ErrorTally,
 ) -> anyhow::Result<Vec<TcpStream>> {
     let mut connecting = JoinSet::new();
-    for _ in 0..n {
-        connecting.spawn(net::connect(target, nodelay, CONNECT_TIMEOUT));
-    }
+    let mut to_start = n;
     let mut streams = Vec::with_capacity(n);
     let mut first_error = None;
-    while let Some(connected) = connecting.join_next().await {
+    loop {
+        while to_start > 0 && connecting.len() < CONNECTS_AT_ONCE {
+            connecting.spawn(connect(target, nodelay));
+            to_start -= 1;
+        }
+        let Some(connected) = connecting.join_next().await else {
+            break;
+        };
         match connected? {
-            Ok((stream, _)) => streams.push(stream),
+            Ok(stream) => streams.push(stream),
             Err(err) => {
                 errors.add(&err.to_string(), 1);
                 first_error.get_or_insert(err);
@@ -202,6 +212,24 @@ async fn connect_all(
         Some(err) if streams.is_empty() => Err(err.into()),
         _ => Ok(streams),
     }
+}
+
+/// One asynchronous connect, with the same errors as [`net::connect`]. Not `net::connect`
+/// itself: that one times the handshake on a blocking thread, which `bench` does not report,
+/// and a thread per connection made opening 1000 of them take a second.
+async fn connect(addr: SocketAddr, nodelay: bool) -> Result<TcpStream, NetError> {
+    let fail = |cause| NetError::Connect { addr, cause };
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(connected) => connected.map_err(fail)?,
+        Err(_) => {
+            return Err(NetError::ConnectTimeout {
+                addr,
+                after: CONNECT_TIMEOUT,
+            });
+        }
+    };
+    stream.set_nodelay(nodelay).map_err(fail)?;
+    Ok(stream)
 }
 
 /// Runs every connection still open until each has `budget` messages echoed (`None`: no
@@ -676,6 +704,7 @@ mod tests {
             load.payloads.stream(0, load.started),
             &load.payloads.period[..16]
         );
+        assert_eq!(load.awaited(), 16);
         load.fill_window(u64::MAX);
         assert_eq!(load.started, 2, "the window is full until echoes come back");
         assert_eq!(load.payloads.stream(period - 3, period / 8 + 2).len(), 3);
@@ -693,8 +722,10 @@ mod tests {
         let at = Instant::now() + Duration::from_micros(50);
         load.received(&sent[..5], at);
         assert_eq!((load.completed, load.stats.count()), (0, 0));
+        assert_eq!(load.awaited(), 11);
         load.received(&sent[5..], at);
         assert_eq!((load.completed, load.stats.count()), (2, 2));
+        assert_eq!(load.awaited(), 0);
         assert!(load.stats.summary().unwrap().min >= 50.0);
         load.fill_window(3);
         assert_eq!(load.started, 3, "the budget caps the window");

@@ -80,24 +80,39 @@ pub async fn run(
         Some(target) => net::resolve(target).await?,
         None => super::embedded_server(&shutdown, 1, transport).await?,
     };
+    // With impairments, probes go through the proxy; the report still names the target.
+    let impairments = args.impair.impairments();
+    let via = match impairments.is_none() {
+        true => target,
+        false => {
+            net::impair::start(target, impairments, &shutdown)
+                .await?
+                .addr
+        }
+    };
     // Not locked: the lock guard cannot be held across the awaits below (the task may move
     // between worker threads), and one unlocked line per probe costs nothing measurable.
     let mut out = io::stdout();
     let (mut pinger, connect_time) = match transport {
         Transport::Tcp => {
-            let (stream, took) = net::connect(target, !client_opts.nagle, args.timeout).await?;
+            let (stream, took) = net::connect(via, !client_opts.nagle, args.timeout).await?;
             (Pinger::Tcp(TcpPinger::new(stream, args.size)), Some(took))
         }
-        Transport::Udp => (Pinger::Udp(UdpPinger::open(target, args.size).await?), None),
+        Transport::Udp => (Pinger::Udp(UdpPinger::open(via, args.size).await?), None),
     };
     if !args.json {
         let handshake = connect_time
             .map(|took| format!(", connected in {}", format::duration(took)))
             .unwrap_or_default();
+        let link = if impairments.is_none() {
+            String::new()
+        } else {
+            format!(", through an impaired link: {impairments}")
+        };
+        let size = args.size;
         writeln!(
             out,
-            "PING {target} ({transport} echo): {} bytes{handshake}",
-            args.size
+            "PING {target} ({transport} echo): {size} bytes{handshake}{link}"
         )?;
     }
 

@@ -1362,3 +1362,58 @@ mod tests {
         );
     }
 }
+
+/// A running impairment proxy (TCP and UDP on one loopback port) and the handles the UI needs.
+#[derive(Debug)]
+pub struct Proxy {
+    /// Where clients connect to be impaired.
+    pub addr: SocketAddr,
+    /// Where the proxy forwards to (the server a client would otherwise reach directly).
+    pub upstream: SocketAddr,
+    pub control: ImpairControl,
+    pub stats: Arc<ImpairStats>,
+}
+
+/// Starts the TCP and UDP relays on one free loopback port in front of `upstream`, until
+/// `shutdown`.
+pub async fn start(
+    upstream: SocketAddr,
+    initial: Impairments,
+    shutdown: &CancellationToken,
+) -> Result<Proxy, super::NetError> {
+    let loopback = if upstream.is_ipv6() {
+        SocketAddr::from((Ipv6Addr::LOCALHOST, 0))
+    } else {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+    };
+    let listener = super::listen(loopback).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|cause| super::NetError::Listen {
+            addr: loopback,
+            cause,
+        })?;
+    let socket = super::listen_udp(addr).await?;
+    let (control, receiver) = control(initial);
+    let stats = Arc::new(ImpairStats::default());
+    tokio::spawn(run_tcp(
+        listener,
+        upstream,
+        receiver.clone(),
+        stats.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(run_udp(
+        socket,
+        upstream,
+        receiver,
+        stats.clone(),
+        shutdown.clone(),
+    ));
+    Ok(Proxy {
+        addr,
+        upstream,
+        control,
+        stats,
+    })
+}

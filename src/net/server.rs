@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -97,6 +97,8 @@ pub enum ServerCommand {
 pub struct ServerControl {
     read_size: Arc<AtomicUsize>,
     paused: watch::Sender<bool>,
+    /// One numbering for TCP connections and UDP sources, so `#3` means one peer.
+    next_conn: Arc<AtomicU64>,
 }
 
 impl ServerControl {
@@ -114,7 +116,13 @@ impl ServerControl {
         Self {
             read_size: Arc::new(AtomicUsize::new(read_size)),
             paused: watch::Sender::new(false),
+            next_conn: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// A fresh connection number, shared by the TCP and UDP servers using this control.
+    pub(super) fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Bytes per `read()` (the tutorial's `recv(1024)`), for the next read of every connection.
@@ -157,7 +165,6 @@ pub async fn run(
 ) {
     let tasks = TaskTracker::new();
     let slots = Slots::new(settings.limits);
-    let mut next_conn: ConnId = 1;
     let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
@@ -182,8 +189,7 @@ pub async fn run(
                 }
             }
         };
-        let conn = next_conn;
-        next_conn += 1;
+        let conn = control.next_conn_id();
         let report = |kind| {
             events.emit(NetEvent::Server(ServerEvent {
                 at: Local::now(),

@@ -92,7 +92,7 @@ pub async fn run(
             // Spurious readiness, or an ICMP error from an earlier reply: nothing to echo.
             Err(_) => continue,
         };
-        let conn = peers.number(peer);
+        let conn = peers.number(peer, || control.next_conn_id());
         let report = |kind| {
             events.emit(NetEvent::Server(ServerEvent {
                 at: Local::now(),
@@ -132,24 +132,19 @@ pub async fn run(
     }
 }
 
-/// Numbers source addresses in order of first datagram.
+/// Numbers source addresses in order of first datagram (from the numbering TCP uses too).
 #[derive(Debug, Default)]
 struct PeerNumbers {
     numbers: HashMap<SocketAddr, ConnId>,
-    next: ConnId,
 }
 
 impl PeerNumbers {
-    fn number(&mut self, peer: SocketAddr) -> ConnId {
+    fn number(&mut self, peer: SocketAddr, fresh: impl FnOnce() -> ConnId) -> ConnId {
         if self.numbers.len() >= MAX_TRACKED_SOURCES && !self.numbers.contains_key(&peer) {
             // Bounded memory under a spray of sources: forget, and number afresh.
             self.numbers.clear();
         }
-        let next = &mut self.next;
-        *self.numbers.entry(peer).or_insert_with(|| {
-            *next += 1;
-            *next
-        })
+        *self.numbers.entry(peer).or_insert_with(fresh)
     }
 }
 
@@ -193,11 +188,12 @@ mod tests {
     #[test]
     fn peers_are_numbered_in_order_of_first_datagram() {
         let mut peers = PeerNumbers::default();
+        let control = ServerControl::new(1024);
         let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
-        assert_eq!(peers.number(a), 1);
-        assert_eq!(peers.number(b), 2);
-        assert_eq!(peers.number(a), 1);
+        assert_eq!(peers.number(a, || control.next_conn_id()), 1);
+        assert_eq!(peers.number(b, || control.next_conn_id()), 2);
+        assert_eq!(peers.number(a, || control.next_conn_id()), 1);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
 use super::{clock, fit, log_block, pad, pad_left, visible};
+use crate::app::App;
 use crate::app::model::{ClientPane, ClientRow, ClientRowKind, EchoProgress, Payload};
 use crate::format;
 
@@ -38,11 +39,20 @@ pub(super) fn draw(
     frame: &mut Frame,
     area: Rect,
     client: &ClientPane,
-    hex: bool,
+    app: &App,
     focused: bool,
     theme: Theme,
 ) {
-    let title = Line::from(format!(" Client → {} {} ", client.target, client.transport));
+    let hex = app.hex;
+    let via = if app.impairments.is_some_and(|i| !i.is_none()) {
+        "via impaired link "
+    } else {
+        ""
+    };
+    let title = Line::from(format!(
+        " Client → {} {} {via}",
+        client.target, client.transport
+    ));
     let block = log_block(title, &client.rows, focused, theme);
     let inner = block.inner(area);
     let width = inner.width as usize;

@@ -7,16 +7,12 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::pane_block;
 use super::theme::Theme;
+use crate::app::App;
 use crate::app::command::COMMANDS;
 use crate::app::keymap::BINDINGS;
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
-    let key_width = BINDINGS
-        .iter()
-        .map(|b| b.label.len())
-        .chain(COMMANDS.iter().map(|c| c.0.len()))
-        .max()
-        .unwrap_or(0);
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let key_width = BINDINGS.iter().map(|b| b.label.len()).max().unwrap_or(0);
     let help_width = BINDINGS.iter().map(|b| b.help.len()).max().unwrap_or(0);
     let cell = |key: &str, help: &str| {
         [
@@ -24,7 +20,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
             Span::raw(format!("{help:<help_width$}")),
         ]
     };
-    let row = |key: &str, help: &str| Line::from(cell(key, help).to_vec());
+    let usage_width = COMMANDS.iter().map(|c| c.0.len()).max().unwrap_or(0);
+    let row = |usage: &str, help: &str| {
+        Line::from(vec![
+            Span::styled(format!("  {usage:<usage_width$}  "), theme.rtt()),
+            Span::raw(help.to_owned()),
+        ])
+    };
     let mut lines = vec![Line::styled("Keys", theme.title())];
     // Keys two per row, so everything fits on an 80×24 terminal.
     lines.extend(BINDINGS.chunks(2).map(|pair| {
@@ -40,6 +42,17 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
         theme.title(),
     ));
     lines.extend(COMMANDS.iter().map(|(usage, help)| row(usage, help)));
+    if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "The same link on a real interface (as root):",
+            theme.title(),
+        ));
+        lines.push(Line::raw(format!(
+            "  {}",
+            impairments.netem_command("eth0")
+        )));
+    }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "Received bytes are sanitized: \\x1b, \\n, <U+202E>… never reach the terminal.",
@@ -47,6 +60,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
     ));
 
     let height = (lines.len() as u16 + 2).min(area.height);
+    // Scrolled with Up/Down/PgUp/PgDn when the terminal is too short for all of it.
+    let overflow = (lines.len() as u16 + 2).saturating_sub(height);
+    let scroll = app.help_scroll.min(overflow);
     let width = 84.min(area.width);
     let [vertical] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
@@ -55,6 +71,14 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
         .flex(Flex::Center)
         .areas(vertical);
     frame.render_widget(Clear, popup);
-    let block = pane_block(Line::from(" Help · Esc closes "), true, theme);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    let title = if overflow > 0 {
+        " Help · ↑↓ PgUp PgDn scroll · Esc closes "
+    } else {
+        " Help · Esc closes "
+    };
+    let block = pane_block(Line::from(title), true, theme);
+    frame.render_widget(
+        Paragraph::new(lines).block(block).scroll((scroll, 0)),
+        popup,
+    );
 }

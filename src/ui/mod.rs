@@ -48,17 +48,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(panes);
-            client::draw(
-                frame,
-                left,
-                client,
-                app.hex,
-                app.focus == Focus::Client,
-                theme,
-            );
+            client::draw(frame, left, client, app, app.focus == Focus::Client, theme);
             server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
         }
-        (Some(client), None) => client::draw(frame, panes, client, app.hex, true, theme),
+        (Some(client), None) => client::draw(frame, panes, client, app, true, theme),
         (None, Some(server)) => server::draw(frame, panes, server, app, true, theme),
         (None, None) => {}
     }
@@ -68,7 +61,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     input::draw(frame, input_area, app, theme);
     status::draw(frame, status_area, app, theme);
     if app.help_open {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, app, theme);
     }
 }
 

@@ -84,6 +84,21 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
             style: theme.warning(),
         });
     }
+    if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
+        let mut text = format!("link: {impairments}");
+        let ignored = impairments.tcp_ignored();
+        let on_tcp = app
+            .client
+            .as_ref()
+            .is_some_and(|c| c.transport == Transport::Tcp);
+        if on_tcp && !ignored.is_empty() {
+            text += &format!(" ({} ignored on TCP)", ignored.join(", "));
+        }
+        sections.push(Section {
+            forms: vec![text, format!("link: {impairments}"), "impaired".to_owned()],
+            style: theme.warning(),
+        });
+    }
     let settings = settings(app);
     sections.push(Section {
         forms: vec![settings.join(" · "), settings.join("·")],

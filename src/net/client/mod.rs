@@ -76,6 +76,8 @@ pub enum ClientCommand {
     SetNagle(bool),
     /// Switch to TCP or UDP (`/tcp`, `/udp`): reconnects with the other transport.
     SetTransport(Transport),
+    /// Reconnect to another address (through the impairment proxy, or around it again).
+    SetTarget(SocketAddr),
 }
 
 /// The UI's handle on the client actor.
@@ -152,6 +154,18 @@ impl Actor {
         self.events.deliver(NetEvent::Client(event)).await;
     }
 
+    /// The commands that end the current connection and start another, the same way in every
+    /// state: `Some(next)` if `command` is one (its setting is taken first).
+    fn reconnect_for(&mut self, command: &ClientCommand) -> Option<Next> {
+        match command {
+            ClientCommand::Reconnect => {}
+            ClientCommand::SetTransport(transport) => self.settings.transport = *transport,
+            ClientCommand::SetTarget(target) => self.target = *target,
+            _ => return None,
+        }
+        Some(Next::Connect(None))
+    }
+
     /// While not connected, only `Reconnect` means something; sends are refused in words.
     async fn disconnected(&mut self) -> Next {
         loop {
@@ -159,22 +173,22 @@ impl Actor {
                 _ = self.shutdown.cancelled() => return Next::Quit,
                 command = self.commands.recv() => command,
             };
+            let Some(command) = command else {
+                return Next::Quit;
+            };
+            if let Some(next) = self.reconnect_for(&command) {
+                return next;
+            }
             match command {
-                None => return Next::Quit,
-                Some(ClientCommand::Reconnect) => return Next::Connect(None),
-                Some(ClientCommand::SetTransport(transport)) => {
-                    self.settings.transport = transport;
-                    return Next::Connect(None);
-                }
-                Some(ClientCommand::Send { ids, .. }) => {
+                ClientCommand::Send { ids, .. } => {
                     self.report(ClientEvent::SendFailed {
                         ids,
                         reason: "not connected (type /reconnect)".into(),
                     })
                     .await
                 }
-                Some(ClientCommand::SetNagle(on)) => self.settings.nodelay = !on,
-                Some(ClientCommand::HalfClose | ClientCommand::Reset) => {}
+                ClientCommand::SetNagle(on) => self.settings.nodelay = !on,
+                _ => {}
             }
         }
     }
@@ -262,6 +276,9 @@ impl Actor {
             let Some(command) = command else {
                 return Next::Quit;
             };
+            if let Some(next) = self.reconnect_for(&command) {
+                return next;
+            }
             match command {
                 ClientCommand::Send { ids, bytes } => {
                     if let Err(next) = self
@@ -271,11 +288,9 @@ impl Actor {
                         return next;
                     }
                 }
-                ClientCommand::Reconnect => return Next::Connect(None),
-                ClientCommand::SetTransport(transport) => {
-                    self.settings.transport = transport;
-                    return Next::Connect(None);
-                }
+                ClientCommand::Reconnect
+                | ClientCommand::SetTransport(_)
+                | ClientCommand::SetTarget(_) => {}
                 ClientCommand::SetNagle(on) => {
                     self.settings.nodelay = !on;
                     if let Err(err) = writer.as_ref().set_nodelay(!on) {

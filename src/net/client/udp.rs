@@ -70,6 +70,9 @@ impl Actor {
             let Some(command) = command else {
                 return Next::Quit;
             };
+            if let Some(next) = self.reconnect_for(&command) {
+                return next;
+            }
             match command {
                 ClientCommand::Send { ids, bytes } => {
                     for id in ids.clone() {
@@ -89,11 +92,9 @@ impl Actor {
                         }
                     }
                 }
-                ClientCommand::Reconnect => return Next::Connect(None),
-                ClientCommand::SetTransport(transport) => {
-                    self.settings.transport = transport;
-                    return Next::Connect(None);
-                }
+                ClientCommand::Reconnect
+                | ClientCommand::SetTransport(_)
+                | ClientCommand::SetTarget(_) => {}
                 ClientCommand::SetNagle(on) => {
                     self.settings.nodelay = !on;
                     self.report(ClientEvent::Problem(
