@@ -407,3 +407,118 @@ fn serve_on_a_non_loopback_address_says_it_is_exposed() {
     child.wait().unwrap();
     assert!(line.contains("reachable from the network"), "{line}");
 }
+
+#[test]
+fn ping_udp_counts_exactly_and_loss_exits_1() {
+    let (code, stdout, stderr) = run(&["ping", "--udp", "-c", "20", "-i", "0", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["protocol"], "udp");
+    assert_eq!(
+        (v["sent"].as_u64(), v["received"].as_u64()),
+        (Some(20), Some(20))
+    );
+    assert!(v["connect_us"].is_null(), "UDP has no handshake: {v}");
+    assert_eq!(
+        (v["duplicates"].as_u64(), v["late"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // Every datagram dropped by the impairment proxy: all lost, counted exactly.
+    let args = [
+        "ping",
+        "--udp",
+        "-c",
+        "5",
+        "-i",
+        "0",
+        "--timeout",
+        "100ms",
+        "--loss",
+        "100%",
+        "--json",
+    ];
+    let (code, stdout, _) = run(&args);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            v["sent"].as_u64(),
+            v["received"].as_u64(),
+            v["lost"].as_u64()
+        ),
+        (Some(5), Some(0), Some(5))
+    );
+}
+
+/// 50% loss each way: a round trip survives with probability 0.25. Over 200 probes the count
+/// is binomial (mean 50, σ ≈ 6.1); the bounds are 6σ, so the test cannot flake in practice.
+#[test]
+fn ping_udp_half_loss_each_way_loses_three_quarters_of_round_trips() {
+    let args = [
+        "ping",
+        "--udp",
+        "-c",
+        "200",
+        "-i",
+        "0",
+        "--timeout",
+        "20ms",
+        "--loss",
+        "50%",
+        "--json",
+    ];
+    let (code, stdout, _) = run(&args);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    // A reply slower than the timeout still survived both losses: it counts as late.
+    let came_back = v["received"].as_u64().unwrap() + v["late"].as_u64().unwrap();
+    assert!(
+        (13..=87).contains(&came_back),
+        "{came_back} of 200 came back"
+    );
+    assert_eq!(v["duplicates"].as_u64(), Some(0));
+}
+
+/// Delay applies to each direction: 20 ms each way means no RTT under 40 ms.
+#[test]
+fn ping_with_delay_has_an_rtt_of_at_least_twice_the_delay() {
+    for transport in [&[][..], &["--udp"]] {
+        let mut args = vec!["ping", "-c", "3", "-i", "0", "--delay", "20ms", "--json"];
+        args.extend(transport);
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        let min = v["rtt_us"]["min"].as_f64().unwrap();
+        assert!(min >= 40_000.0, "{args:?}: min RTT {min} µs");
+    }
+}
+
+#[test]
+fn impairment_values_are_checked() {
+    assert_user_error(&["ping", "--loss", "150%"], "--loss");
+    assert_user_error(&["ping", "--delay=-1s"], "--delay");
+    assert_user_error(&["ping", "--rate", "fast"], "--rate");
+    assert_user_error(&["ping", "--udp", "-s", "4"], "-s must be 8..=65507");
+}
+
+#[test]
+fn serve_headless_udp_logs_datagrams() {
+    let server = HeadlessServer::start(&["--udp", "--json"]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    socket.send_to(b"Hello, World!", &server.addr).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Hello, World!");
+    let event: Value = serde_json::from_str(&server.next_line()).unwrap();
+    assert_eq!(event["event"], "datagram");
+    assert_eq!(event["bytes"], 13);
+    assert_eq!(event["data"], "Hello, World!");
+    let (rest, code) = server.terminate();
+    assert_eq!(code, 0);
+    let summary: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(summary["reads"], 1);
+}

@@ -382,15 +382,13 @@ impl Drop for Client {
 
 impl Client {
     fn spawn(target: SocketAddr) -> Self {
+        Self::spawn_with(target, ClientSettings::default())
+    }
+
+    fn spawn_with(target: SocketAddr, settings: ClientSettings) -> Self {
         let (sink, events) = event::channel(1024);
         let shutdown = CancellationToken::new();
-        let handle = client::spawn(
-            target,
-            ClientSettings::default(),
-            None,
-            sink,
-            shutdown.clone(),
-        );
+        let handle = client::spawn(target, settings, None, sink, shutdown.clone());
         Self {
             handle,
             events,
@@ -813,4 +811,175 @@ async fn client_half_close_lets_our_server_finish_echoing_then_close() {
         }
     );
     server.stop().await;
+}
+
+// The protocol lab: Nagle, resets seen by our server, and UDP.
+
+/// With Nagle on, twenty 1-byte writes back to back leave in fewer segments than writes (each
+/// waits for the previous one's ACK), so our server reads them in fewer than twenty reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nagle_on_coalesces_back_to_back_small_writes() {
+    let mut server = Server::start(ServerSettings::default()).await;
+    let settings = ClientSettings {
+        nodelay: false,
+        ..ClientSettings::default()
+    };
+    let mut client = Client::spawn_with(server.addr, settings);
+    client.connected().await;
+    server.next("connected").await;
+    client.command(ClientCommand::Send {
+        ids: 1..21,
+        bytes: b"x".as_slice().into(),
+    });
+    let ids: Vec<MessageId> = (1..21).collect();
+    client.echoed(&ids).await;
+    let (lens, _) = server.reads(20).await;
+    assert!(
+        lens.len() < 20,
+        "20 one-byte writes arrived in {} reads: {lens:?}",
+        lens.len()
+    );
+    server.stop().await;
+}
+
+/// `/reset` is seen by our server as a reset, not as a clean close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_server_reports_a_client_reset_as_reset() {
+    let mut server = Server::start(ServerSettings::default()).await;
+    let mut client = Client::spawn(server.addr);
+    client.connected().await;
+    server.next("connected").await;
+    client.command(ClientCommand::Reset);
+    assert_eq!(client.closed().await, CloseReason::ResetByUs);
+    let kind = server.next("the server's close").await.kind;
+    let ServerEventKind::Closed { reason, .. } = kind else {
+        panic!("expected a close, got {kind:?}");
+    };
+    assert_eq!(reason, CloseReason::Reset);
+    server.stop().await;
+}
+
+/// Our UDP server on a free loopback port, with its events.
+async fn udp_server(read_size: usize) -> (SocketAddr, EventStream, CancellationToken) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind udp");
+    let addr = socket.local_addr().expect("local_addr");
+    let (sink, events) = event::channel(1024);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(echotui::net::udp::run(
+        socket,
+        ServerSettings::default(),
+        ServerControl::new(read_size),
+        sink,
+        shutdown.clone(),
+    ));
+    (addr, events, shutdown)
+}
+
+async fn next_server_event(events: &mut EventStream) -> ServerEventKind {
+    match timeout(STEP, events.recv()).await {
+        Ok(Some(NetEvent::Server(event))) => event.kind,
+        other => panic!("expected a server event, got {other:?}"),
+    }
+}
+
+/// A datagram larger than the read size comes back cut, as `recv` with a small buffer does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_server_cuts_datagrams_to_the_read_size() {
+    let (addr, mut events, shutdown) = udp_server(7).await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    socket.send_to(HELLO, addr).await.expect("send");
+    let mut buf = [0u8; 64];
+    let (n, _) = timeout(STEP, socket.recv_from(&mut buf))
+        .await
+        .expect("reply")
+        .expect("recv");
+    assert_eq!(&buf[..n], b"Hello, ");
+    let kind = next_server_event(&mut events).await;
+    assert_eq!(
+        kind,
+        ServerEventKind::Datagram {
+            len: 7,
+            sent_len: 13,
+            preview: b"Hello, ".to_vec()
+        }
+    );
+    // Zero-length and maximum-size datagrams are echoed too (at a large enough read size).
+    shutdown.cancel();
+    let (addr, _events, shutdown) = udp_server(65_536).await;
+    for size in [0, echotui::net::udp::MAX_DATAGRAM] {
+        let payload = patterned(size);
+        socket.send_to(&payload, addr).await.expect("send");
+        let mut buf = vec![0u8; 65_536];
+        let (n, _) = timeout(STEP, socket.recv_from(&mut buf))
+            .await
+            .expect("reply")
+            .expect("recv");
+        assert_eq!(&buf[..n], &payload[..], "{size}-byte datagram");
+    }
+    shutdown.cancel();
+}
+
+/// The reflection guard: a datagram from port 7 (another echo server, or a spoofed one) is
+/// never answered, so two echo servers cannot be made to bounce a packet forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_server_never_answers_a_well_known_source_port() {
+    let (addr, mut events, shutdown) = udp_server(1024).await;
+    let socket = match tokio::net::UdpSocket::bind("127.0.0.1:7").await {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!("skipped: cannot bind UDP port 7 here ({err}); needs root");
+            return;
+        }
+    };
+    socket.send_to(b"loop?", addr).await.expect("send");
+    let kind = next_server_event(&mut events).await;
+    assert_eq!(
+        kind,
+        ServerEventKind::Dropped {
+            reason: echotui::net::udp::DropReason::ReflectionGuard { port: 7 }
+        }
+    );
+    let mut buf = [0u8; 16];
+    // An absence, checked for a short while: it cannot fail because the machine is slow.
+    assert!(
+        timeout(Duration::from_millis(300), socket.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "the server answered port 7"
+    );
+    shutdown.cancel();
+}
+
+/// The client over UDP: echoes matched by payload, and a datagram to nowhere reported lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_client_matches_replies_and_reports_loss() {
+    let (addr, _events, shutdown) = udp_server(1024).await;
+    let settings = ClientSettings {
+        transport: echotui::net::Transport::Udp,
+        reply_timeout: Duration::from_millis(200),
+        ..ClientSettings::default()
+    };
+    let mut client = Client::spawn_with(addr, settings);
+    client.connected().await;
+    client.send(1, HELLO);
+    client.echoed(&[1]).await;
+    // Stop the server: the next datagram cannot be answered.
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client.send(2, b"anyone?");
+    loop {
+        match client.next("the loss").await {
+            ClientEvent::Echo(EchoUpdate::Lost { id }) => {
+                assert_eq!(id, 2);
+                break;
+            }
+            // The closed port may answer with ICMP, reported as a problem first.
+            ClientEvent::Problem(_) => {}
+            other => panic!("expected a loss, got {other:?}"),
+        }
+    }
 }

@@ -441,3 +441,31 @@ fn resizing_redraws_the_layout() {
     tui.type_keys(CTRL_C);
     tui.assert_exits_cleanly_and_restores_the_terminal();
 }
+
+/// The lesson in one screen: at `/read 7`, `Hello, World!` reaches the server as two reads,
+/// 7 and 6 bytes, and still comes back whole with one RTT.
+#[test]
+fn read_7_splits_hello_world_into_reads_of_7_and_6() {
+    let mut tui = Tui::start(&[], 36, 120);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(b"/read 7\r");
+    tui.wait_for("the read size in the server pane", contains("read 7 ·"));
+    tui.type_keys(b"Hello, World!\r");
+    let size = format::bytes(13);
+    tui.wait_for("reads of 7 and 6 bytes and the whole echo", |screen| {
+        let server = right_half(screen);
+        let read = |n: u64, text: &str| {
+            let head = format!("read {}", format::bytes(n));
+            server
+                .iter()
+                .any(|row| row.contains(&head) && row.contains(text))
+        };
+        read(7, "Hello,")
+            && read(6, "World!")
+            && left_half(screen)
+                .iter()
+                .any(|row| is_echoed_row(row, "Hello, World!", &size))
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}

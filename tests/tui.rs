@@ -429,3 +429,20 @@ fn hex_view_and_paused_server_80x24() {
     type_line(&mut app, 1300, "waiting");
     insta::assert_snapshot!(render(&app, 80, 24));
 }
+
+/// An impaired link: the client title says so, the status bar lists the impairments and
+/// which of them TCP cannot apply, and the help shows the equivalent netem command.
+#[test]
+fn impaired_link_80x24_and_its_help() {
+    let mut app = hello_world();
+    app.impairments = Some(Default::default());
+    type_line(&mut app, 1000, "/delay 50ms");
+    type_line(&mut app, 1100, "/loss 10%");
+    insta::assert_snapshot!(render(&app, 80, 24));
+    key(&mut app, KeyCode::F(1));
+    let help = render(&app, 120, 40);
+    assert!(
+        help.contains("tc qdisc add dev eth0 root netem delay 50ms loss 10%"),
+        "{help}"
+    );
+}

@@ -44,16 +44,12 @@ pub(super) fn draw(
     theme: Theme,
 ) {
     let hex = app.hex;
-    let via = if app.impairments.is_some_and(|i| !i.is_none()) {
-        "via impaired link "
-    } else {
-        ""
-    };
-    let title = Line::from(format!(
-        " Client → {} {} {via}",
-        client.target, client.transport
-    ));
-    let block = log_block(title, &client.rows, focused, theme);
+    let title = Line::from(format!(" Client → {} {} ", client.target, client.transport));
+    let mut block = log_block(title, &client.rows, focused, theme);
+    if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
+        let link = Line::styled(format!(" link: {impairments} "), theme.warning());
+        block = block.title_bottom(link.right_aligned());
+    }
     let inner = block.inner(area);
     let width = inner.width as usize;
     let rows: Vec<&ClientRow> = visible(&client.rows, inner.height as usize).collect();

@@ -54,14 +54,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 fn sections(app: &App, theme: Theme) -> Vec<Section> {
     let mut sections = Vec::new();
     if let Some(client) = &app.client {
-        let mut words = client.state_words();
+        let words = client.state_words();
+        let mut forms = vec![format!("● {words}")];
         if let (Some(took), ConnState::Connected) = (client.connect_time, &client.state) {
-            words = format!("{words} in {}", format::duration(took));
+            forms.insert(0, format!("● {words} in {}", format::duration(took)));
         }
-        sections.push(Section::one(
-            format!("● {words}"),
-            theme.state(&client.state),
-        ));
+        sections.push(Section {
+            forms,
+            style: theme.state(&client.state),
+        });
     } else if let Some(server) = &app.server {
         sections.push(Section::one(
             format!("● listening on {}", server.listen),
