@@ -290,6 +290,23 @@ fn a_server_that_closes_after_the_first_message_is_an_error_and_exit_1() {
     );
 }
 
+/// Nothing fails, yet nothing is measured: exit 1, and stderr says why.
+#[test]
+fn a_server_that_never_echoes_measures_nothing_and_exits_1() {
+    let addr = server(|mut stream| {
+        let _ = std::io::copy(&mut stream, &mut std::io::sink());
+    });
+    let (code, stdout, stderr) = run(&["bench", &addr, "--duration", "200ms", "--json"]);
+    assert_eq!(code, 1, "{stdout} {stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (&v["messages"], &v["errors"]),
+        (&Value::from(0), &Value::from(0))
+    );
+    assert!(v["rtt_us"].is_null(), "{v}");
+    assert!(stderr.contains("no echo came back from"), "{stderr}");
+}
+
 #[test]
 fn a_refused_target_is_one_error_line_and_exit_2() {
     let port = TcpListener::bind("127.0.0.1:0")

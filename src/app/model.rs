@@ -184,6 +184,10 @@ pub struct ClientPane {
     pub stats: RttStats,
     pub recent_rtts: VecDeque<Duration>,
     pub counts: MessageCounts,
+    /// Bytes sent and not yet echoed (or given up on): grows while the server is paused.
+    pub in_flight_bytes: u64,
+    /// A write is waiting: the peer is not reading and the socket buffers are full.
+    pub send_blocked: bool,
 }
 
 impl ClientPane {
@@ -200,15 +204,25 @@ impl ClientPane {
             stats: RttStats::new(),
             recent_rtts: VecDeque::with_capacity(SPARKLINE_SAMPLES),
             counts: MessageCounts::default(),
+            in_flight_bytes: 0,
+            send_blocked: false,
         }
     }
 }
 
 impl ClientPane {
+    /// Adds a row at `at`.
+    pub fn note(&mut self, at: DateTime<Local>, kind: ClientRowKind) {
+        self.rows.push(ClientRow { at, kind });
+    }
+
     /// The connection state in the words the status bar uses.
     pub fn state_words(&self) -> String {
         match (&self.state, self.transport) {
             (ConnState::Connecting, _) => "connecting".into(),
+            (ConnState::Connected, Transport::Tcp) if self.send_blocked => {
+                "connected · send blocked (peer not reading)".into()
+            }
             (ConnState::Connected, Transport::Tcp) => "connected".into(),
             (ConnState::Connected, Transport::Udp) => "ready (UDP)".into(),
             (ConnState::HalfClosed, _) => "half-closed (FIN sent)".into(),
@@ -281,6 +295,16 @@ pub enum ClientRowKind {
     Notice(String),
     /// A command or send that failed, in words.
     Error(String),
+}
+
+impl EchoProgress {
+    /// Bytes of a `len`-byte message no longer in flight: echoed, or given up on.
+    pub fn settled(&self, len: usize) -> usize {
+        match self {
+            EchoProgress::Partial { received } => *received,
+            EchoProgress::Echoed { .. } | EchoProgress::Mismatch { .. } | EchoProgress::Lost => len,
+        }
+    }
 }
 
 /// How far an echo has come.

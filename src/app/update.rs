@@ -297,6 +297,7 @@ fn send_messages(app: &mut App, bytes: Vec<u8>, copies: usize) -> Vec<Effect> {
     let ids = app.next_message..app.next_message + copies as MessageId;
     app.next_message = ids.end;
     client.counts.sent += copies as u64;
+    client.in_flight_bytes += (bytes.len() * copies) as u64;
     for id in ids.clone() {
         client.rows.push(ClientRow {
             at: now,
@@ -329,14 +330,16 @@ fn on_client(app: &mut App, event: ClientEvent) {
     let Some(client) = &mut app.client else {
         return;
     };
-    let mut row = |kind| client.rows.push(ClientRow { at: now, kind });
     match event {
         ClientEvent::Connecting { target, transport } => {
             client.state = ConnState::Connecting;
             client.transport = transport;
             client.connect_time = None;
             client.first_rtt = None;
-            row(ClientRowKind::Notice(format!("{transport} to {target}…")));
+            client.note(
+                now,
+                ClientRowKind::Notice(format!("{transport} to {target}…")),
+            );
         }
         ClientEvent::Connected {
             local,
@@ -352,32 +355,58 @@ fn on_client(app: &mut App, event: ClientEvent) {
                 ),
                 None => format!("UDP ready, no handshake ({local} → {peer})"),
             };
-            row(ClientRowKind::Notice(notice));
+            client.note(now, ClientRowKind::Notice(notice));
         }
         ClientEvent::HalfClosed => {
             client.state = ConnState::HalfClosed;
-            row(ClientRowKind::Notice(
-                "FIN sent: waiting for the peer to finish echoing".into(),
-            ));
+            client.note(
+                now,
+                ClientRowKind::Notice("FIN sent: waiting for the peer to finish echoing".into()),
+            );
         }
         ClientEvent::SendFailed { ids, reason } => {
             client.counts.failed += ids.end - ids.start;
+            let unsent: u64 = ids
+                .clone()
+                .map(|id| sent_payload(client, id).len as u64)
+                .sum();
+            client.in_flight_bytes = client.in_flight_bytes.saturating_sub(unsent);
             let which = match ids.end - ids.start {
                 1 => format!("message #{}", ids.start),
                 _ => format!("messages #{} to #{}", ids.start, ids.end - 1),
             };
-            row(ClientRowKind::Error(format!("{which} not sent: {reason}")));
+            client.note(
+                now,
+                ClientRowKind::Error(format!("{which} not sent: {reason}")),
+            );
         }
         ClientEvent::Closed(reason) => {
             // Bytes still owed will never come back on this connection.
             client.counts.failed += client.counts.pending();
+            client.in_flight_bytes = 0;
+            client.send_blocked = false;
             let words = reason.to_string();
             client.state = ConnState::Closed(reason);
-            row(ClientRowKind::Notice(format!(
-                "connection {words}; /reconnect to try again"
+            client.note(
+                now,
+                ClientRowKind::Notice(format!("connection {words}; /reconnect to try again")),
+            );
+        }
+        ClientEvent::Problem(problem) => client.note(now, ClientRowKind::Error(problem)),
+        ClientEvent::SendBlocked => {
+            client.send_blocked = true;
+            let in_flight = crate::format::bytes(client.in_flight_bytes);
+            client.note(now, ClientRowKind::Notice(format!(
+                "send blocked: {in_flight} unechoed, the peer is not reading and the socket buffers are full"
             )));
         }
-        ClientEvent::Problem(problem) => row(ClientRowKind::Error(problem)),
+        ClientEvent::SendUnblocked => {
+            client.send_blocked = false;
+            client.note(
+                now,
+                ClientRowKind::Notice("send unblocked: the peer is reading again".into()),
+            );
+        }
         ClientEvent::Echo(update) => on_echo(client, update, now),
     }
 }
@@ -428,14 +457,23 @@ fn on_echo(client: &mut ClientPane, update: EchoUpdate, now: chrono::DateTime<ch
     );
     if let Some(ClientRow {
         at,
-        kind: ClientRowKind::Echo { progress: old, .. },
+        kind:
+            ClientRowKind::Echo {
+                progress: old,
+                payload,
+                ..
+            },
     }) = echo_row
     {
+        let settled = progress.settled(payload.len) - old.settled(payload.len);
+        client.in_flight_bytes = client.in_flight_bytes.saturating_sub(settled as u64);
         *at = now;
         *old = progress;
         return;
     }
     let payload = sent_payload(client, id);
+    let settled = progress.settled(payload.len) as u64;
+    client.in_flight_bytes = client.in_flight_bytes.saturating_sub(settled);
     client.rows.push(ClientRow {
         at: now,
         kind: ClientRowKind::Echo {

@@ -172,6 +172,10 @@ pub async fn run(
     } else {
         write_summary(&mut out, &report, stats.jitter_us(), &errors)?;
     }
+    if report.messages == 0 && report.errors == 0 {
+        // Nothing failed, yet nothing was measured: say why the exit code is 1.
+        eprintln!("echotui bench: no echo came back from {target}");
+    }
     Ok(if report.errors == 0 && report.messages > 0 {
         ExitCode::SUCCESS
     } else {

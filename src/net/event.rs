@@ -91,6 +91,10 @@ pub enum ClientEvent {
         reason: String,
     },
     Closed(CloseReason),
+    /// A write has been waiting: the peer is not reading and the socket buffers are full.
+    SendBlocked,
+    /// The blocked write went through.
+    SendUnblocked,
     /// Something failed that did not end the connection (a socket option, say).
     Problem(String),
 }

@@ -54,6 +54,17 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         label("  pending "),
         value(c.pending().to_string()),
     ];
+    if client.in_flight_bytes > 0 {
+        let style = if client.send_blocked {
+            theme.error()
+        } else {
+            theme.warning()
+        };
+        counts.extend([
+            label("  in flight "),
+            Span::styled(format::bytes(client.in_flight_bytes), style),
+        ]);
+    }
     if c.mismatched > 0 {
         counts.extend([
             label("  mismatch "),

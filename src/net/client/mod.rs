@@ -32,6 +32,8 @@ const COMMAND_QUEUE: usize = 256;
 /// Messages sent but not yet echoed beyond which we refuse to send more (bounds memory
 /// when a peer never answers).
 const MAX_OUTSTANDING: usize = 10_000;
+/// A write that waits this long is reported as blocked by flow control.
+const BLOCKED_AFTER: Duration = Duration::from_millis(250);
 /// The reader's buffer: large enough that a flood costs few wake-ups.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -356,10 +358,9 @@ impl Actor {
                 None => {
                     // Stamp and record first: the echo may come back before write_all returns.
                     lock(tracker).sent(id, bytes.clone(), Instant::now());
-                    let written = tokio::select! {
-                        _ = ended.cancelled() => return Err(Next::WaitForReconnect),
-                        written = writer.write_all(bytes) => written,
-                    };
+                    let written = self
+                        .write_watching_flow_control(writer, bytes, ended)
+                        .await?;
                     written.err().map(|err| super::describe(&err))
                 }
             };
@@ -373,6 +374,32 @@ impl Actor {
             }
         }
         Ok(())
+    }
+}
+
+impl Actor {
+    /// Writes `bytes`, saying so when the write has waited [`BLOCKED_AFTER`]: the peer has
+    /// stopped reading, both socket buffers are full, and TCP flow control holds us back.
+    /// `Err` means the connection ended meanwhile.
+    async fn write_watching_flow_control(
+        &self,
+        writer: &mut OwnedWriteHalf,
+        bytes: &[u8],
+        ended: &CancellationToken,
+    ) -> Result<std::io::Result<()>, Next> {
+        let mut write = std::pin::pin!(writer.write_all(bytes));
+        tokio::select! {
+            _ = ended.cancelled() => return Err(Next::WaitForReconnect),
+            written = &mut write => return Ok(written),
+            _ = tokio::time::sleep(BLOCKED_AFTER) => {}
+        }
+        self.report(ClientEvent::SendBlocked).await;
+        let written = tokio::select! {
+            _ = ended.cancelled() => return Err(Next::WaitForReconnect),
+            written = write => written,
+        };
+        self.report(ClientEvent::SendUnblocked).await;
+        Ok(written)
     }
 }
 
