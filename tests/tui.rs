@@ -446,3 +446,57 @@ fn impaired_link_80x24_and_its_help() {
         "{help}"
     );
 }
+
+/// The classroom roster: many clients, sorted by activity, one selected (its reads alone in
+/// the log), a stalled one, and rates from the tick.
+#[test]
+fn roster_with_many_clients_120x40() {
+    let mut app = App::new(
+        None,
+        Some(ServerPane::new(addr("0.0.0.0:12345"), "TCP", 1024)),
+        at(0),
+    );
+    for conn in 1..=40u64 {
+        let peer = format!("10.1.{}.{}:5{conn:04}", conn / 250, conn % 250 + 1);
+        server(
+            &mut app,
+            conn as i64,
+            conn,
+            &peer,
+            ServerEventKind::Connected,
+        );
+        for _ in 0..(conn % 7) {
+            server(
+                &mut app,
+                100 + conn as i64,
+                conn,
+                &peer,
+                ServerEventKind::Read {
+                    len: 13,
+                    preview: b"Hello, World!".to_vec(),
+                },
+            );
+        }
+    }
+    server(
+        &mut app,
+        500,
+        3,
+        "10.1.0.4:50003",
+        ServerEventKind::Stalled { pending: 1024 },
+    );
+    app.now = at(1000);
+    update(&mut app, Msg::Tick { dropped_events: 0 });
+    app.now = at(2000);
+    update(&mut app, Msg::Tick { dropped_events: 0 });
+    type_line(&mut app, 2100, "/sort activity");
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    insta::assert_snapshot!(render(&app, 120, 40));
+    key(&mut app, KeyCode::Esc);
+    let screen = render(&app, 120, 40);
+    assert!(
+        !screen.contains("log of #"),
+        "Esc shows every client's reads again:\n{screen}"
+    );
+}

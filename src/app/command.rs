@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::app::model::RosterSort;
 use crate::cli::{MAX_PROBE_SIZE, parse_duration, parse_in_range};
 use crate::net::impair::{Impairments, Percent, parse_rate};
 use crate::net::{MAX_READ_SIZE, Transport};
@@ -45,6 +46,8 @@ pub enum Command {
     Transport(Transport),
     /// Change one impairment of the link (or all, with `/impair off`).
     Impair(ImpairChange),
+    /// Order the server's roster.
+    Sort(RosterSort),
 }
 
 /// One change to the emulated link.
@@ -106,6 +109,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "reorder P% of datagrams; limit to R (10kB/s)",
     ),
     ("/impair off", "a clean link again"),
+    (
+        "/sort age|activity|bytes",
+        "order the server's client roster",
+    ),
     ("//text", "send the literal text /text"),
 ];
 
@@ -180,6 +187,12 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "impair" => {
             Err("/impair off: the only form (set each impairment with /delay, /loss…)".into())
         }
+        "sort" => match args {
+            "age" => Ok(Line::Command(Command::Sort(RosterSort::Age))),
+            "activity" => Ok(Line::Command(Command::Sort(RosterSort::Activity))),
+            "bytes" => Ok(Line::Command(Command::Sort(RosterSort::Bytes))),
+            _ => Err(format!("/sort age|activity|bytes: got '{args}'")),
+        },
         "udp" => no_args(Command::Transport(Transport::Udp)),
         "tcp" => no_args(Command::Transport(Transport::Tcp)),
         "nagle" => match args {

@@ -7,8 +7,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Send,
-    HistoryPrev,
-    HistoryNext,
+    /// Older input line, or the client above in the server's roster when it has focus.
+    Up,
+    /// Newer input line, or the client below in the roster.
+    Down,
     FocusNext,
     FocusPrev,
     PageUp,
@@ -16,7 +18,8 @@ pub enum Action {
     ScrollOldest,
     FollowNewest,
     Help,
-    CloseHelp,
+    /// Close the help, or stop showing one client's reads.
+    Dismiss,
     Quit,
 }
 
@@ -59,15 +62,15 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[(KeyCode::Up, NONE)],
         label: "Up",
-        action: Action::HistoryPrev,
-        help: "older line",
+        action: Action::Up,
+        help: "history / client ↑",
         footer: None,
     },
     Binding {
         keys: &[(KeyCode::Down, NONE)],
         label: "Down",
-        action: Action::HistoryNext,
-        help: "newer line",
+        action: Action::Down,
+        help: "history / client ↓",
         footer: None,
     },
     Binding {
@@ -128,8 +131,8 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[(KeyCode::Esc, NONE)],
         label: "Esc",
-        action: Action::CloseHelp,
-        help: "close this help",
+        action: Action::Dismiss,
+        help: "close help / all clients",
         footer: None,
     },
     Binding {

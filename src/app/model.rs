@@ -338,6 +338,15 @@ pub struct ServerPane {
     pub conns: BTreeMap<ConnId, ConnInfo>,
     pub rows: Log<ServerRow>,
     pub totals: ServerTotals,
+    pub sort: RosterSort,
+    /// The connection whose reads the log shows (all when `None`).
+    pub selected: Option<ConnId>,
+    /// Most connections open at once.
+    pub peak_open: usize,
+    /// Reads and bytes per second over the last tick.
+    pub rate: (f64, f64),
+    /// Totals and time at the last tick, to compute `rate`.
+    pub last_tick: Option<(DateTime<Local>, ServerTotals)>,
 }
 
 impl ServerPane {
@@ -352,7 +361,35 @@ impl ServerPane {
             conns: BTreeMap::new(),
             rows: Log::default(),
             totals: ServerTotals::default(),
+            sort: RosterSort::default(),
+            selected: None,
+            peak_open: 0,
+            rate: (0.0, 0.0),
+            last_tick: None,
         }
+    }
+
+    /// Connections in roster order (see [`RosterSort`]).
+    pub fn roster(&self) -> Vec<(ConnId, &ConnInfo)> {
+        let mut conns: Vec<(ConnId, &ConnInfo)> =
+            self.conns.iter().map(|(&id, c)| (id, c)).collect();
+        match self.sort {
+            RosterSort::Age => {
+                conns.sort_by_key(|(id, c)| (c.closed.is_some(), std::cmp::Reverse(*id)))
+            }
+            RosterSort::Activity => conns.sort_by_key(|(id, c)| {
+                (std::cmp::Reverse(c.recent_reads()), std::cmp::Reverse(*id))
+            }),
+            RosterSort::Bytes => {
+                conns.sort_by_key(|(id, c)| (std::cmp::Reverse(c.bytes_in), std::cmp::Reverse(*id)))
+            }
+        }
+        conns
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.conns.values().filter(|c| c.closed.is_none()).count()
     }
 }
 
@@ -374,13 +411,83 @@ pub struct ConnInfo {
     pub since: DateTime<Local>,
     pub reads: u64,
     pub bytes_in: u64,
+    /// Known when it closes (TCP) or per datagram (UDP).
     pub bytes_out: u64,
+    /// Bytes waiting to be echoed while the peer is not reading.
+    pub pending: Option<usize>,
     /// `None` while open.
     pub closed: Option<CloseReason>,
     /// When it closed: its age stops there.
     pub ended: Option<DateTime<Local>>,
     /// A UDP source rather than a TCP connection.
     pub udp: bool,
+    /// Reads per tick (about a second) for the last [`ACTIVITY_TICKS`] ticks, newest last.
+    pub activity: VecDeque<u32>,
+}
+
+/// Ticks of per-connection activity kept for the roster's sparkline.
+pub const ACTIVITY_TICKS: usize = 12;
+
+impl ConnInfo {
+    /// A connection (or UDP source) first seen at `since`.
+    pub fn new(peer: SocketAddr, since: DateTime<Local>, udp: bool) -> Self {
+        Self {
+            peer,
+            since,
+            reads: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            pending: None,
+            closed: None,
+            ended: None,
+            udp,
+            activity: VecDeque::from([0]),
+        }
+    }
+
+    /// Counts one read in the current tick.
+    pub fn count_read(&mut self, bytes: usize) {
+        self.reads += 1;
+        self.bytes_in += bytes as u64;
+        if let Some(current) = self.activity.back_mut() {
+            *current += 1;
+        }
+    }
+
+    /// Starts a new activity tick, forgetting the oldest.
+    pub fn tick(&mut self) {
+        if self.activity.len() == ACTIVITY_TICKS {
+            self.activity.pop_front();
+        }
+        self.activity.push_back(0);
+    }
+
+    /// Reads in the last few ticks: what "most active" sorts by.
+    pub fn recent_reads(&self) -> u32 {
+        self.activity.iter().sum()
+    }
+}
+
+/// How the roster orders connections (`/sort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RosterSort {
+    /// Open first, newest first.
+    #[default]
+    Age,
+    /// Most reads recently first.
+    Activity,
+    /// Most bytes first.
+    Bytes,
+}
+
+impl RosterSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            RosterSort::Age => "age",
+            RosterSort::Activity => "activity",
+            RosterSort::Bytes => "bytes",
+        }
+    }
 }
 
 /// One row of the server's read log.
@@ -412,6 +519,11 @@ pub enum ServerRowKind {
         peer: SocketAddr,
         limit: Limit,
     },
+    /// The peer stopped reading: `pending` bytes wait to be echoed (or it read again: `None`).
+    Stalled {
+        conn: ConnId,
+        pending: Option<usize>,
+    },
     AcceptFailed {
         reason: String,
     },
@@ -430,6 +542,24 @@ pub enum ServerRowKind {
     /// A command's answer, when there is no client pane to show it in.
     Error(String),
     Notice(String),
+}
+
+impl ServerRowKind {
+    /// The connection (or UDP source) a row is about, if any.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            ServerRowKind::Connected { conn, .. }
+            | ServerRowKind::Read { conn, .. }
+            | ServerRowKind::Closed { conn, .. }
+            | ServerRowKind::Rejected { conn, .. }
+            | ServerRowKind::Stalled { conn, .. }
+            | ServerRowKind::Datagram { conn, .. }
+            | ServerRowKind::Dropped { conn, .. } => Some(*conn),
+            ServerRowKind::AcceptFailed { .. }
+            | ServerRowKind::Error(_)
+            | ServerRowKind::Notice(_) => None,
+        }
+    }
 }
 
 /// The first bytes of a message or read, raw (untrusted: drawn only through `text::sanitize`

@@ -9,6 +9,7 @@ use super::command::{self, Command, ImpairChange, Line};
 use super::keymap::{self, Action};
 use super::model::*;
 use super::msg::{Effect, Msg};
+use crate::net::ConnId;
 use crate::net::{
     ClientCommand, ClientEvent, NetEvent, ServerCommand, ServerEvent, ServerEventKind, Transport,
 };
@@ -39,6 +40,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick { dropped_events } => {
             app.dropped_events = dropped_events;
+            let now = app.now;
+            if let Some(server) = &mut app.server {
+                tick_server(server, now);
+            }
             Vec::new()
         }
     }
@@ -55,9 +60,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         };
         match action {
             Some(Action::Quit) => return vec![Effect::Quit],
-            Some(Action::CloseHelp | Action::Help) => app.help_open = false,
-            Some(Action::HistoryPrev) => app.help_scroll = scroll(-1),
-            Some(Action::HistoryNext) => app.help_scroll = scroll(1),
+            Some(Action::Dismiss | Action::Help) => app.help_open = false,
+            Some(Action::Up) => app.help_scroll = scroll(-1),
+            Some(Action::Down) => app.help_scroll = scroll(1),
             Some(Action::PageUp) => app.help_scroll = scroll(-(PAGE_ROWS as i32)),
             Some(Action::PageDown) => app.help_scroll = scroll(PAGE_ROWS as i32),
             _ => {}
@@ -72,8 +77,13 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     };
     match action {
         Action::Send => return submit_line(app),
-        Action::HistoryPrev => browse_history(&mut app.input, 1),
-        Action::HistoryNext => browse_history(&mut app.input, -1),
+        Action::Up | Action::Down => {
+            let step = if action == Action::Up { -1 } else { 1 };
+            match (&mut app.server, app.focus) {
+                (Some(server), Focus::Server) => select_client(server, step),
+                _ => browse_history(&mut app.input, -step as isize),
+            }
+        }
         Action::FocusNext | Action::FocusPrev => {
             // Two panes at most, so next and previous are the same move.
             if app.client.is_some() && app.server.is_some() {
@@ -91,7 +101,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.help_open = true;
             app.help_scroll = 0;
         }
-        Action::CloseHelp => {}
+        Action::Dismiss => {
+            if let Some(server) = &mut app.server {
+                server.selected = None;
+            }
+        }
         Action::Quit => return vec![Effect::Quit],
     }
     Vec::new()
@@ -110,6 +124,26 @@ fn scroll_focused(app: &mut App, delta: isize) {
             }
         }
     }
+}
+
+/// Moves the roster selection `step` rows (negative: up); from no selection, Down picks the
+/// first client and Up the last.
+fn select_client(server: &mut ServerPane, step: i32) {
+    let roster: Vec<ConnId> = server.roster().into_iter().map(|(id, _)| id).collect();
+    if roster.is_empty() {
+        return;
+    }
+    let last = roster.len() - 1;
+    let at = match server
+        .selected
+        .and_then(|c| roster.iter().position(|&id| id == c))
+    {
+        Some(at) if step < 0 => at.saturating_sub(1),
+        Some(at) => (at + 1).min(last),
+        None if step < 0 => last,
+        None => 0,
+    };
+    server.selected = Some(roster[at]);
 }
 
 /// Up (`step` 1) goes back in history, Down (`-1`) forward, past the newest to an empty line.
@@ -171,6 +205,14 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Command::Impair(change) => return change_impairments(app, change),
+        Command::Sort(sort) => {
+            match &mut app.server {
+                Some(server) => server.sort = sort,
+                None => app
+                    .show_error("/sort orders the server's roster: this mode has no server".into()),
+            }
+            return Vec::new();
+        }
         Command::Size(n) => return send_messages(app, crate::net::probe_payload(n), 1),
         Command::Repeat(n, text) => return send_messages(app, text.into_bytes(), n),
         Command::Reconnect => Effect::Client(ClientCommand::Reconnect),
@@ -515,27 +557,15 @@ fn on_server(app: &mut App, event: ServerEvent) {
     let row_kind = match kind {
         ServerEventKind::Connected => {
             server.totals.accepted += 1;
-            server.conns.insert(
-                conn,
-                ConnInfo {
-                    peer,
-                    since: at,
-                    reads: 0,
-                    bytes_in: 0,
-                    bytes_out: 0,
-                    closed: None,
-                    ended: None,
-                    udp: false,
-                },
-            );
+            server.conns.insert(conn, ConnInfo::new(peer, at, false));
+            server.peak_open = server.peak_open.max(server.open());
             ServerRowKind::Connected { conn, peer }
         }
         ServerEventKind::Read { len, preview } => {
             server.totals.reads += 1;
             server.totals.bytes += len as u64;
             if let Some(info) = server.conns.get_mut(&conn) {
-                info.reads += 1;
-                info.bytes_in += len as u64;
+                info.count_read(len);
             }
             ServerRowKind::Read {
                 conn,
@@ -550,6 +580,7 @@ fn on_server(app: &mut App, event: ServerEvent) {
             if let Some(info) = server.conns.get_mut(&conn) {
                 info.closed = Some(reason.clone());
                 info.ended = Some(at);
+                info.pending = None;
                 info.bytes_in = bytes_in;
                 info.bytes_out = bytes_out;
             }
@@ -572,19 +603,13 @@ fn on_server(app: &mut App, event: ServerEvent) {
         } => {
             server.totals.reads += 1;
             server.totals.bytes += len as u64;
-            let info = server.conns.entry(conn).or_insert_with(|| ConnInfo {
-                peer,
-                since: at,
-                reads: 0,
-                bytes_in: 0,
-                bytes_out: 0,
-                closed: None,
-                ended: None,
-                udp: true,
-            });
-            info.reads += 1;
-            info.bytes_in += sent_len as u64;
+            let info = server
+                .conns
+                .entry(conn)
+                .or_insert_with(|| ConnInfo::new(peer, at, true));
+            info.count_read(sent_len);
             info.bytes_out += len as u64;
+            server.peak_open = server.peak_open.max(server.open());
             ServerRowKind::Datagram {
                 conn,
                 payload: Payload::preview(&preview, len),
@@ -595,8 +620,42 @@ fn on_server(app: &mut App, event: ServerEvent) {
             server.totals.dropped += 1;
             ServerRowKind::Dropped { conn, peer, reason }
         }
+        ServerEventKind::Stalled { pending } => {
+            if let Some(info) = server.conns.get_mut(&conn) {
+                info.pending = Some(pending);
+            }
+            ServerRowKind::Stalled {
+                conn,
+                pending: Some(pending),
+            }
+        }
+        ServerEventKind::Unstalled => {
+            if let Some(info) = server.conns.get_mut(&conn) {
+                info.pending = None;
+            }
+            ServerRowKind::Stalled {
+                conn,
+                pending: None,
+            }
+        }
     };
     server.rows.push(ServerRow { at, kind: row_kind });
+}
+
+/// Per-tick bookkeeping: activity sparklines move on, rates are recomputed.
+fn tick_server(server: &mut ServerPane, now: chrono::DateTime<chrono::Local>) {
+    for info in server.conns.values_mut().filter(|c| c.closed.is_none()) {
+        info.tick();
+    }
+    if let Some((then, before)) = server.last_tick {
+        let seconds = (now - then).as_seconds_f64();
+        if seconds > 0.0 {
+            let reads = (server.totals.reads - before.reads) as f64 / seconds;
+            let bytes = (server.totals.bytes - before.bytes) as f64 / seconds;
+            server.rate = (reads, bytes);
+        }
+    }
+    server.last_tick = Some((now, server.totals));
 }
 
 /// Keeps the connection table bounded: open connections stay, old closed ones go.

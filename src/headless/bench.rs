@@ -474,9 +474,10 @@ impl Load {
 ///
 /// Message `k` is ring entry `k mod len`, which starts with its index in hex:
 /// `002a Hello, World! Hello, W…` (below 5 bytes, the low hex digits alone). The ring has at
-/// least [`MIN_RING`] and `2 × pipeline` entries (as far as [`RING_BYTES`] allows), so a
-/// message differs from every other one in flight and from its neighbours: a server that
-/// loses, repeats or reorders bytes produces an echo that differs from what was sent.
+/// least [`MIN_RING`] and `2 × pipeline` entries (as far as [`RING_BYTES`] allows), so
+/// neighbouring messages always differ, and from 5 bytes up so do all messages in flight: a
+/// server that loses, repeats or reorders bytes produces an echo that differs from what was
+/// sent.
 struct Payloads {
     size: usize,
     /// Each message on its own, for the tracker to compare echoes with (shared, not copied).

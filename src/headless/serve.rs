@@ -201,6 +201,7 @@ impl Log {
                 self.peak = self.peak.max(self.open.len());
             }
             ServerEventKind::Dropped { .. } => self.dropped += 1,
+            ServerEventKind::Stalled { .. } | ServerEventKind::Unstalled => {}
         }
     }
 
@@ -307,6 +308,10 @@ fn text_line(line: &Line) -> String {
                     format!("datagram {len} B: {}{more}{cut}", sanitize(preview))
                 }
                 ServerEventKind::Dropped { reason } => reason.to_string(),
+                ServerEventKind::Stalled { pending } => {
+                    format!("stalled: not reading, {pending} B waiting to be echoed")
+                }
+                ServerEventKind::Unstalled => "reading again".to_owned(),
             };
             format!("{} #{conn} {peer} {what}", timestamp(at))
         }
@@ -361,6 +366,10 @@ fn json_line(line: &Line) -> serde_json::Value {
                 ServerEventKind::Dropped { reason } => {
                     json!({ "event": "limit", "reason": reason.to_string() })
                 }
+                ServerEventKind::Stalled { pending } => {
+                    json!({ "event": "stalled", "pending_bytes": pending })
+                }
+                ServerEventKind::Unstalled => json!({ "event": "unstalled" }),
             };
             if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), fields) {
                 map.extend(extra);

@@ -52,6 +52,12 @@ pub enum ServerEventKind {
         bytes_in: u64,
         bytes_out: u64,
     },
+    /// The write back of a read has waited: the peer is not reading. `pending` bytes wait.
+    Stalled {
+        pending: usize,
+    },
+    /// The stalled write went through.
+    Unstalled,
     /// Accepted and closed at once because a limit was reached.
     Rejected {
         limit: Limit,

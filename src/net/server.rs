@@ -22,6 +22,9 @@ use tokio_util::task::TaskTracker;
 
 use super::event::{CloseReason, ConnId, EventSink, NetEvent, ServerEvent, ServerEventKind};
 
+/// A write back that waits this long is reported: the peer has stopped reading.
+const STALL_NOTICE: Duration = Duration::from_millis(250);
+
 /// How many bytes of each read travel to the UI: enough for a row, bounded for a flood.
 pub const READ_PREVIEW_BYTES: usize = 256;
 
@@ -307,11 +310,34 @@ impl Connection {
                 let preview = buf[..n.min(READ_PREVIEW_BYTES)].to_vec();
                 self.report(ServerEventKind::Read { len: n, preview });
             }
-            match tokio::time::timeout(limits.write_stall, stream.write_all(&buf[..n])).await {
-                Ok(Ok(())) => *bytes_out += n as u64,
-                Ok(Err(err)) => return CloseReason::from_io(&err),
-                Err(_) => return CloseReason::WriteStall,
+            match self.write_back(stream, &buf[..n]).await {
+                Ok(()) => *bytes_out += n as u64,
+                Err(reason) => return reason,
             }
+        }
+    }
+
+    /// Echoes one read. A write that waits [`STALL_NOTICE`] is reported (the peer stopped
+    /// reading: these bytes are pending), and one that waits the write-stall limit ends the
+    /// connection, so a peer that never reads cannot make us hold its bytes for ever.
+    async fn write_back(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), CloseReason> {
+        let limit = self.settings.limits.write_stall;
+        let mut write = std::pin::pin!(tokio::time::timeout(limit, stream.write_all(bytes)));
+        let written = tokio::select! {
+            written = &mut write => written,
+            _ = tokio::time::sleep(STALL_NOTICE.min(limit)) => {
+                self.report(ServerEventKind::Stalled { pending: bytes.len() });
+                let written = write.await;
+                if matches!(written, Ok(Ok(()))) {
+                    self.report(ServerEventKind::Unstalled);
+                }
+                written
+            }
+        };
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(CloseReason::from_io(&err)),
+            Err(_) => Err(CloseReason::WriteStall),
         }
     }
 

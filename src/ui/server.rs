@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -12,6 +13,8 @@ use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
 use crate::format;
 use crate::net::ConnId;
 
+/// Below this inner width the roster is one compact line per client, without columns.
+const ROSTER_COLUMNS_MIN_WIDTH: usize = 90;
 /// Below this inner width the time column is left out.
 const TIME_COLUMN_MIN_WIDTH: usize = 50;
 
@@ -23,110 +26,196 @@ pub(super) fn draw(
     focused: bool,
     theme: Theme,
 ) {
-    let open = server.conns.values().filter(|c| c.closed.is_none()).count();
-    let title = Line::from(format!(" Server {} ", server.listen));
-    let block = log_block(title, &server.rows, focused, theme);
+    let mut title = format!(" Server {} ", server.listen);
+    if let Some(conn) = server.selected {
+        title += &format!("· log of #{conn} (Esc: all) ");
+    }
+    let block = log_block(Line::from(title), &server.rows, focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    // A third of the pane lists connections (at least three rows), the rest is the read log.
-    let table_rows = (server.conns.len() as u16).clamp(1, (inner.height / 3).max(3));
+    // The roster takes a third of the pane beside a client, half when the server is alone;
+    // the rest is the read log.
+    let share = if app.client.is_some() { 3 } else { 2 };
+    let header = u16::from(inner.width as usize >= ROSTER_COLUMNS_MIN_WIDTH);
+    let wanted = server.conns.len() as u16 + header;
+    let table_rows = wanted.clamp(2, (inner.height / share).max(3));
     let [table, rule, log] = Layout::vertical([
         Constraint::Length(table_rows),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
     .areas(inner);
-    draw_connections(frame, table, server, app, theme);
-    draw_rule(frame, rule, server, open, theme);
+    draw_roster(frame, table, server, app, theme);
+    draw_rule(frame, rule, server, theme);
     draw_log(frame, log, server, app.hex, theme);
 }
 
-/// The line between table and log, with the server's totals.
-fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, open: usize, theme: Theme) {
+/// The line between roster and log: settings first (what the lesson is about), then totals.
+fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
     let totals = server.totals;
-    // Settings first (what the lesson is about), then the counts.
     let paused = if server.paused { "PAUSED · " } else { "" };
-    let mut rule_text = format!(
-        "── {} · read {} · {paused}{open} open · {} · {} echoed ",
+    let (reads_per_s, bytes_per_s) = server.rate;
+    let mut text = format!(
+        "── {} · read {} · {paused}{} open (peak {}) · {reads_per_s:.0} reads/s · {}/s · {} accepted ",
         server.protocols,
         server.read_size,
-        plural(totals.reads, "read"),
-        format::bytes(totals.bytes),
+        server.open(),
+        server.peak_open,
+        format::bytes(bytes_per_s as u64),
+        totals.accepted,
     );
     if totals.rejected > 0 {
-        rule_text.push_str(&format!("· {} turned away ", totals.rejected));
+        text += &format!("· {} turned away ", totals.rejected);
     }
     if totals.dropped > 0 {
-        rule_text.push_str(&format!("· {} unanswered ", totals.dropped));
+        text += &format!("· {} unanswered ", totals.dropped);
     }
-    let fill = "─".repeat((rule.width as usize).saturating_sub(rule_text.chars().count()));
-    frame.render_widget(
-        Paragraph::new(Span::styled(
-            fit(&format!("{rule_text}{fill}"), rule.width as usize),
-            theme.dim(),
-        )),
-        rule,
-    );
+    let width = rule.width as usize;
+    let fill = "─".repeat(width.saturating_sub(text.chars().count()));
+    let line = Span::styled(fit(&format!("{text}{fill}"), width), theme.dim());
+    frame.render_widget(Paragraph::new(line), rule);
 }
 
-fn draw_connections(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) {
+/// The connections, one row each, in the chosen order; the selected one highlighted and kept
+/// in view, however many there are.
+fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) {
     let width = area.width as usize;
     if server.conns.is_empty() {
-        let waiting = format!("waiting for connections on {}", server.listen);
-        frame.render_widget(
-            Paragraph::new(Span::styled(fit(&waiting, width), theme.dim())),
-            area,
-        );
+        let waiting = format!("waiting for clients on {}", server.listen);
+        let line = Span::styled(fit(&waiting, width), theme.dim());
+        frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    // Open connections first, newest first; then the most recently closed.
-    let mut conns: Vec<(&ConnId, &ConnInfo)> = server.conns.iter().collect();
-    conns.sort_by_key(|(id, info)| (info.closed.is_some(), std::cmp::Reverse(**id)));
-    let lines: Vec<Line> = conns
-        .into_iter()
-        .take(area.height as usize)
-        .map(|(id, info)| {
-            let age = (info.ended.unwrap_or(app.now) - info.since)
-                .to_std()
-                .unwrap_or_default();
-            let (state, style, bytes) = match &info.closed {
-                None if info.udp => (
-                    "udp".to_owned(),
-                    theme.echoed(),
-                    format!("in {}", format::bytes(info.bytes_in)),
-                ),
-                None => (
-                    "open".to_owned(),
-                    theme.echoed(),
-                    format!("in {}", format::bytes(info.bytes_in)),
-                ),
-                Some(reason) => (
-                    reason.to_string(),
-                    theme.dim(),
-                    format!(
-                        "in {} out {}",
-                        format::bytes(info.bytes_in),
-                        format::bytes(info.bytes_out)
-                    ),
-                ),
-            };
-            let text = format!(
-                "#{id} {} {state} {} · {} · {bytes}",
-                info.peer,
-                format::age(age),
-                plural(info.reads, "read")
-            );
-            Line::from(Span::styled(fit(&text, width), style))
-        })
-        .collect();
+    let roster = server.roster();
+    // Wide: aligned columns under a header. Narrow (beside a client): one compact line each.
+    let wide = width >= ROSTER_COLUMNS_MIN_WIDTH;
+    let mut lines = Vec::new();
+    if wide {
+        let header = format!(
+            "{:<5} {:<21} {:<9} {:>6} {:>6} {:>9} {:>8} activity · sort: {} (/sort)",
+            "#",
+            "peer",
+            "state",
+            "age",
+            "reads",
+            "in",
+            "pending",
+            server.sort.name()
+        );
+        lines.push(Line::styled(fit(&header, width), theme.dim()));
+    }
+    let capacity = (area.height as usize).saturating_sub(lines.len());
+    let selected_at = server
+        .selected
+        .and_then(|conn| roster.iter().position(|(id, _)| *id == conn));
+    let first = match selected_at {
+        Some(at) if at >= capacity => at + 1 - capacity,
+        _ => 0,
+    };
+    for (id, info) in roster.iter().skip(first).take(capacity) {
+        let mut style = match (&info.closed, info.pending) {
+            (Some(_), _) => theme.dim(),
+            (None, Some(_)) => theme.warning(),
+            (None, None) => theme.echoed(),
+        };
+        if server.selected == Some(*id) {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        let text = roster_row(*id, info, app.now, wide);
+        lines.push(Line::styled(fit(&text, width), style));
+    }
+    let hidden = roster.len().saturating_sub(first + capacity);
+    if hidden > 0 && !lines.is_empty() {
+        let last = lines.len() - 1;
+        lines[last] = Line::styled(
+            fit(&format!("… {hidden} more (↑↓ select)"), width),
+            theme.dim(),
+        );
+    }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// One roster row: `#3  10.0.0.7:50002  open  1m05s  42  1024 B  -  ▁▃▇▅` in columns, or
+/// `#3 10.0.0.7:50002 open 1m05s · 42 reads · 1024 B` when narrow.
+fn roster_row(
+    id: ConnId,
+    info: &ConnInfo,
+    now: chrono::DateTime<chrono::Local>,
+    wide: bool,
+) -> String {
+    let age = format::age(
+        (info.ended.unwrap_or(now) - info.since)
+            .to_std()
+            .unwrap_or_default(),
+    );
+    let state = match (&info.closed, info.udp, info.pending) {
+        (Some(reason), _, _) => reason.to_string(),
+        (None, true, _) => "udp".to_owned(),
+        (None, false, Some(_)) => "stalled".to_owned(),
+        (None, false, None) => "open".to_owned(),
+    };
+    let bytes_in = format::bytes(info.bytes_in);
+    if !wide {
+        let pending = info.pending.map_or(String::new(), |n| {
+            format!(" · {} pending", format::bytes(n as u64))
+        });
+        return format!(
+            "#{id} {} {state} {age} · {} reads · {bytes_in}{pending}",
+            info.peer, info.reads
+        );
+    }
+    let pending = info
+        .pending
+        .map_or("-".to_owned(), |n| format::bytes(n as u64));
+    format!(
+        "{:<5} {:<21} {:<9} {:>6} {:>6} {:>9} {:>8} {}",
+        format!("#{id}"),
+        info.peer.to_string(),
+        fit(&state, 9),
+        age,
+        info.reads,
+        bytes_in,
+        pending,
+        sparkline(&info.activity),
+    )
+}
+
+/// Reads per tick as block characters, scaled to the busiest tick shown.
+fn sparkline(activity: &std::collections::VecDeque<u32>) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = activity.iter().copied().max().unwrap_or(0).max(1);
+    activity
+        .iter()
+        .map(|&n| match n {
+            0 => ' ',
+            n => BARS[((n as usize * (BARS.len() - 1)) / max as usize).min(BARS.len() - 1)],
+        })
+        .collect()
 }
 
 fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, hex: bool, theme: Theme) {
     let width = area.width as usize;
     let show_time = width >= TIME_COLUMN_MIN_WIDTH;
-    let lines: Vec<Line> = visible(&server.rows, area.height as usize)
+    let height = area.height as usize;
+    // One client's rows when one is selected (newest first in view), else the whole log.
+    let rows: Vec<&ServerRow> = match server.selected {
+        Some(conn) => {
+            let mut mine: Vec<&ServerRow> = server
+                .rows
+                .rows()
+                .iter()
+                .rev()
+                .filter(|row| row.kind.conn() == Some(conn))
+                .take(height)
+                .collect();
+            mine.reverse();
+            mine
+        }
+        None => visible(&server.rows, height).collect(),
+    };
+    let lines: Vec<Line> = rows
+        .into_iter()
         .map(|row| {
             let mut spans = Vec::with_capacity(3);
             let mut used = 0;
@@ -204,16 +293,23 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             String::new(),
             theme.warning(),
         ),
+        ServerRowKind::Stalled {
+            conn,
+            pending: Some(pending),
+        } => (
+            format!("#{conn} stalled: not reading"),
+            format!(" ({} waiting to be echoed)", format::bytes(*pending as u64)),
+            theme.warning(),
+        ),
+        ServerRowKind::Stalled {
+            conn,
+            pending: None,
+        } => (
+            format!("#{conn} reading again"),
+            String::new(),
+            theme.echoed(),
+        ),
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
         ServerRowKind::Notice(message) => (format!("· {message}"), String::new(), theme.notice()),
-    }
-}
-
-/// `1 read`, `2 reads`.
-fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
