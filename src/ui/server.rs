@@ -39,7 +39,7 @@ pub(super) fn draw(
     let share = if app.client.is_some() { 3 } else { 2 };
     let header = u16::from(inner.width as usize >= ROSTER_COLUMNS_MIN_WIDTH);
     let wanted = server.conns.len() as u16 + header;
-    let table_rows = wanted.clamp(2, (inner.height / share).max(3));
+    let table_rows = wanted.clamp(1, (inner.height / share).max(3));
     let [table, rule, log] = Layout::vertical([
         Constraint::Length(table_rows),
         Constraint::Length(1),
@@ -160,9 +160,13 @@ fn roster_row(
         let pending = info.pending.map_or(String::new(), |n| {
             format!(" · {} pending", format::bytes(n as u64))
         });
+        let reads = match info.reads {
+            1 => "1 read".to_owned(),
+            n => format!("{n} reads"),
+        };
         return format!(
-            "#{id} {} {state} {age} · {} reads · {bytes_in}{pending}",
-            info.peer, info.reads
+            "#{id} {} {state} {age} · {reads} · {bytes_in}{pending}",
+            info.peer
         );
     }
     let pending = info
