@@ -99,6 +99,12 @@ pub struct ServeArgs {
     /// Close connections silent for this long (0 = never).
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Drop a client that stops reading while the server owes it an echo, after this long.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
+    pub write_stall: Duration,
+    /// UDP replies per second per source address (loopback sources are not limited).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub udp_rate: u32,
 }
 
 /// `echotui connect HOST:PORT`.

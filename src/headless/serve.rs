@@ -66,7 +66,8 @@ pub fn limits(args: &ServeArgs) -> Limits {
         max_conns: args.max_conns as usize,
         max_per_ip: args.max_per_ip as usize,
         idle_timeout: (!args.idle_timeout.is_zero()).then_some(args.idle_timeout),
-        ..Limits::default()
+        write_stall: args.write_stall,
+        udp_replies_per_sec: args.udp_rate,
     }
 }
 

@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Local;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -94,67 +94,75 @@ pub enum ServerCommand {
     Resume,
 }
 
+/// How a server reads right now; changed live by [`ServerControl`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// Bytes per `read()`: the tutorial's `recv(1024)`.
+    pub size: usize,
+    /// Reading stopped (`/pause`): unread bytes fill the socket buffers and TCP flow control
+    /// slows the senders down; nothing is lost.
+    pub paused: bool,
+}
+
 /// What can be changed while the server runs (`/read N`, `/pause`, `/resume`): a lesson
-/// changes one thing and the class watches the effect on live connections.
+/// changes one thing and the class watches the effect on live connections. Connections
+/// watch it, so a change reaches even one that is waiting in `read()` at that moment.
 #[derive(Debug, Clone)]
 pub struct ServerControl {
-    read_size: Arc<AtomicUsize>,
-    paused: watch::Sender<bool>,
+    reading: watch::Sender<Reading>,
     /// One numbering for TCP connections and UDP sources, so `#3` means one peer.
     next_conn: Arc<AtomicU64>,
 }
 
 impl ServerControl {
-    /// Carries out a [`ServerCommand`].
-    pub fn apply(&self, command: ServerCommand) {
-        match command {
-            ServerCommand::SetReadSize(bytes) => self.set_read_size(bytes),
-            ServerCommand::Pause => self.set_paused(true),
-            ServerCommand::Resume => self.set_paused(false),
-        }
-    }
-
     /// A running, reading server with `read_size` bytes per `read()`.
     pub fn new(read_size: usize) -> Self {
         Self {
-            read_size: Arc::new(AtomicUsize::new(read_size)),
-            paused: watch::Sender::new(false),
+            reading: watch::Sender::new(Reading {
+                size: read_size,
+                paused: false,
+            }),
             next_conn: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// Carries out a [`ServerCommand`].
+    pub fn apply(&self, command: ServerCommand) {
+        self.reading.send_modify(|reading| match command {
+            // Callers validate; the clamp keeps a bad value from ever reaching a buffer.
+            ServerCommand::SetReadSize(bytes) => {
+                reading.size = bytes.clamp(1, super::MAX_READ_SIZE)
+            }
+            ServerCommand::Pause => reading.paused = true,
+            ServerCommand::Resume => reading.paused = false,
+        });
+    }
+
+    /// How the server reads now.
+    pub fn reading(&self) -> Reading {
+        *self.reading.borrow()
+    }
+
+    /// A receiver that sees every change, for a connection's read loop.
+    pub(super) fn watch(&self) -> watch::Receiver<Reading> {
+        self.reading.subscribe()
     }
 
     /// A fresh connection number, shared by the TCP and UDP servers using this control.
     pub(super) fn next_conn_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
+}
 
-    /// Bytes per `read()` (the tutorial's `recv(1024)`), for the next read of every connection.
-    pub fn read_size(&self) -> usize {
-        self.read_size.load(Ordering::Relaxed)
+/// The next read setting to use, waiting while reading is paused. `None` if the control is
+/// gone (the server is shutting down).
+pub(super) async fn next_reading(watch: &mut watch::Receiver<Reading>) -> Option<Reading> {
+    let reading = *watch.borrow_and_update();
+    if !reading.paused {
+        return Some(reading);
     }
-
-    /// Changes the read buffer size; callers validate 1..=[`super::MAX_READ_SIZE`].
-    pub fn set_read_size(&self, bytes: usize) {
-        self.read_size
-            .store(bytes.clamp(1, super::MAX_READ_SIZE), Ordering::Relaxed);
-    }
-
-    /// Stops (`true`) or restarts reading on every connection. While paused, unread bytes
-    /// fill the socket buffers and TCP flow control slows the senders down: nothing is lost.
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.send_replace(paused);
-    }
-
-    pub fn is_paused(&self) -> bool {
-        *self.paused.borrow()
-    }
-
-    /// Waits until reading is allowed.
-    pub(super) async fn reading_allowed(&self) {
-        let mut paused = self.paused.subscribe();
-        // The sender lives in `self`, so the channel cannot close while we wait.
-        let _ = paused.wait_for(|paused| !paused).await;
-    }
+    let resumed = watch.wait_for(|reading| !reading.paused).await.ok()?;
+    Some(*resumed)
 }
 
 /// Serves echo on `listener` until `shutdown` is cancelled; returns once every connection
@@ -273,27 +281,29 @@ impl Connection {
     ) -> CloseReason {
         let limits = self.settings.limits;
         let mut buf = Vec::new();
+        let mut reading_changes = self.control.watch();
         loop {
-            // Wait for data first, and only then look at the settings: a `/read 7` or
-            // `/pause` typed while this connection sat idle applies to the very next read.
-            let readable = match limits.idle_timeout {
-                Some(idle) => match tokio::time::timeout(idle, stream.readable()).await {
-                    Ok(readable) => readable,
+            let Some(reading) = next_reading(&mut reading_changes).await else {
+                return CloseReason::Shutdown;
+            };
+            buf.resize(reading.size, 0);
+            // A `/read 7` or `/pause` typed while we wait here cancels the read (nothing was
+            // read: `read` is cancel-safe) and the loop starts over with the new setting.
+            let read = async {
+                tokio::select! {
+                    read = stream.read(&mut buf) => Some(read),
+                    _ = reading_changes.changed() => None,
+                }
+            };
+            let read = match limits.idle_timeout {
+                Some(idle) => match tokio::time::timeout(idle, read).await {
+                    Ok(read) => read,
                     Err(_) => return CloseReason::IdleTimeout,
                 },
-                None => stream.readable().await,
+                None => read.await,
             };
-            if let Err(err) = readable {
-                return CloseReason::from_io(&err);
-            }
-            if self.control.is_paused() {
-                self.control.reading_allowed().await;
-            }
-            buf.resize(self.control.read_size(), 0);
-            let n = match stream.try_read(&mut buf) {
-                // Readiness was a false alarm (another wake-up consumed it): wait again.
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
-                read => read,
+            let Some(n) = read else {
+                continue;
             };
             let n = match n {
                 // The peer's FIN. Everything it sent has been echoed already (we echo before

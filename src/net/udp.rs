@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{ConnId, EventSink, NetEvent, ServerEvent, ServerEventKind};
-use super::server::{READ_PREVIEW_BYTES, ServerControl, ServerSettings};
+use super::server::{READ_PREVIEW_BYTES, ServerControl, ServerSettings, next_reading};
 
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20); the receive buffer holds one whole.
 pub const MAX_DATAGRAM: usize = 65_507;
@@ -75,21 +75,22 @@ pub async fn run(
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let mut peers = PeerNumbers::default();
     let mut rate = RateLimiter::new(settings.limits.udp_replies_per_sec);
+    let mut reading_changes = control.watch();
     loop {
-        // As for TCP: wait for a datagram, then apply the current pause and read size.
-        tokio::select! {
+        // As for TCP: a pause or a new read size applies even while we wait for a datagram.
+        let reading = tokio::select! {
             _ = shutdown.cancelled() => return,
-            readable = socket.readable() => if readable.is_err() { continue },
-        }
-        if control.is_paused() {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                () = control.reading_allowed() => {}
-            }
-        }
-        let (n, peer) = match socket.try_recv_from(&mut buf) {
+            reading = next_reading(&mut reading_changes) => reading,
+        };
+        let Some(reading) = reading else { return };
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = reading_changes.changed() => continue,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (n, peer) = match received {
             Ok(received) => received,
-            // Spurious readiness, or an ICMP error from an earlier reply: nothing to echo.
+            // An ICMP error from an earlier reply (the peer's port closed): nothing to echo.
             Err(_) => continue,
         };
         let conn = peers.number(peer, || control.next_conn_id());
@@ -116,7 +117,7 @@ pub async fn run(
             continue;
         }
         // A smaller receive buffer cuts the datagram, as recv(2) does (MSG_TRUNC).
-        let kept = n.min(control.read_size());
+        let kept = n.min(reading.size);
         if settings.report_reads {
             report(ServerEventKind::Datagram {
                 len: kept,
