@@ -56,6 +56,9 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
     if let Some(client) = &app.client {
         let words = client.state_words();
         let mut forms = vec![format!("● {words}")];
+        if client.send_blocked {
+            forms.push("● send blocked".to_owned());
+        }
         if let (Some(took), ConnState::Connected) = (client.connect_time, &client.state) {
             forms.insert(0, format!("● {words} in {}", format::duration(took)));
         }
