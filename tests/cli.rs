@@ -1,7 +1,7 @@
 //! The command-line contract (DESIGN §2): help, exit codes, JSON shapes, and one clear
 //! `error:` line for every user mistake, never a panic.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -314,14 +314,16 @@ impl HeadlessServer {
 }
 
 fn echo_once(addr: &str, payload: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(payload).unwrap();
+    try_echo(addr, payload).unwrap()
+}
+
+fn try_echo(addr: &str, payload: &[u8]) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(payload)?;
     let mut echoed = vec![0u8; payload.len()];
-    stream.read_exact(&mut echoed).unwrap();
-    echoed
+    stream.read_exact(&mut echoed)?;
+    Ok(echoed)
 }
 
 #[test]
@@ -521,4 +523,73 @@ fn serve_headless_udp_logs_datagrams() {
     assert_eq!(code, 0);
     let summary: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
     assert_eq!(summary["reads"], 1);
+}
+
+/// Out of file descriptors, `accept()` fails with EMFILE: the server says so, backs off, and
+/// serves again as soon as descriptors are free: it never exits or spins.
+#[test]
+fn serve_survives_running_out_of_file_descriptors() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=32")
+        .arg(assert_cmd::cargo::cargo_bin!("echotui"))
+        .args([
+            "serve",
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-per-ip",
+            "1000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("listening line");
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .expect("address")
+        .to_owned();
+    // More connections than descriptors: the kernel completes the handshakes, accept() fails.
+    let hogs: Vec<TcpStream> = (0..48)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("an accept failure to be logged");
+        if line.contains("accept failed: too many open files (retrying)") {
+            break;
+        }
+    }
+    drop(hogs);
+    // Descriptors free again: a new client is served.
+    // (The server may still be in its back-off: retry for a bounded while.)
+    let echoed = (0..100).find_map(|_| {
+        try_echo(&addr, b"still here").ok().or_else(|| {
+            thread::sleep(Duration::from_millis(100));
+            None
+        })
+    });
+    assert_eq!(echoed.as_deref(), Some(&b"still here"[..]));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
 }
