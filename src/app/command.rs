@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::app::model::RosterSort;
+use crate::app::model::{LatencyView, RosterSort};
 use crate::cli::{MAX_PROBE_SIZE, parse_duration, parse_in_range};
 use crate::net::impair::{Impairments, Percent, parse_rate};
 use crate::net::{MAX_READ_SIZE, Transport};
@@ -48,6 +48,8 @@ pub enum Command {
     Impair(ImpairChange),
     /// Order the server's roster.
     Sort(RosterSort),
+    /// Show this latency view (or the sparkline again, if it is already shown).
+    View(LatencyView),
 }
 
 /// One change to the emulated link.
@@ -86,12 +88,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/reconnect", "drop the connection and connect again"),
     (
         "/close",
-        "half-close (FIN): the peer finishes echoing, then closes",
+        "half-close (FIN): the rest is echoed, then closed",
     ),
     ("/reset", "abortive close: send RST (SO_LINGER 0)"),
     ("/size N", "send one message of N bytes"),
     ("/repeat N TEXT", "send TEXT as N separate messages"),
-    ("/read N", "server reads N bytes per read() (1..=65536)"),
+    ("/read N", "the server reads N bytes per read()"),
     ("/pause, /resume", "stop / restart the server's reading"),
     ("/nagle on|off", "Nagle's algorithm on the client"),
     ("/hex", "toggle hex view of the data"),
@@ -193,6 +195,8 @@ pub fn parse(line: &str) -> Result<Line, String> {
             "bytes" => Ok(Line::Command(Command::Sort(RosterSort::Bytes))),
             _ => Err(format!("/sort age|activity|bytes: got '{args}'")),
         },
+        "chart" => no_args(Command::View(LatencyView::Chart)),
+        "hist" => no_args(Command::View(LatencyView::Histogram)),
         "udp" => no_args(Command::Transport(Transport::Udp)),
         "tcp" => no_args(Command::Transport(Transport::Tcp)),
         "nagle" => match args {

@@ -18,6 +18,8 @@ pub enum Action {
     ScrollOldest,
     FollowNewest,
     Help,
+    /// Sparkline → chart → histogram in the latency pane.
+    NextLatencyView,
     /// Close the help, or stop showing one client's reads.
     Dismiss,
     Quit,
@@ -63,14 +65,14 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[(KeyCode::Up, NONE)],
         label: "Up",
         action: Action::Up,
-        help: "history / client ↑",
+        help: "history; client ↑",
         footer: None,
     },
     Binding {
         keys: &[(KeyCode::Down, NONE)],
         label: "Down",
         action: Action::Down,
-        help: "history / client ↓",
+        help: "history; client ↓",
         footer: None,
     },
     Binding {
@@ -129,10 +131,17 @@ pub const BINDINGS: &[Binding] = &[
         }),
     },
     Binding {
+        keys: &[(KeyCode::F(2), NONE)],
+        label: "F2",
+        action: Action::NextLatencyView,
+        help: "latency chart, hist",
+        footer: None,
+    },
+    Binding {
         keys: &[(KeyCode::Esc, NONE)],
         label: "Esc",
         action: Action::Dismiss,
-        help: "close help / all clients",
+        help: "close help; all",
         footer: None,
     },
     Binding {

@@ -188,6 +188,30 @@ pub struct ClientPane {
     pub in_flight_bytes: u64,
     /// A write is waiting: the peer is not reading and the socket buffers are full.
     pub send_blocked: bool,
+    /// How the latency pane shows recent RTTs.
+    pub latency_view: LatencyView,
+}
+
+/// The latency pane's picture of recent RTTs (`/chart`, `/hist`, F2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LatencyView {
+    #[default]
+    Sparkline,
+    /// RTT over time with p50/p99 lines.
+    Chart,
+    /// How many echoes took how long.
+    Histogram,
+}
+
+impl LatencyView {
+    /// The next view, for F2.
+    pub fn next(self) -> Self {
+        match self {
+            LatencyView::Sparkline => LatencyView::Chart,
+            LatencyView::Chart => LatencyView::Histogram,
+            LatencyView::Histogram => LatencyView::Sparkline,
+        }
+    }
 }
 
 impl ClientPane {
@@ -206,6 +230,7 @@ impl ClientPane {
             counts: MessageCounts::default(),
             in_flight_bytes: 0,
             send_blocked: false,
+            latency_view: LatencyView::default(),
         }
     }
 }

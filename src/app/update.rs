@@ -101,6 +101,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.help_open = true;
             app.help_scroll = 0;
         }
+        Action::NextLatencyView => {
+            if let Some(client) = &mut app.client {
+                client.latency_view = client.latency_view.next();
+            }
+        }
         Action::Dismiss => {
             if let Some(server) = &mut app.server {
                 server.selected = None;
@@ -205,6 +210,16 @@ fn run_command(app: &mut App, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Command::Impair(change) => return change_impairments(app, change),
+        Command::View(view) => {
+            match &mut app.client {
+                Some(client) if client.latency_view == view => {
+                    client.latency_view = LatencyView::Sparkline
+                }
+                Some(client) => client.latency_view = view,
+                None => app.show_error(no_client_message()),
+            }
+            return Vec::new();
+        }
         Command::Sort(sort) => {
             match &mut app.server {
                 Some(server) => server.sort = sort,

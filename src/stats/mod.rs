@@ -9,4 +9,4 @@ pub mod summary;
 
 pub use datagram::DatagramTracker;
 pub use rtt::{EchoUpdate, MessageId, RttTracker};
-pub use summary::{RttStats, RttSummary};
+pub use summary::{Bucket, RttStats, RttSummary};

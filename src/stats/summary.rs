@@ -157,6 +157,46 @@ impl RttStats {
     }
 }
 
+/// One bar of a latency histogram: RTTs in `[from_us, to_us)` (the last bar includes `to_us`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub from_us: f64,
+    pub to_us: f64,
+    pub count: u64,
+}
+
+impl RttStats {
+    /// The RTTs as `bars` buckets spaced logarithmically from min to max: latency spreads
+    /// over orders of magnitude (a 20 µs loopback echo, a 40 ms delayed ACK), and equal-width
+    /// buckets would crowd everything interesting into the first bar. Empty when nothing was
+    /// recorded. Counts come from the HDR histogram, so a value lands within 0.1% of its bucket.
+    pub fn distribution(&self, bars: usize) -> Vec<Bucket> {
+        if self.count == 0 || bars == 0 {
+            return Vec::new();
+        }
+        let (low, high) = (
+            self.min_ns as f64,
+            (self.max_ns as f64).max(self.min_ns as f64 + 1.0),
+        );
+        let ratio = (high / low).powf(1.0 / bars as f64);
+        let edges: Vec<f64> = (0..=bars).map(|i| low * ratio.powi(i as i32)).collect();
+        let mut buckets: Vec<Bucket> = edges
+            .windows(2)
+            .map(|edge| Bucket {
+                from_us: us(edge[0]),
+                to_us: us(edge[1]),
+                count: 0,
+            })
+            .collect();
+        for value in self.histogram.iter_recorded() {
+            let ns = (value.value_iterated_to() as f64).clamp(low, high);
+            let at = ((ns / low).ln() / ratio.ln()).floor() as usize;
+            buckets[at.min(bars - 1)].count += value.count_at_value();
+        }
+        buckets
+    }
+}
+
 fn us(ns: f64) -> f64 {
     ns / 1_000.0
 }
@@ -270,6 +310,25 @@ mod tests {
         one.merge(&RttStats::new());
         assert_eq!(one.summary(), stats_of(&[5]).summary());
         assert_eq!(one.jitter_us(), None);
+    }
+
+    #[test]
+    fn distribution_buckets_are_logarithmic_and_count_everything() {
+        // 10 µs to 1000 µs in two buckets: [10, 100) and [100, 1000].
+        let stats = stats_of(&[10, 20, 50, 99, 100, 500, 1000]);
+        let buckets = stats.distribution(2);
+        assert_eq!(buckets.len(), 2);
+        assert!(
+            close(buckets[0].from_us, 10.0) && close(buckets[0].to_us, 100.0),
+            "{buckets:?}"
+        );
+        assert!(close(buckets[1].to_us, 1000.0), "{buckets:?}");
+        assert_eq!(buckets[0].count, 4, "{buckets:?}");
+        assert_eq!(buckets[1].count, 3, "{buckets:?}");
+        assert!(RttStats::new().distribution(10).is_empty());
+        // A single value: one full bucket, no division by zero.
+        let one = stats_of(&[42]).distribution(4);
+        assert_eq!(one.iter().map(|b| b.count).sum::<u64>(), 1);
     }
 
     #[test]

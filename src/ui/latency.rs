@@ -1,20 +1,54 @@
-//! The latency pane: the running summary and a sparkline of recent RTTs.
+//! The latency pane: the running summary, and recent RTTs as a sparkline, a chart with the
+//! p50/p99 lines, or a histogram (`/chart`, `/hist`, F2).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Chart, Dataset, GraphType, Paragraph, Sparkline,
+};
 
 use super::pane_block;
 use super::theme::Theme;
-use crate::app::model::ClientPane;
+use crate::app::model::{ClientPane, LatencyView};
 use crate::format;
 
-/// Rows the pane takes: border, two lines of numbers, two of sparkline.
-pub(super) const HEIGHT: u16 = 6;
+/// Rows the pane takes with the sparkline: border, two lines of numbers, two of sparkline.
+pub(super) const SPARKLINE_HEIGHT: u16 = 6;
+/// Rows for the chart or histogram: tall enough for labelled axes on an 80×24 terminal.
+pub(super) const CHART_HEIGHT: u16 = 11;
+
+/// Rows the pane wants for the view in force.
+pub(super) fn height(client: &ClientPane) -> u16 {
+    match client.latency_view {
+        LatencyView::Sparkline => SPARKLINE_HEIGHT,
+        LatencyView::Chart | LatencyView::Histogram => CHART_HEIGHT,
+    }
+}
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Theme) {
-    let block = pane_block(Line::from(" Latency (round trip) "), false, theme);
+    let title = match (client.latency_view, client.stats.summary()) {
+        (LatencyView::Sparkline, _) => Line::from(" Latency (round trip) · F2 chart "),
+        // The chart's legend lives in the title, where it never hides a line.
+        (LatencyView::Chart, Some(summary)) => Line::from(vec![
+            Span::raw(" Latency over time: "),
+            Span::styled("RTT", theme.sparkline()),
+            Span::raw(" · "),
+            Span::styled(format!("p50 {}", format::micros(summary.p50)), theme.rtt()),
+            Span::raw(" · "),
+            Span::styled(
+                format!("p99 {}", format::micros(summary.p99)),
+                theme.warning(),
+            ),
+            Span::raw(" · F2 histogram "),
+        ]),
+        (LatencyView::Chart, None) => Line::from(" Latency over time · F2 histogram "),
+        (LatencyView::Histogram, _) => {
+            Line::from(" Latency distribution: echoes per RTT range · F2 sparkline ")
+        }
+    };
+    let block = pane_block(title, false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [numbers, chart] =
@@ -94,8 +128,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         numbers,
     );
 
-    // Newest at the right edge, one column per echo, scaled to the tallest visible RTT.
-    let width = chart.width as usize;
+    match client.latency_view {
+        LatencyView::Sparkline => draw_sparkline(frame, chart, client, theme),
+        LatencyView::Chart => draw_chart(frame, chart, client, theme),
+        LatencyView::Histogram => draw_histogram(frame, chart, client, theme),
+    }
+}
+
+/// Newest at the right edge, one column per echo, scaled to the tallest visible RTT.
+fn draw_sparkline(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Theme) {
+    let width = area.width as usize;
     let samples: Vec<u64> = client
         .recent_rtts
         .iter()
@@ -104,6 +146,98 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         .collect();
     frame.render_widget(
         Sparkline::default().data(&samples).style(theme.sparkline()),
-        chart,
+        area,
     );
+}
+
+/// RTT of each recent echo (x: echo number, y: RTT), with the running p50 and p99 as lines.
+fn draw_chart(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Theme) {
+    let Some(summary) = client.stats.summary() else {
+        return draw_waiting(frame, area, theme);
+    };
+    let first = client
+        .counts
+        .echoed
+        .saturating_sub(client.recent_rtts.len() as u64)
+        + 1;
+    let points: Vec<(f64, f64)> = client
+        .recent_rtts
+        .iter()
+        .enumerate()
+        .map(|(i, rtt)| ((first + i as u64) as f64, rtt.as_secs_f64() * 1e6))
+        .collect();
+    let (x0, x1) = (
+        first as f64,
+        (first as f64 + points.len() as f64 - 1.0).max(first as f64 + 1.0),
+    );
+    let y_max = points.iter().map(|p| p.1).fold(summary.p99, f64::max) * 1.1;
+    let p50 = [(x0, summary.p50), (x1, summary.p50)];
+    let p99 = [(x0, summary.p99), (x1, summary.p99)];
+    let datasets = vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.sparkline())
+            .data(&points),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.rtt())
+            .data(&p50),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.warning())
+            .data(&p99),
+    ];
+    let x_axis = Axis::default()
+        .title(Span::styled("echo #", theme.dim()))
+        .bounds([x0, x1])
+        .labels([format!("{x0:.0}"), format!("{x1:.0}")])
+        .style(theme.dim());
+    let y_axis = Axis::default()
+        .title(Span::styled("RTT", theme.dim()))
+        .bounds([0.0, y_max])
+        .labels([
+            "0".to_owned(),
+            format::micros(y_max / 2.0),
+            format::micros(y_max),
+        ])
+        .style(theme.dim());
+    let chart = Chart::new(datasets)
+        .x_axis(x_axis)
+        .y_axis(y_axis)
+        .legend_position(None);
+    frame.render_widget(chart, area);
+}
+
+/// How many echoes took how long: log-spaced buckets from the fastest to the slowest.
+fn draw_histogram(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Theme) {
+    // Each bar is labelled with its lower edge, about 7 columns wide.
+    let bars = (area.width as usize / 8).clamp(1, 16);
+    let buckets = client.stats.distribution(bars);
+    if buckets.is_empty() {
+        return draw_waiting(frame, area, theme);
+    }
+    let bar_width = (area.width / bars as u16).saturating_sub(1).max(1);
+    let bars: Vec<Bar> = buckets
+        .iter()
+        .map(|bucket| {
+            Bar::default()
+                .value(bucket.count)
+                .label(Line::from(format!("≥{}", format::micros(bucket.from_us))))
+                .style(theme.sparkline())
+        })
+        .collect();
+    let chart = BarChart::default()
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(bar_width)
+        .bar_gap(1)
+        .value_style(theme.rtt());
+    frame.render_widget(chart, area);
+}
+
+fn draw_waiting(frame: &mut Frame, area: Rect, theme: Theme) {
+    let note = Span::styled("the chart fills in as echoes come back", theme.dim());
+    frame.render_widget(Paragraph::new(note), area);
 }

@@ -30,11 +30,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_too_small(frame, area);
         return;
     }
-    let latency_rows = if app.client.is_some() {
-        latency::HEIGHT
-    } else {
-        0
-    };
+    let latency_rows = app.client.as_ref().map_or(0, latency::height);
     let [panes, latency_area, input_area, status_area] = Layout::vertical([
         Constraint::Min(6),
         Constraint::Length(latency_rows),
