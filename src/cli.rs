@@ -25,6 +25,9 @@ pub struct Cli {
     pub transport: TransportOpts,
     #[command(flatten)]
     pub impair: ImpairOpts,
+    /// Record the client's session as JSON Lines (every message, echo and RTT) in FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log: Option<std::path::PathBuf>,
 }
 
 /// The transport, shared by every mode.
@@ -176,6 +179,9 @@ pub struct PingArgs {
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Probes sent first and left out of the statistics (connection and cache warm-up).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub warmup: u64,
     #[command(flatten)]
     pub impair: ImpairOpts,
 }

@@ -17,6 +17,7 @@ pub mod format;
 pub mod headless;
 pub mod net;
 pub mod runtime;
+pub mod session_log;
 pub mod signals;
 pub mod stats;
 pub mod terminal;
@@ -67,26 +68,29 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if needs_terminal {
         terminal::require_terminal()?;
     }
+    // `--log` records a client's session: refuse it where there is none rather than ignore it.
+    let log = match (&cli.log, &cli.command) {
+        (None, _) => None,
+        (Some(_), Some(Command::Serve(_) | Command::Bench(_))) => {
+            anyhow::bail!("--log records a client session: use it with echotui, connect or ping")
+        }
+        (Some(path), _) => Some(session_log::SessionLog::create(path)?),
+    };
     let transport = cli.transport.transport();
     match &cli.command {
         None => {
             let impairments = cli.impair.impairments();
-            tui::side_by_side(&cli.server, &cli.client, transport, impairments).await
+            tui::side_by_side(&cli.server, &cli.client, transport, impairments, log).await
         }
         Some(Command::Serve(args)) if args.headless => {
             headless::serve::run(args, &cli.server, transport).await
         }
         Some(Command::Serve(args)) => tui::serve(args, &cli.server, transport).await,
         Some(Command::Connect(args)) => {
-            tui::connect(
-                &args.target,
-                &cli.client,
-                transport,
-                args.impair.impairments(),
-            )
-            .await
+            let impairments = args.impair.impairments();
+            tui::connect(&args.target, &cli.client, transport, impairments, log).await
         }
-        Some(Command::Ping(args)) => headless::ping::run(args, &cli.client, transport).await,
+        Some(Command::Ping(args)) => headless::ping::run(args, &cli.client, transport, log).await,
         Some(Command::Bench(args)) => headless::bench::run(args, &cli.client, transport).await,
     }
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{App, Effect, Msg, update};
 use crate::net::impair::Proxy;
 use crate::net::{ClientCommand, ClientEvent, ClientHandle, EventStream, NetEvent, ServerControl};
+use crate::session_log::SessionLog;
 use crate::ui;
 
 /// Shortest time between two frames (~30 fps): a flood of events costs at most this many draws.
@@ -33,6 +34,8 @@ pub struct Controls {
     pub server: Option<ServerControl>,
     /// The impairment proxy in front of the client's server, when this mode has a client.
     pub proxy: Option<Proxy>,
+    /// `--log FILE`: the session record.
+    pub log: Option<SessionLog>,
 }
 
 /// Runs the UI until the user quits, the input ends, or `shutdown` is cancelled.
@@ -41,7 +44,7 @@ pub async fn run<B, I>(
     app: &mut App,
     mut input: I,
     mut events: EventStream,
-    controls: Controls,
+    mut controls: Controls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()>
 where
@@ -84,11 +87,16 @@ where
                     continue;
                 }
             },
-            _ = tick.tick() => Msg::Tick { dropped_events: events.dropped() },
+            _ = tick.tick() => {
+                if let Some(log) = &mut controls.log {
+                    log.flush()?;
+                }
+                Msg::Tick { dropped_events: events.dropped() }
+            }
         };
         dirty = true;
         app.now = chrono::Local::now();
-        if apply(app, msg, &controls) {
+        if apply(app, msg, &mut controls) {
             return Ok(());
         }
         // Take what else is already waiting before drawing: one frame per burst, not per event.
@@ -96,7 +104,7 @@ where
             let Some(event) = events.try_recv() else {
                 break;
             };
-            if apply(app, Msg::Net(event), &controls) {
+            if apply(app, Msg::Net(event), &mut controls) {
                 return Ok(());
             }
         }
@@ -104,7 +112,10 @@ where
 }
 
 /// Updates the state and carries out the effects; `true` means quit.
-fn apply(app: &mut App, msg: Msg, controls: &Controls) -> bool {
+fn apply(app: &mut App, msg: Msg, controls: &mut Controls) -> bool {
+    if let (Some(log), Msg::Net(NetEvent::Client(event))) = (&mut controls.log, &msg) {
+        log.client_event(event);
+    }
     for effect in update(app, msg) {
         match effect {
             Effect::Quit => return true,
@@ -139,6 +150,11 @@ fn apply(app: &mut App, msg: Msg, controls: &Controls) -> bool {
                 let Some(client) = &controls.client else {
                     continue;
                 };
+                if let (Some(log), ClientCommand::Send { ids, bytes }) =
+                    (&mut controls.log, &command)
+                {
+                    log.sent(ids.clone(), bytes);
+                }
                 if let Err(busy) = client.command(command.clone()) {
                     // Messages that never reached the client are failed like any other send,
                     // so the counts stay true.

@@ -19,6 +19,7 @@ use crate::net::{
     ServerSettings, Transport,
 };
 use crate::runtime::Controls;
+use crate::session_log::SessionLog;
 use crate::terminal::TerminalGuard;
 use crate::{runtime, signals};
 
@@ -34,6 +35,7 @@ pub async fn side_by_side(
     client_opts: &ClientOpts,
     transport: Transport,
     impairments: Impairments,
+    log: Option<SessionLog>,
 ) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
@@ -88,6 +90,7 @@ pub async fn side_by_side(
         client: Some(client.handle),
         server: Some(control),
         proxy: Some(client.proxy),
+        log,
     };
     run_ui(app, stream, controls, shutdown).await
 }
@@ -124,6 +127,7 @@ pub async fn serve(
         client: None,
         server: Some(control),
         proxy: None,
+        log: None,
     };
     run_ui(app, stream, controls, shutdown).await
 }
@@ -134,6 +138,7 @@ pub async fn connect(
     client_opts: &ClientOpts,
     transport: Transport,
     impairments: Impairments,
+    log: Option<SessionLog>,
 ) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
@@ -145,6 +150,7 @@ pub async fn connect(
         client: Some(client.handle),
         server: None,
         proxy: Some(client.proxy),
+        log,
     };
     run_ui(app, stream, controls, shutdown).await
 }

@@ -593,3 +593,43 @@ fn serve_survives_running_out_of_file_descriptors() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn ping_records_the_session_and_leaves_out_the_warm_up() {
+    let path = std::env::temp_dir().join(format!("echotui-ping-{}.jsonl", std::process::id()));
+    let path_arg = path.to_str().unwrap();
+    let (code, stdout, stderr) = run(&[
+        "ping", "-c", "3", "-i", "0", "--warmup", "2", "--json", "--log", path_arg,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (report["sent"].as_u64(), report["received"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Warm-up probes are recorded too (the log is what happened): 5 sent, 5 echoed.
+    let count = |event: &str| records.iter().filter(|r| r["event"] == event).count();
+    assert_eq!((count("sent"), count("echoed")), (5, 5), "{text}");
+    assert!(records.iter().all(|r| r["ts"].is_string()));
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["event"] == "echoed")
+            .all(|r| r["rtt_us"].as_f64().unwrap() > 0.0)
+    );
+
+    assert_user_error(
+        &["serve", "--headless", "--log", path_arg],
+        "--log records a client session",
+    );
+    assert_user_error(
+        &["ping", "--log", "/nonexistent-dir/x.jsonl"],
+        "cannot write the log /nonexistent-dir/x.jsonl",
+    );
+}

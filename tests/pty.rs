@@ -469,3 +469,30 @@ fn read_7_splits_hello_world_into_reads_of_7_and_6() {
     tui.type_keys(CTRL_C);
     tui.assert_exits_cleanly_and_restores_the_terminal();
 }
+
+/// `--log FILE` records what the user did and saw: the message sent and its echo with RTT.
+#[test]
+fn the_session_log_records_sends_and_echoes() {
+    let path = std::env::temp_dir().join(format!("echotui-tui-{}.jsonl", std::process::id()));
+    let mut tui = Tui::start(&["--log", path.to_str().unwrap()], 24, 80);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(b"Hello, World!\r");
+    let size = format::bytes(13);
+    tui.wait_for("the echo", |screen| {
+        left_half(screen)
+            .iter()
+            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+    let text = std::fs::read_to_string(&path).expect("the log file");
+    std::fs::remove_file(&path).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let event = |name: &str| events.iter().find(|e| e["event"] == name);
+    assert!(event("connected").is_some(), "{text}");
+    assert_eq!(event("sent").expect("sent")["data"], "Hello, World!");
+    assert!(event("echoed").expect("echoed")["rtt_us"].as_f64().unwrap() > 0.0);
+}

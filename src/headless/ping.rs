@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{ClientOpts, PingArgs};
 use crate::format;
 use crate::net::{self, Transport, udp::MAX_DATAGRAM};
+use crate::session_log::SessionLog;
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
 
 /// A UDP probe starts with a 4-byte nonce and a 4-byte sequence number, so the tutorial's
@@ -63,11 +64,27 @@ enum Probe {
     Closed(String),
 }
 
+impl Probe {
+    /// The probe's outcome as the session log records it (`None`: the connection ended).
+    fn outcome(&self, seq: u64) -> Option<EchoUpdate> {
+        Some(match self {
+            Probe::Echoed(rtt) => EchoUpdate::Echoed { id: seq, rtt: *rtt },
+            Probe::TimedOut | Probe::Refused(_) => EchoUpdate::Lost { id: seq },
+            Probe::Mismatch => EchoUpdate::Mismatch {
+                id: seq,
+                echoed: Vec::new(),
+            },
+            Probe::Closed(_) => return None,
+        })
+    }
+}
+
 /// Runs the probes; exit 0 if every one was answered, 1 if any was lost.
 pub async fn run(
     args: &PingArgs,
     client_opts: &ClientOpts,
     transport: Transport,
+    mut log: Option<SessionLog>,
 ) -> anyhow::Result<ExitCode> {
     if transport == Transport::Udp && !(UDP_PROBE_HEADER..=MAX_DATAGRAM).contains(&args.size) {
         anyhow::bail!(
@@ -119,7 +136,8 @@ pub async fn run(
     let mut stats = RttStats::new();
     let mut sent = 0;
     let started = tokio::time::Instant::now();
-    for seq in 0..args.count {
+    // Warm-up probes come first and count for nothing; then `count` measured ones.
+    for seq in 0..args.warmup + args.count {
         if seq > 0 && !args.interval.is_zero() {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -129,12 +147,26 @@ pub async fn run(
         if shutdown.is_cancelled() {
             break;
         }
-        sent += 1;
+        let warming_up = seq < args.warmup;
+        if !warming_up {
+            sent += 1;
+        }
         let probe = tokio::select! {
             _ = shutdown.cancelled() => break,
             probe = pinger.probe(seq, args.timeout) => probe,
         };
+        if let Some(log) = &mut log {
+            log.sent(seq..seq + 1, pinger.payload());
+            if let Some(outcome) = probe.outcome(seq) {
+                log.echo(&outcome);
+            }
+        }
         let line = match probe {
+            Probe::Echoed(rtt) if warming_up => {
+                let time = format::duration(rtt);
+                let size = args.size;
+                format!("{size} bytes from {target}: seq={seq} time={time} (warm-up, not counted)")
+            }
             Probe::Echoed(rtt) => {
                 stats.record(rtt);
                 let time = format::duration(rtt);
@@ -197,6 +229,14 @@ enum Pinger {
 }
 
 impl Pinger {
+    /// The bytes of the probe sent last.
+    fn payload(&self) -> &[u8] {
+        match self {
+            Pinger::Tcp(tcp) => &tcp.payload,
+            Pinger::Udp(udp) => &udp.probe,
+        }
+    }
+
     async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
         match self {
             Pinger::Tcp(tcp) => tcp.probe(seq, timeout).await,
