@@ -198,6 +198,16 @@ impl EventSink {
         }
     }
 
+    /// Reports what happened on server connection `conn` with `peer`, stamped now.
+    pub fn server(&self, conn: ConnId, peer: SocketAddr, kind: ServerEventKind) {
+        self.emit(NetEvent::Server(ServerEvent {
+            at: Local::now(),
+            conn,
+            peer,
+            kind,
+        }));
+    }
+
     /// Reports an event, waiting for room: for the client, whose echoes must all be shown.
     ///
     /// Waiting here only delays reading the client's own socket (TCP then slows the peer);

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::event::{CloseReason, ConnId, EventSink, NetEvent, ServerEvent, ServerEventKind};
+use super::event::{CloseReason, ConnId, EventSink, NetEvent, ServerEventKind};
 
 /// A write back that waits this long is reported: the peer has stopped reading.
 const STALL_NOTICE: Duration = Duration::from_millis(250);
@@ -201,14 +201,7 @@ pub async fn run(
             }
         };
         let conn = control.next_conn_id();
-        let report = |kind| {
-            events.emit(NetEvent::Server(ServerEvent {
-                at: Local::now(),
-                conn,
-                peer,
-                kind,
-            }))
-        };
+        let report = |kind| events.server(conn, peer, kind);
         match slots.acquire(peer.ip()) {
             Ok(slot) => {
                 report(ServerEventKind::Connected);
@@ -356,12 +349,7 @@ impl Connection {
     }
 
     fn report(&self, kind: ServerEventKind) {
-        self.events.emit(NetEvent::Server(ServerEvent {
-            at: Local::now(),
-            conn: self.conn,
-            peer: self.peer,
-            kind,
-        }));
+        self.events.server(self.conn, self.peer, kind);
     }
 }
 

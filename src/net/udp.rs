@@ -13,11 +13,10 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use chrono::Local;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{ConnId, EventSink, NetEvent, ServerEvent, ServerEventKind};
+use super::event::{ConnId, EventSink, ServerEventKind};
 use super::server::{READ_PREVIEW_BYTES, ServerControl, ServerSettings, next_reading};
 
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20); the receive buffer holds one whole.
@@ -94,14 +93,7 @@ pub async fn run(
             Err(_) => continue,
         };
         let conn = peers.number(peer, || control.next_conn_id());
-        let report = |kind| {
-            events.emit(NetEvent::Server(ServerEvent {
-                at: Local::now(),
-                conn,
-                peer,
-                kind,
-            }))
-        };
+        let report = |kind| events.server(conn, peer, kind);
         if peer.port() < 1024 || peer.port() == own_port {
             report(ServerEventKind::Dropped {
                 reason: DropReason::ReflectionGuard { port: peer.port() },

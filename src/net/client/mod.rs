@@ -156,31 +156,43 @@ impl Actor {
         self.events.deliver(NetEvent::Client(event)).await;
     }
 
-    /// The commands that end the current connection and start another, the same way in every
-    /// state: `Some(next)` if `command` is one (its setting is taken first).
-    fn reconnect_for(&mut self, command: &ClientCommand) -> Option<Next> {
+    /// Waits for the next command a state must handle itself. `Err(next)` when the actor must
+    /// move on instead: we are quitting, the connection `ended`, or the command is one that
+    /// ends the connection the same way in every state (reconnect, switch transport or
+    /// target; its setting is taken first).
+    async fn next_command(
+        &mut self,
+        ended: Option<&CancellationToken>,
+    ) -> Result<ClientCommand, Next> {
+        let ended = async {
+            match ended {
+                Some(ended) => ended.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        let command = tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => return Err(Next::Quit),
+            () = ended => return Err(Next::WaitForReconnect),
+            command = self.commands.recv() => command,
+        };
+        let command = command.ok_or(Next::Quit)?;
         match command {
             ClientCommand::Reconnect => {}
-            ClientCommand::SetTransport(transport) => self.settings.transport = *transport,
-            ClientCommand::SetTarget(target) => self.target = *target,
-            _ => return None,
+            ClientCommand::SetTransport(transport) => self.settings.transport = transport,
+            ClientCommand::SetTarget(target) => self.target = target,
+            command => return Ok(command),
         }
-        Some(Next::Connect(None))
+        Err(Next::Connect(None))
     }
 
     /// While not connected, only `Reconnect` means something; sends are refused in words.
     async fn disconnected(&mut self) -> Next {
         loop {
-            let command = tokio::select! {
-                _ = self.shutdown.cancelled() => return Next::Quit,
-                command = self.commands.recv() => command,
+            let command = match self.next_command(None).await {
+                Ok(command) => command,
+                Err(next) => return next,
             };
-            let Some(command) = command else {
-                return Next::Quit;
-            };
-            if let Some(next) = self.reconnect_for(&command) {
-                return next;
-            }
             match command {
                 ClientCommand::Send { ids, .. } => {
                     self.report(ClientEvent::SendFailed {
@@ -269,18 +281,10 @@ impl Actor {
     ) -> Next {
         let mut half_closed = false;
         loop {
-            let command = tokio::select! {
-                biased;
-                _ = self.shutdown.cancelled() => return Next::Quit,
-                _ = ended.cancelled() => return Next::WaitForReconnect,
-                command = self.commands.recv() => command,
+            let command = match self.next_command(Some(ended)).await {
+                Ok(command) => command,
+                Err(next) => return next,
             };
-            let Some(command) = command else {
-                return Next::Quit;
-            };
-            if let Some(next) = self.reconnect_for(&command) {
-                return next;
-            }
             match command {
                 ClientCommand::Send { ids, bytes } => {
                     if let Err(next) = self

@@ -63,16 +63,10 @@ impl Actor {
         tracker: &Mutex<DatagramTracker>,
     ) -> Next {
         loop {
-            let command = tokio::select! {
-                _ = self.shutdown.cancelled() => return Next::Quit,
-                command = self.commands.recv() => command,
+            let command = match self.next_command(None).await {
+                Ok(command) => command,
+                Err(next) => return next,
             };
-            let Some(command) = command else {
-                return Next::Quit;
-            };
-            if let Some(next) = self.reconnect_for(&command) {
-                return next;
-            }
             match command {
                 ClientCommand::Send { ids, bytes } => {
                     for id in ids.clone() {
