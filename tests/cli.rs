@@ -292,9 +292,14 @@ impl HeadlessServer {
     }
 
     /// SIGTERM, then the remaining lines and the exit code.
-    fn terminate(mut self) -> (Vec<String>, i32) {
+    fn terminate(self) -> (Vec<String>, i32) {
+        self.signal("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, `HUP`, `INT`), then the remaining lines and the exit code.
+    fn signal(mut self, signal: &str) -> (Vec<String>, i32) {
         Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -632,4 +637,20 @@ fn ping_records_the_session_and_leaves_out_the_warm_up() {
         &["ping", "--log", "/nonexistent-dir/x.jsonl"],
         "cannot write the log /nonexistent-dir/x.jsonl",
     );
+}
+
+/// SIGHUP (the terminal went away) and SIGINT end `serve --headless` as SIGTERM does: a
+/// summary, exit 0.
+#[test]
+fn serve_headless_ends_cleanly_on_sighup_and_sigint() {
+    for signal in ["HUP", "INT"] {
+        let server = HeadlessServer::start(&[]);
+        echo_once(&server.addr, b"bye");
+        let (rest, code) = server.signal(signal);
+        assert_eq!(code, 0, "SIG{signal}");
+        assert!(
+            rest.last().is_some_and(|l| l.starts_with("summary: ")),
+            "SIG{signal}: {rest:?}"
+        );
+    }
 }

@@ -123,6 +123,14 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
             Span::styled(c.failed.to_string(), theme.warning()),
         ]);
     }
+    // The handshake and the first message are different costs: one SYN round trip in the
+    // kernel, versus data through both programs. Shown side by side, last (least urgent).
+    if let Some(handshake) = client.connect_time {
+        counts.extend([label("  handshake "), value(format::duration(handshake))]);
+    }
+    if let Some(first) = client.first_rtt {
+        counts.extend([label("  first echo "), value(format::duration(first))]);
+    }
     frame.render_widget(
         Paragraph::new(vec![Line::from(ladder), Line::from(counts)]),
         numbers,
