@@ -55,7 +55,8 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             "errors"
         ]
     );
-    assert!(v["target"].is_string() && v["protocol"] == "tcp", "{v}");
+    let protocol = if args.contains(&"--udp") { "udp" } else { "tcp" };
+    assert!(v["target"].is_string() && v["protocol"] == protocol, "{v}");
     for key in [
         "connections",
         "size",
@@ -351,7 +352,7 @@ fn bad_values_are_one_line_errors_and_exit_2() {
         ("--duration", "0", "must be more than 0"),
         ("--duration", "soon", "examples: 250ms"),
         ("--warmup", "many", "--warmup"),
-        ("--udp", "--json", "TCP only"),
+        ("--udp", "-s4", "-s must be 8..=65507"),
     ] {
         let (code, stdout, stderr) = run(&["bench", flag, value]);
         assert_eq!(code, 2, "{flag} {value}: {stdout} {stderr}");
@@ -465,4 +466,52 @@ fn sigterm_stops_early_and_still_reports() {
     assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
     assert!(v["duration_s"].as_f64().unwrap() < 60.0, "{v}");
     assert_eq!(v["errors"], 0, "{v}");
+}
+
+/// Over UDP each datagram is matched by nonce and sequence number and checked byte for
+/// byte, like TCP's echoes; the report says `udp`.
+#[test]
+fn udp_json_against_the_embedded_server() {
+    let (code, v) = bench_json(&[
+        "--udp",
+        "--duration",
+        "300ms",
+        "-c",
+        "3",
+        "-p",
+        "4",
+        "--warmup",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["protocol"], "udp");
+    assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"], 0);
+    assert!(v["rtt_us"]["min"].as_f64().unwrap() > 0.0);
+}
+
+/// A UDP server that answers with other bytes: every datagram is an error, none an RTT.
+#[test]
+fn udp_echoes_that_differ_are_errors() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                buf[n - 1] ^= 0xff; // keep nonce and sequence, change the last byte
+                let _ = socket.send_to(&buf[..n], peer);
+            }
+        }
+    });
+    let (code, v) = bench_json(&[&addr, "--udp", "--duration", "200ms", "-c", "1"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["messages"], 0);
+    assert!(v["errors"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["rtt_us"].is_null());
+    drop(server);
 }

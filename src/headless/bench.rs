@@ -97,12 +97,11 @@ pub async fn run(
     client_opts: &ClientOpts,
     transport: Transport,
 ) -> anyhow::Result<ExitCode> {
-    // `--udp` is a global flag; refuse it rather than quietly measure TCP instead.
-    if transport != Transport::Tcp {
-        anyhow::bail!("bench measures TCP only for now; leave out --udp");
-    }
     let shutdown = CancellationToken::new();
     crate::signals::cancel_on_signals(shutdown.clone())?;
+    if transport == Transport::Udp {
+        return run_udp(args, shutdown).await;
+    }
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
         None => super::embedded_server(&shutdown, args.connections, Transport::Tcp).await?,
@@ -144,13 +143,74 @@ pub async fn run(
             errors.add(reason, 1);
         }
     }
+    report(args, target, Transport::Tcp, &stats, elapsed, &errors)
+}
+
+/// `bench --udp`: sockets instead of connections (see [`super::bench_udp`]).
+async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    use super::ping::UDP_PROBE_HEADER;
+    if !(UDP_PROBE_HEADER..=net::udp::MAX_DATAGRAM).contains(&args.size) {
+        let max = net::udp::MAX_DATAGRAM;
+        anyhow::bail!(
+            "bench --udp: -s must be {UDP_PROBE_HEADER}..={max} (a datagram carries a nonce and a sequence number)"
+        );
+    }
+    let target = match &args.target {
+        Some(target) => net::resolve(target).await?,
+        None => super::embedded_server(&shutdown, args.connections, Transport::Udp).await?,
+    };
+    let sockets = Arc::new(super::bench_udp::open_all(target, args.connections).await?);
+    let phase = |until: Instant, replies: Option<u64>| {
+        let mut tasks = JoinSet::new();
+        for i in 0..sockets.len() {
+            let (sockets, stop) = (sockets.clone(), shutdown.clone());
+            let (size, pipeline) = (args.size, args.pipeline);
+            tasks.spawn(async move {
+                super::bench_udp::run(&sockets[i], size, pipeline, until, replies, stop).await
+            });
+        }
+        tasks.join_all()
+    };
+    if args.warmup > 0 {
+        phase(Instant::now() + args.duration, Some(args.warmup)).await;
+    }
+    let started = Instant::now();
+    let loads = phase(started + args.duration, None).await;
+    let elapsed = started.elapsed().min(args.duration);
+    shutdown.cancel();
+    let mut stats = RttStats::new();
+    let mut errors = ErrorTally::default();
+    for load in &loads {
+        stats.merge(&load.stats);
+        errors.add("lost (no reply within 1s)", load.lost);
+        errors.add("echo differs from what was sent", load.mismatched);
+    }
+    let stray: u64 = loads.iter().map(|l| l.stray).sum();
+    if stray > 0 {
+        eprintln!("echotui bench: {stray} late or duplicate replies (not counted)");
+    }
+    report(args, target, Transport::Udp, &stats, elapsed, &errors)
+}
+
+/// Prints the report (a table, or the JSON object) and picks the exit code.
+fn report(
+    args: &BenchArgs,
+    target: SocketAddr,
+    transport: Transport,
+    stats: &RttStats,
+    elapsed: Duration,
+    errors: &ErrorTally,
+) -> anyhow::Result<ExitCode> {
     let messages = stats.count();
     let bytes = messages * args.size as u64;
     let seconds = elapsed.as_secs_f64();
     let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
     let report = BenchReport {
         target: target.to_string(),
-        protocol: "tcp",
+        protocol: match transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        },
         connections: args.connections,
         size: args.size,
         pipeline: args.pipeline,
@@ -170,7 +230,7 @@ pub async fn run(
             eprintln!("echotui bench: {n} × {what}");
         }
     } else {
-        write_summary(&mut out, &report, stats.jitter_us(), &errors)?;
+        write_summary(&mut out, &report, stats.jitter_us(), errors)?;
     }
     if report.messages == 0 && report.errors == 0 {
         // Nothing failed, yet nothing was measured: say why the exit code is 1.
@@ -638,7 +698,10 @@ fn write_summary(
     errors: &ErrorTally,
 ) -> io::Result<()> {
     let rows = [
-        ("target", format!("{} (TCP echo)", r.target)),
+        (
+            "target",
+            format!("{} ({} echo)", r.target, r.protocol.to_uppercase()),
+        ),
         ("connections", r.connections.to_string()),
         ("size", format!("{} B", r.size)),
         ("pipeline", r.pipeline.to_string()),

@@ -2,6 +2,7 @@
 //! JSON on stdout.
 
 pub mod bench;
+pub mod bench_udp;
 pub mod ping;
 pub mod serve;
 
