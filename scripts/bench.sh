@@ -1,27 +1,69 @@
 #!/usr/bin/env bash
-# RTT overhead of `echotui ping` against a minimal blocking std::net client, measured in the
-# same run on the same server (DESIGN.md §8).
+# Measures echotui against minimal references run in the same session (DESIGN.md §8):
+#   (1) RTT overhead of `echotui ping` against a blocking std::net client, pinned to one CPU;
+#   (2) server throughput: `echotui serve` vs a minimal tokio echo server, same load generator;
+#   (3) load generator: `echotui bench` vs a minimal tokio load generator, same server;
+#   (4) memory: `echotui serve` RSS before, after and at peak over ~10 million echoes;
+#   (5) idle CPU of the full terminal UI (in a detached tmux) over 10 s;
+# then one summary table with each measure's target.
 #
-# Usage: scripts/bench.sh            (from anywhere; builds release binaries first)
-#        ROUNDS=9 scripts/bench.sh   (rounds per server, default 5)
-#        COUNT=20000 SIZE=16         (probes per client run and probe size, the defaults)
+# Usage: scripts/bench.sh            (from anywhere; builds release binaries first; ~3-6 min)
+#        QUICK=1 scripts/bench.sh    (~1 min: fewer rounds, shorter runs, 2M echoes, 5 s idle)
+#        ROUNDS=9 scripts/bench.sh   (rounds per comparison, default 5, QUICK 3)
+#        COUNT=20000 SIZE=16         (probes per ping run and probe size; QUICK: COUNT 5000)
+#        LOAD_SECS=3                 (seconds per throughput run; QUICK: 1)
+#        MEM_MSGS=10000000 MEM_BUDGET=120 MEM_CHUNK=5
+#                                    (echoes wanted, max seconds of load, seconds per bench
+#                                     run; QUICK: 2000000, 20, 2)
+#        IDLE_SECS=10                (idle CPU window; QUICK: 5)
 #
-# For each server -- examples/ref_echo_server.rs (blocking, thread per connection) and
+# (1) For each server -- examples/ref_echo_server.rs (blocking, thread per connection) and
 # `echotui serve --headless --quiet` -- it runs ROUNDS rounds of the reference client
 # (examples/ref_ping.rs) and `echotui ping -i 0 --json`, alternating which goes first.
 # Server and clients are all pinned to CPU 0: on these 2-vCPU machines a loopback ping-pong
 # across CPUs is 4-6x slower than on one CPU, and an unpinned run lands in either mode at
 # random. It prints each round's p50s and their ratio (echotui / reference), then the median
 # p50 of each client, the ratio of medians, and the min and max per-round ratio.
+# (2)-(3) run unpinned (throughput needs both CPUs), ROUNDS alternating rounds each, with 10
+# connections of 64 B and one message in flight each (echotui bench's defaults), and report
+# the median msgs/s of each side and the ratio of medians (echotui / reference). References:
+# examples/ref_tokio_echo.rs (server) and examples/ref_load.rs (load generator).
+# (4) drives a fresh `echotui serve` with `echotui bench -c 10 -p 16 -s 16` in MEM_CHUNK-second
+# runs until MEM_MSGS echoes (summing bench's JSON `messages`) or MEM_BUDGET seconds, reading
+# VmRSS after each run and VmHWM (the kernel's peak RSS) at the end. "Flat" means at most
+# 1 MiB of growth between the end of the first run and the end of the last.
+# (5) sums the first field of /proc/PID/task/*/schedstat (ns on CPU) of `echotui` over
+# IDLE_SECS, from 2 s after launch. The UI listens on 127.0.0.1:12345, its fixed default.
+# Everything listens on 127.0.0.1 only; everything started here is stopped on exit (trap).
 # Numbers are for closing notes, never for pass/fail.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+if [[ ${QUICK:-0} != 0 ]]; then
+    QUICK=1
+    ROUNDS=${ROUNDS:-3} COUNT=${COUNT:-5000} LOAD_SECS=${LOAD_SECS:-1}
+    MEM_MSGS=${MEM_MSGS:-2000000} MEM_BUDGET=${MEM_BUDGET:-20} MEM_CHUNK=${MEM_CHUNK:-2}
+    IDLE_SECS=${IDLE_SECS:-5}
+else
+    QUICK=0
+fi
 ROUNDS=${ROUNDS:-5}
 COUNT=${COUNT:-20000}
 SIZE=${SIZE:-16}
+LOAD_SECS=${LOAD_SECS:-3}
+MEM_MSGS=${MEM_MSGS:-10000000}
+MEM_BUDGET=${MEM_BUDGET:-120}
+MEM_CHUNK=${MEM_CHUNK:-5}
+IDLE_SECS=${IDLE_SECS:-10}
+LOAD_CONNS=10 # echotui bench's default
+LOAD_SIZE=64  # echotui bench's default
+MEM_MAX_MIB=32
+IDLE_MAX_PCT=0.5
 
+for tool in python3 tmux getconf; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
+done
 if command -v taskset >/dev/null; then
     PIN=(taskset -c 0)
 else
@@ -33,26 +75,52 @@ cargo build --quiet --release --bin echotui --examples
 BIN=target/release
 REF_PING=$BIN/examples/ref_ping
 REF_SERVER=$BIN/examples/ref_echo_server
+REF_TOKIO_ECHO=$BIN/examples/ref_tokio_echo
+REF_LOAD=$BIN/examples/ref_load
 ECHOTUI=$BIN/echotui
 
 WORK=$(mktemp -d)
+SUMMARY=$WORK/summary.tsv # one row per measure: measure, reference, echotui, ratio, target, met?
+TMUX_SOCK=$WORK/tmux.sock
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 SERVER_PID=
+PIDS=() # servers still running, for the trap
 stop_server() {
+    local pid running=()
     if [[ -n $SERVER_PID ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+        # Forget it, so that the trap never signals a recycled PID.
+        for pid in "${PIDS[@]}"; do
+            [[ $pid == "$SERVER_PID" ]] || running+=("$pid")
+        done
+        PIDS=("${running[@]}")
         SERVER_PID=
     fi
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -S $TMUX_SOCK ]]; then
+        tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-# start_server NAME CMD...: runs CMD pinned in the background and sets ADDR from the first
-# "127.0.0.1:PORT" on its stdout (both servers print their bound address on their first line).
+# start_server NAME CMD...: runs CMD in the background (callers put "${PIN[@]}" first to pin
+# it) and sets SERVER_PID, and ADDR from the first "127.0.0.1:PORT" on its stdout (all servers
+# here print their bound address on their first line).
 start_server() {
     local name=$1 log=$WORK/$1.out line=
     shift
-    "${PIN[@]}" "$@" >"$log" 2>"$WORK/$name.err" &
+    "$@" >"$log" 2>"$WORK/$name.err" &
     SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
     for _ in $(seq 100); do
         line=$(head -n 1 "$log")
         [[ -n $line ]] && break
@@ -72,12 +140,22 @@ for key in sys.argv[1].split("."):
 print(value)' "$1"
 }
 
+# rss_mib PID [FIELD]: VmRSS (or another /proc/PID/status field, e.g. VmHWM) of PID in MiB.
+rss_mib() { awk -v f="${2:-VmRSS}:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# cpu_ns PID: nanoseconds on CPU summed over PID's threads (schedstat's first field).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+
+# ---------------------------------------------------------------------------------------------
+# (1) RTT overhead, everything pinned to CPU 0.
+
 ref_p50() { "${PIN[@]}" "$REF_PING" "$ADDR" "$COUNT" "$SIZE" | json_field p50_us; }
 echotui_p50() {
     "${PIN[@]}" "$ECHOTUI" ping "$ADDR" -i 0 -c "$COUNT" -s "$SIZE" --json | json_field rtt_us.p50
 }
 
-# compare TITLE: runs the alternating rounds against the server at ADDR and prints the table.
+# compare TITLE MEASURE: runs the alternating rounds against the server at ADDR, prints the
+# table, and adds the medians to the summary as MEASURE.
 compare() {
     local refs=() ours=() ref ours_p50
     for round in $(seq "$ROUNDS"); do
@@ -92,7 +170,7 @@ compare() {
         refs+=("$ref")
         ours+=("$ours_p50")
     done
-    python3 - "$1" "${refs[*]}" "${ours[*]}" <<'EOF'
+    python3 - "$1" "${refs[*]}" "${ours[*]}" "$2" "$SUMMARY" <<'EOF'
 import statistics, sys
 title, refs, ours = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 refs, ours = [float(x) for x in refs], [float(x) for x in ours]
@@ -104,16 +182,189 @@ for i, (r, o, q) in enumerate(zip(refs, ours, ratios), 1):
 mr, mo = statistics.median(refs), statistics.median(ours)
 print(f"{'median':>6} {mr:>11.2f} {mo:>15.2f} {mo / mr:>7.3f}  (ratio of medians)")
 print(f"per-round ratio: min {min(ratios):.3f}, max {max(ratios):.3f}")
+with open(sys.argv[5], "a") as summary:
+    print(sys.argv[4], f"{mr:.2f}", f"{mo:.2f}", f"{mo / mr:.3f}", "-", "-", sep="\t", file=summary)
 EOF
 }
 
 pinning=${PIN[*]:-unpinned}
 echo "echotui ping vs ref_ping: $ROUNDS rounds x $COUNT probes of $SIZE B, all on '$pinning'"
 
-start_server ref_echo_server "$REF_SERVER" 127.0.0.1:0
-compare "server: ref_echo_server (blocking std::net) on $ADDR"
+start_server ref_echo_server "${PIN[@]}" "$REF_SERVER" 127.0.0.1:0
+compare "server: ref_echo_server (blocking std::net) on $ADDR" "(1) ping p50 µs, on ref_echo_server"
 stop_server
 
-start_server echotui_serve "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
-compare "server: echotui serve --headless --quiet on $ADDR"
+start_server echotui_serve "${PIN[@]}" "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
+compare "server: echotui serve --headless --quiet on $ADDR" "(1) ping p50 µs, on echotui serve"
 stop_server
+
+# ---------------------------------------------------------------------------------------------
+# (2) and (3): throughput, unpinned, alternating rounds.
+
+# alternate TITLE MEASURE TARGET REF_LABEL REF_FN OURS_LABEL OURS_FN: ROUNDS rounds of REF_FN
+# and OURS_FN (each prints msgs/s), alternating which goes first; prints the table and adds
+# MEASURE to the summary, met when median(ours) / median(ref) >= TARGET.
+alternate() {
+    local title=$1 measure=$2 target=$3 ref_label=$4 ref_fn=$5 ours_label=$6 ours_fn=$7
+    local refs=() ours=() round
+    for round in $(seq "$ROUNDS"); do
+        if ((round % 2)); then
+            refs+=("$($ref_fn)")
+            ours+=("$($ours_fn)")
+        else
+            ours+=("$($ours_fn)")
+            refs+=("$($ref_fn)")
+        fi
+    done
+    python3 - "$title" "$measure" "$target" "$ref_label" "$ours_label" "${refs[*]}" "${ours[*]}" \
+        "$SUMMARY" <<'EOF'
+import statistics, sys
+title, measure, target, ref_label, ours_label = sys.argv[1:6]
+refs = [float(x) for x in sys.argv[6].split()]
+ours = [float(x) for x in sys.argv[7].split()]
+target = float(target)
+ratios = [o / r for r, o in zip(refs, ours)]
+wr, wo = len(ref_label) + 7, len(ours_label) + 7
+print(f"\n{title}")
+print(f"{'round':>6} {ref_label + ' msgs/s':>{wr}} {ours_label + ' msgs/s':>{wo}} {'ratio':>7}")
+for i, (r, o, q) in enumerate(zip(refs, ours, ratios), 1):
+    print(f"{i:>6} {r:>{wr},.0f} {o:>{wo},.0f} {q:>7.3f}")
+mr, mo = statistics.median(refs), statistics.median(ours)
+ratio = mo / mr
+print(f"{'median':>6} {mr:>{wr},.0f} {mo:>{wo},.0f} {ratio:>7.3f}  (ratio of medians)")
+print(f"per-round ratio: min {min(ratios):.3f}, max {max(ratios):.3f}")
+with open(sys.argv[8], "a") as summary:
+    print(measure, f"{mr:,.0f}", f"{mo:,.0f}", f"{ratio:.3f}", f">= {target:g}",
+          "yes" if ratio >= target else "NO", sep="\t", file=summary)
+EOF
+}
+
+echo
+echo "throughput, unpinned: $ROUNDS rounds x $LOAD_SECS s of $LOAD_CONNS connections x $LOAD_SIZE B," \
+    "1 message in flight each; ratio = echotui / reference, higher is better"
+
+start_server ref_tokio_echo "$REF_TOKIO_ECHO" 127.0.0.1:0
+TOKIO_ADDR=$ADDR TOKIO_PID=$SERVER_PID
+start_server echotui_serve "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
+SERVE_ADDR=$ADDR
+
+# ref_load_on ADDR / bench_on ADDR: one throughput run; prints msgs/s.
+ref_load_on() { "$REF_LOAD" "$1" "$LOAD_CONNS" "$LOAD_SECS" "$LOAD_SIZE" | json_field msgs_per_s; }
+bench_on() {
+    "$ECHOTUI" bench "$1" -c "$LOAD_CONNS" -s "$LOAD_SIZE" -d "${LOAD_SECS}s" --json |
+        json_field msgs_per_s
+}
+load_tokio_echo() { ref_load_on "$TOKIO_ADDR"; }
+load_echotui_serve() { ref_load_on "$SERVE_ADDR"; }
+bench_tokio_echo() { bench_on "$TOKIO_ADDR"; }
+
+alternate "(2) server throughput: ref_load against ref_tokio_echo ($TOKIO_ADDR) and echotui serve ($SERVE_ADDR)" \
+    "(2) server msgs/s, ref_load driving" 0.95 \
+    ref_tokio_echo load_tokio_echo "echotui serve" load_echotui_serve
+stop_server # echotui serve; ref_tokio_echo stays up for (3)
+
+alternate "(3) load generator: ref_load and echotui bench against ref_tokio_echo ($TOKIO_ADDR)" \
+    "(3) client msgs/s on ref_tokio_echo" 0.9 \
+    ref_load load_tokio_echo "echotui bench" bench_tokio_echo
+SERVER_PID=$TOKIO_PID
+stop_server
+
+# ---------------------------------------------------------------------------------------------
+# (4) Server memory over many echoes.
+
+echo
+echo "(4) memory: a fresh echotui serve driven by echotui bench -c 10 -p 16 -s 16 in ${MEM_CHUNK}-s" \
+    "runs until $MEM_MSGS echoes or ${MEM_BUDGET} s"
+start_server echotui_serve_mem "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
+MEM_PID=$SERVER_PID
+rss_before=$(rss_mib "$MEM_PID")
+printf '%6s %12s %10s %8s %8s\n' run echoes msgs/s "time s" "RSS MiB"
+printf '%6s %12s %10s %8s %8s\n' before 0 - 0 "$rss_before"
+total=0 run=0 rss_first= rss_after=$rss_before mem_start=$SECONDS
+while ((total < MEM_MSGS && SECONDS - mem_start + MEM_CHUNK <= MEM_BUDGET)); do
+    run=$((run + 1))
+    stats=$("$ECHOTUI" bench "$ADDR" -c 10 -p 16 -s 16 -d "${MEM_CHUNK}s" --json |
+        python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["messages"], round(d["msgs_per_s"]))')
+    read -r messages rate <<<"$stats"
+    total=$((total + messages))
+    rss_after=$(rss_mib "$MEM_PID")
+    rss_first=${rss_first:-$rss_after}
+    printf '%6s %12s %10s %8s %8s\n' "$run" "$total" "$rate" "$((SECONDS - mem_start))" "$rss_after"
+done
+rss_peak=$(rss_mib "$MEM_PID" VmHWM)
+stop_server
+python3 - "$total" "$MEM_MSGS" "$rss_before" "${rss_first:-$rss_before}" "$rss_after" "$rss_peak" \
+    "$MEM_MAX_MIB" "$SUMMARY" <<'EOF'
+import sys
+total, wanted = int(sys.argv[1]), int(sys.argv[2])
+before, first, after, peak, limit = (float(x) for x in sys.argv[3:8])
+growth = after - first
+flat = growth <= 1.0
+print(f"RSS before {before:.1f} MiB, after the first run {first:.1f}, after {total:,} echoes "
+      f"{after:.1f} ({growth:+.1f} since the first run: {'flat' if flat else 'NOT flat'}), "
+      f"peak (VmHWM) {peak:.1f}")
+if total < wanted:
+    print(f"note: reached {total:,} of the {wanted:,} echoes wanted within the time budget")
+with open(sys.argv[8], "a") as summary:
+    print(f"(4) serve RSS MiB, before / after {total / 1e6:.1f}M echoes", f"{before:.1f}",
+          f"{after:.1f}", f"{after / before:.2f}", f"flat, < {limit:g}",
+          "yes" if flat and after < limit else "NO", sep="\t", file=summary)
+    print("(4) serve peak RSS MiB (VmHWM)", "-", f"{peak:.1f}", "-", f"< {limit:g}",
+          "yes" if peak < limit else "NO", sep="\t", file=summary)
+EOF
+
+# ---------------------------------------------------------------------------------------------
+# (5) Idle CPU of the full UI.
+
+echo
+echo "(5) idle CPU: $ECHOTUI (full UI, 120x36) in a detached tmux, over ${IDLE_SECS} s from" \
+    "2 s after launch"
+if command -v ss >/dev/null && [[ -n $(ss -Htln 'sport = :12345' 2>/dev/null) ]]; then
+    echo "warning: something already listens on port 12345; the UI's embedded server may fail"
+fi
+tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 120 -y 36 -c "$WORK" "$PWD/$ECHOTUI"
+ui_pid=$(tmux -S "$TMUX_SOCK" list-panes -F '#{pane_pid}')
+if [[ $(cat "/proc/$ui_pid/comm" 2>/dev/null) != echotui ]]; then
+    # tmux ran the command through a shell that did not exec it: take its echotui child.
+    ui_pid=$(pgrep -P "$ui_pid" -x echotui | head -n 1)
+fi
+sleep 2
+kill -0 "$ui_pid" 2>/dev/null || { echo "error: the UI exited within 2 s" >&2; exit 1; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime, incl. exited threads
+ns0=$(cpu_ns "$ui_pid") ticks0=$(ticks "$ui_pid") t0=$(date +%s%N)
+sleep "$IDLE_SECS"
+ns1=$(cpu_ns "$ui_pid") ticks1=$(ticks "$ui_pid") t1=$(date +%s%N)
+threads=$(find "/proc/$ui_pid/task" -mindepth 1 -maxdepth 1 | wc -l)
+status_line=$(tmux -S "$TMUX_SOCK" capture-pane -p | grep -v '^ *$' | tail -n 1 | sed 's/^ *//')
+tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
+python3 - "$ns0" "$ns1" "$t0" "$t1" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$threads" \
+    "$IDLE_MAX_PCT" "$status_line" "$SUMMARY" <<'EOF'
+import sys
+ns0, ns1, t0, t1, k0, k1, hz, threads = (int(x) for x in sys.argv[1:9])
+limit = float(sys.argv[9])
+wall = (t1 - t0) / 1e9
+pct = (ns1 - ns0) / 1e9 / wall * 100
+pct_ticks = (k1 - k0) / hz / wall * 100
+print(f"{(ns1 - ns0) / 1e6:.2f} ms on CPU in {wall:.1f} s over {threads} threads = {pct:.3f}% of "
+      f"one core (cross-check, utime+stime: {k1 - k0} ticks of 1/{hz} s = {pct_ticks:.2f}%)")
+print(f"UI status line: {sys.argv[10]}")
+with open(sys.argv[11], "a") as summary:
+    print("(5) UI idle CPU, % of one core", "-", f"{pct:.3f}", "-", f"< {limit:g}",
+          "yes" if pct < limit else "NO", sep="\t", file=summary)
+EOF
+
+# ---------------------------------------------------------------------------------------------
+echo
+echo "summary (ratio = echotui / reference; QUICK=$QUICK ROUNDS=$ROUNDS; load average" \
+    "$LOAD_AT_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end)"
+python3 - "$SUMMARY" <<'EOF'
+import sys
+header = ("measure", "reference", "echotui", "ratio", "target", "met?")
+rows = [header] + [tuple(line.rstrip("\n").split("\t")) for line in open(sys.argv[1])]
+widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+for n, row in enumerate(rows):
+    cells = (c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+    print(" | ".join(cells))
+    if n == 0:
+        print("-+-".join("-" * w for w in widths))
+EOF
