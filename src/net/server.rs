@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Local;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -276,9 +276,15 @@ impl Connection {
         stream: &mut TcpStream,
         (bytes_in, bytes_out): &mut (u64, u64),
     ) -> CloseReason {
-        let limits = self.settings.limits;
         let mut buf = Vec::new();
         let mut reading_changes = self.control.watch();
+        // One idle timer for the whole connection, moved only when it fires: re-arming a
+        // timer on every read would cost each echo a trip through tokio's timer wheel.
+        let idle = self.settings.limits.idle_timeout;
+        let mut last_read = Instant::now();
+        let far = Duration::from_secs(365 * 24 * 3600);
+        let idle_timer = tokio::time::sleep(idle.unwrap_or(far));
+        tokio::pin!(idle_timer);
         loop {
             let Some(reading) = next_reading(&mut reading_changes).await else {
                 return CloseReason::Shutdown;
@@ -286,22 +292,19 @@ impl Connection {
             buf.resize(reading.size, 0);
             // A `/read 7` or `/pause` typed while we wait here cancels the read (nothing was
             // read: `read` is cancel-safe) and the loop starts over with the new setting.
-            let read = async {
-                tokio::select! {
-                    read = stream.read(&mut buf) => Some(read),
-                    _ = reading_changes.changed() => None,
+            let n = tokio::select! {
+                read = stream.read(&mut buf) => read,
+                _ = reading_changes.changed() => continue,
+                () = &mut idle_timer => {
+                    let due = last_read + idle.unwrap_or(far);
+                    if Instant::now() >= due {
+                        return CloseReason::IdleTimeout;
+                    }
+                    idle_timer.as_mut().reset(due.into());
+                    continue;
                 }
             };
-            let read = match limits.idle_timeout {
-                Some(idle) => match tokio::time::timeout(idle, read).await {
-                    Ok(read) => read,
-                    Err(_) => return CloseReason::IdleTimeout,
-                },
-                None => read.await,
-            };
-            let Some(n) = read else {
-                continue;
-            };
+            last_read = Instant::now();
             let n = match n {
                 // The peer's FIN. Everything it sent has been echoed already (we echo before
                 // reading again), so finish our side too: half-close aware by construction.
@@ -328,6 +331,13 @@ impl Connection {
     /// reading: these bytes are pending), and one that waits the write-stall limit ends the
     /// connection, so a peer that never reads cannot make us hold its bytes for ever.
     async fn write_back(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), CloseReason> {
+        // Usually the socket takes it all at once: then no timer is needed at all.
+        let bytes = match stream.try_write(bytes) {
+            Ok(n) if n == bytes.len() => return Ok(()),
+            Ok(n) => &bytes[n..],
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => bytes,
+            Err(err) => return Err(CloseReason::from_io(&err)),
+        };
         let limit = self.settings.limits.write_stall;
         let mut write = std::pin::pin!(tokio::time::timeout(limit, stream.write_all(bytes)));
         let written = tokio::select! {
