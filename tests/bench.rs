@@ -55,7 +55,11 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             "errors"
         ]
     );
-    let protocol = if args.contains(&"--udp") { "udp" } else { "tcp" };
+    let protocol = if args.contains(&"--udp") {
+        "udp"
+    } else {
+        "tcp"
+    };
     assert!(v["target"].is_string() && v["protocol"] == protocol, "{v}");
     for key in [
         "connections",
