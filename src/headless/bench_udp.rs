@@ -33,22 +33,9 @@ pub struct UdpLoad {
 
 /// Opens `connections` UDP sockets towards `target`.
 pub async fn open_all(target: SocketAddr, connections: usize) -> anyhow::Result<Vec<UdpSocket>> {
-    let any: SocketAddr = if target.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
     let mut sockets = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let socket = net::listen_udp(any).await?;
-        socket
-            .connect(target)
-            .await
-            .map_err(|cause| net::NetError::Connect {
-                addr: target,
-                cause,
-            })?;
-        sockets.push(socket);
+        sockets.push(net::udp::connect(target).await?);
     }
     Ok(sockets)
 }

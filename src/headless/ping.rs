@@ -311,19 +311,7 @@ struct UdpPinger {
 
 impl UdpPinger {
     async fn open(target: SocketAddr, size: usize) -> anyhow::Result<Self> {
-        let any: SocketAddr = if target.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(any).await?;
-        socket
-            .connect(target)
-            .await
-            .map_err(|cause| net::NetError::Connect {
-                addr: target,
-                cause,
-            })?;
+        let socket = net::udp::connect(target).await?;
         Ok(Self {
             socket,
             nonce: fastrand::u32(..),

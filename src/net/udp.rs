@@ -52,6 +52,24 @@ impl fmt::Display for DropReason {
     }
 }
 
+/// A UDP socket on an ephemeral port of the target's address family, connected to the
+/// target: the kernel then filters replies from anyone else and reports ICMP errors to us.
+/// Shared by the client, `ping --udp` and `bench --udp`.
+pub async fn connect(target: SocketAddr) -> Result<UdpSocket, super::NetError> {
+    let any: SocketAddr = if target.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let fail = |cause| super::NetError::Connect {
+        addr: target,
+        cause,
+    };
+    let socket = UdpSocket::bind(any).await.map_err(fail)?;
+    socket.connect(target).await.map_err(fail)?;
+    Ok(socket)
+}
+
 /// An error on a connected UDP socket in words: usually an ICMP reply to an earlier datagram.
 pub fn explain_error(err: &std::io::Error) -> String {
     match err.kind() {

@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::{Actor, ClientCommand, Next};
-use crate::net::event::{ClientEvent, CloseReason, EventSink, NetEvent};
+use crate::net::event::{ClientEvent, EventSink, NetEvent};
 use crate::net::udp::MAX_DATAGRAM;
 use crate::net::{Transport, describe};
 use crate::stats::DatagramTracker;
@@ -23,12 +23,10 @@ impl Actor {
             transport: Transport::Udp,
         })
         .await;
-        let socket = match open(self.target).await {
+        let socket = match crate::net::udp::connect(self.target).await {
             Ok(socket) => Arc::new(socket),
             Err(err) => {
-                let reason =
-                    CloseReason::Error(format!("cannot open a UDP socket: {}", describe(&err)));
-                self.report(ClientEvent::Closed(reason)).await;
+                self.report(ClientEvent::Closed(err.close_reason())).await;
                 return Next::WaitForReconnect;
             }
         };
@@ -105,18 +103,6 @@ impl Actor {
             }
         }
     }
-}
-
-/// A socket of the target's address family on an ephemeral port, connected to the target.
-async fn open(target: SocketAddr) -> std::io::Result<UdpSocket> {
-    let any: SocketAddr = if target.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(any).await?;
-    socket.connect(target).await?;
-    Ok(socket)
 }
 
 fn lock(tracker: &Mutex<DatagramTracker>) -> std::sync::MutexGuard<'_, DatagramTracker> {
