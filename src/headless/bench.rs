@@ -37,7 +37,7 @@ use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -148,7 +148,7 @@ pub async fn run(
 
 /// `bench --udp`: sockets instead of connections (see [`super::bench_udp`]).
 async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    use super::ping::UDP_PROBE_HEADER;
+    use super::udp_probe::UDP_PROBE_HEADER;
     if !(UDP_PROBE_HEADER..=net::udp::MAX_DATAGRAM).contains(&args.size) {
         let max = net::udp::MAX_DATAGRAM;
         anyhow::bail!(
@@ -499,10 +499,7 @@ impl Load {
     fn received(&mut self, data: &[u8], at: Instant) {
         self.read += data.len() as u64;
         self.tracker.received(data, at, &mut self.updates);
-        let mut live = self
-            .live
-            .as_deref()
-            .map(|live| live.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut live = self.live.as_deref().map(|live| net::lock(live));
         for update in self.updates.drain(..) {
             match update {
                 EchoUpdate::Echoed { rtt, .. } => {
@@ -616,7 +613,7 @@ impl Progress {
 
     fn show(&mut self, elapsed: Duration) {
         for live in &self.live {
-            let mut live = live.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut live = net::lock(live);
             // Same bounds on both sides and values clamped to them: the addition cannot fail,
             // and a progress line is no reason to stop a bench anyway.
             let _ = self.window.add(&*live);

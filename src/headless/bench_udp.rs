@@ -2,7 +2,7 @@
 //!
 //! Each "connection" is a UDP socket connected to the target that keeps `--pipeline`
 //! datagrams in flight. Every datagram carries a per-run nonce and its sequence number
-//! (`ping --udp`'s layout, [`super::ping::UDP_PROBE_HEADER`]), so a reply is matched exactly
+//! (`ping --udp`'s layout, [`super::udp_probe`]), so a reply is matched exactly
 //! and its bytes checked against what was sent. A datagram unanswered after [`LOSS_AFTER`]
 //! is lost and replaced, so the window stays full; lost and differing datagrams are errors,
 //! a second or late reply is counted but never taken for an RTT.
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::ping::UDP_PROBE_HEADER;
+use super::udp_probe::{UDP_PROBE_HEADER, seq_of, stamp};
 use crate::net::{self, udp::MAX_DATAGRAM};
 use crate::stats::RttStats;
 
@@ -107,35 +107,5 @@ pub async fn run(
                 }
             }
         }
-    }
-}
-
-/// Writes the nonce and sequence number at the start of a datagram.
-fn stamp(datagram: &mut [u8], nonce: u32, seq: u32) {
-    datagram[..4].copy_from_slice(&nonce.to_le_bytes());
-    datagram[4..UDP_PROBE_HEADER].copy_from_slice(&seq.to_le_bytes());
-}
-
-/// The sequence number of a reply carrying `nonce`, if it is one of ours.
-fn seq_of(reply: &[u8], nonce: u32) -> Option<u32> {
-    if reply.get(..4)? != nonce.to_le_bytes() {
-        return None;
-    }
-    Some(u32::from_le_bytes(
-        reply.get(4..UDP_PROBE_HEADER)?.try_into().ok()?,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replies_are_recognised_by_nonce_and_sequence() {
-        let mut datagram = net::probe_payload(13);
-        stamp(&mut datagram, 0xdead_beef, 7);
-        assert_eq!(seq_of(&datagram, 0xdead_beef), Some(7));
-        assert_eq!(seq_of(&datagram, 1), None, "another run's datagram");
-        assert_eq!(seq_of(b"short", 0xdead_beef), None);
     }
 }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_udp;
 pub mod ping;
 pub mod serve;
+pub mod udp_probe;
 
 use std::net::SocketAddr;
 

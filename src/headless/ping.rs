@@ -20,15 +20,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
+use super::udp_probe::{UDP_PROBE_HEADER, seq_of, stamp};
 use crate::cli::{ClientOpts, PingArgs};
 use crate::format;
 use crate::net::{self, Transport, udp::MAX_DATAGRAM};
 use crate::session_log::SessionLog;
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
 
-/// A UDP probe starts with a 4-byte nonce and a 4-byte sequence number, so the tutorial's
-/// 13-byte size still fits (`-c` beyond 2³² probes wraps the numbers).
-pub const UDP_PROBE_HEADER: usize = 8;
 /// UDP probes remembered for recognising duplicates and late replies.
 const UDP_WINDOW: usize = 4096;
 
@@ -325,8 +323,7 @@ impl UdpPinger {
 
     /// Probe `seq`: nonce and sequence number, then the usual filler bytes.
     fn fill(&mut self, seq: u64) {
-        self.probe[..4].copy_from_slice(&self.nonce.to_le_bytes());
-        self.probe[4..UDP_PROBE_HEADER].copy_from_slice(&(seq as u32).to_le_bytes());
+        stamp(&mut self.probe, self.nonce, seq as u32);
     }
 
     async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
@@ -372,12 +369,7 @@ impl UdpPinger {
 
     /// The sequence number of a reply carrying this run's nonce (as sent: 32 bits).
     fn reply_seq(&self, reply: &[u8]) -> Option<u32> {
-        let nonce = reply.get(..4)?;
-        let seq = reply.get(4..UDP_PROBE_HEADER)?;
-        if nonce != self.nonce.to_le_bytes() {
-            return None;
-        }
-        Some(u32::from_le_bytes(seq.try_into().ok()?))
+        seq_of(reply, self.nonce)
     }
 
     /// Marks `seq` answered; returns whether it already was (or is too old to know, which

@@ -172,6 +172,15 @@ pub fn probe_payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Locks a mutex shared between network tasks. A poisoned lock only means another task
+/// panicked while holding it; counters and trackers are still the best state we have, so
+/// carry on with them rather than propagate the panic.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether an address is reachable only from this machine.
 pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Local;
@@ -392,9 +392,7 @@ impl Slots {
     }
 
     fn acquire(&self, ip: IpAddr) -> Result<Slot, Limit> {
-        // A poisoned lock only means another task panicked mid-update of two integers;
-        // the counts are still the best we have.
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = super::lock(&self.open);
         if open.total >= self.limits.max_conns {
             return Err(Limit::MaxConns(self.limits.max_conns));
         }
@@ -413,7 +411,7 @@ impl Slots {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = super::lock(&self.open);
         open.total -= 1;
         if let Some(n) = open.per_ip.get_mut(&self.ip) {
             *n -= 1;

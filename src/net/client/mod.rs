@@ -14,7 +14,7 @@ mod udp;
 
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,8 +23,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Transport;
 use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
+use super::{Transport, lock};
 use crate::stats::{MessageId, RttTracker};
 
 /// How many commands may wait for the actor; beyond that the UI is told the client is busy.
@@ -405,12 +405,6 @@ impl Actor {
         self.report(ClientEvent::SendUnblocked).await;
         Ok(written)
     }
-}
-
-fn lock(tracker: &Mutex<RttTracker>) -> std::sync::MutexGuard<'_, RttTracker> {
-    // Poisoning means the other half panicked mid-update; the tracker is still consistent
-    // enough to report what it knows.
-    tracker.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reads echoes until the connection ends (reported) or `ended` is cancelled (silent).

@@ -2,7 +2,7 @@
 //! datagram without a reply within the timeout is reported lost.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Actor, ClientCommand, Next};
 use crate::net::event::{ClientEvent, EventSink, NetEvent};
 use crate::net::udp::MAX_DATAGRAM;
-use crate::net::{Transport, describe};
+use crate::net::{Transport, describe, lock};
 use crate::stats::DatagramTracker;
 
 impl Actor {
@@ -103,11 +103,6 @@ impl Actor {
             }
         }
     }
-}
-
-fn lock(tracker: &Mutex<DatagramTracker>) -> std::sync::MutexGuard<'_, DatagramTracker> {
-    // Poisoning means the other task panicked mid-update; the queue is still usable.
-    tracker.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reads replies and declares losses until `ended` is cancelled.
