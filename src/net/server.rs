@@ -292,9 +292,12 @@ impl Connection {
             buf.resize(reading.size, 0);
             // A `/read 7` or `/pause` typed while we wait here cancels the read (nothing was
             // read: `read` is cancel-safe) and the loop starts over with the new setting.
+            // `biased`, change first: when a `/pause` and data arrive together, the pause wins
+            // (an unbiased select picks at random and would sometimes read while paused).
             let n = tokio::select! {
-                read = stream.read(&mut buf) => read,
+                biased;
                 _ = reading_changes.changed() => continue,
+                read = stream.read(&mut buf) => read,
                 () = &mut idle_timer => {
                     let due = last_read + idle.unwrap_or(far);
                     if Instant::now() >= due {

@@ -100,7 +100,9 @@ pub async fn run(
             reading = next_reading(&mut reading_changes) => reading,
         };
         let Some(reading) = reading else { return };
+        // `biased`: a pause or a new read size wins over a datagram that arrived meanwhile.
         let received = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return,
             _ = reading_changes.changed() => continue,
             received = socket.recv_from(&mut buf) => received,
