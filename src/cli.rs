@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::net::impair::{Impairments, Percent, parse_rate};
-use crate::net::{DEFAULT_READ_SIZE, MAX_READ_SIZE};
+use crate::net::impair::Impairments;
+use crate::net::{DEFAULT_READ_SIZE, MAX_MESSAGE_SIZE, MAX_READ_SIZE};
+use crate::units::{self, Percent, parse_duration, parse_positive_duration, parse_rate};
 
 /// The echo protocol (RFC 862) made visible: an echo server and client side by side.
 ///
@@ -94,10 +95,10 @@ pub struct ServeArgs {
     #[arg(long, requires = "headless")]
     pub quiet: bool,
     /// Maximum simultaneous connections; more are accepted and closed at once.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_limit)]
     pub max_conns: u32,
     /// Maximum simultaneous connections from one IP address.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = parse_limit)]
     pub max_per_ip: u32,
     /// Close connections silent for this long (0 = never).
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
@@ -106,7 +107,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
     pub write_stall: Duration,
     /// UDP replies per second per source address (loopback sources are not limited).
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = parse_limit)]
     pub udp_rate: u32,
 }
 
@@ -165,7 +166,7 @@ pub struct PingArgs {
     #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
     pub target: Option<String>,
     /// Number of probes.
-    #[arg(short, long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short, long, value_name = "N", default_value_t = 10, value_parser = parse_count)]
     pub count: u64,
     /// Pause between probes (0 = back-to-back).
     #[arg(short, long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
@@ -185,9 +186,6 @@ pub struct PingArgs {
     #[command(flatten)]
     pub impair: ImpairOpts,
 }
-
-/// Largest ping probe: large enough to show segmentation, small enough to stay a probe.
-pub const MAX_PROBE_SIZE: usize = 1 << 20;
 
 /// `echotui bench [HOST:PORT]`.
 #[derive(Debug, Clone, Args)]
@@ -222,72 +220,36 @@ pub const MAX_PIPELINE: usize = 1024;
 
 /// Validates `HOST:PORT` syntax and the port range; the host is resolved later, at use.
 pub fn parse_target(s: &str) -> Result<String, String> {
-    parse_host_port(s, 1)
+    units::parse_host_port(s, 1)
 }
 
 /// Like [`parse_target`], but port 0 asks the OS for a free port (handy for scripts and tests).
 fn parse_listen(s: &str) -> Result<String, String> {
-    parse_host_port(s, 0)
-}
-
-fn parse_host_port(s: &str, min_port: u32) -> Result<String, String> {
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("expected HOST:PORT, e.g. 127.0.0.1:12345 (got '{s}')"))?;
-    if host.is_empty() {
-        return Err(format!("missing host in '{s}'"));
-    }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.contains(':') && !s.starts_with('[') {
-        return Err(format!(
-            "write IPv6 addresses in brackets, e.g. [{host}]:{port}"
-        ));
-    }
-    match port.parse::<u32>() {
-        Ok(p) if (min_port..=65535).contains(&p) => Ok(s.to_owned()),
-        _ => Err(format!("port must be {min_port}..=65535 (got '{port}')")),
-    }
-}
-
-/// humantime durations (`250ms`, `2s`, `1m`); `0` means zero.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s.trim() == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))
-}
-
-fn parse_positive_duration(s: &str) -> Result<Duration, String> {
-    match parse_duration(s)? {
-        Duration::ZERO => Err("must be more than 0".into()),
-        d => Ok(d),
-    }
+    units::parse_host_port(s, 0)
 }
 
 fn parse_read_size(s: &str) -> Result<usize, String> {
-    parse_in_range(s, 1, MAX_READ_SIZE)
+    units::parse_in_range(s, 1, MAX_READ_SIZE)
 }
 
 fn parse_probe_size(s: &str) -> Result<usize, String> {
-    parse_in_range(s, 1, MAX_PROBE_SIZE)
+    units::parse_in_range(s, 1, MAX_MESSAGE_SIZE)
 }
 
 fn parse_connections(s: &str) -> Result<usize, String> {
-    parse_in_range(s, 1, MAX_CONNECTIONS)
+    units::parse_in_range(s, 1, MAX_CONNECTIONS)
 }
 
 fn parse_pipeline(s: &str) -> Result<usize, String> {
-    parse_in_range(s, 1, MAX_PIPELINE)
+    units::parse_in_range(s, 1, MAX_PIPELINE)
 }
 
-/// Parses a whole number in `min..=max`; shared by every size flag and `/command`.
-pub fn parse_in_range(s: &str, min: usize, max: usize) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "must be a whole number from {min} to {max} (got '{s}')"
-        )),
-    }
+fn parse_count(s: &str) -> Result<u64, String> {
+    units::parse_in_range(s, 1, u64::MAX)
+}
+
+fn parse_limit(s: &str) -> Result<u32, String> {
+    units::parse_in_range(s, 1, u32::MAX)
 }
 
 #[cfg(test)]
@@ -298,38 +260,6 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn targets() {
-        for ok in [
-            "127.0.0.1:12345",
-            "localhost:7",
-            "[::1]:7",
-            "example.org:65535",
-        ] {
-            assert_eq!(parse_target(ok).as_deref(), Ok(ok));
-        }
-        for bad in [
-            "127.0.0.1",
-            ":80",
-            "host:0",
-            "host:70000",
-            "host:http",
-            "::1:7",
-        ] {
-            assert!(parse_target(bad).is_err(), "{bad} should be rejected");
-        }
-        assert!(parse_listen("127.0.0.1:0").is_ok());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_positive_duration("0").is_err());
     }
 
     #[test]

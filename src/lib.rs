@@ -13,7 +13,6 @@
 
 pub mod app;
 pub mod cli;
-pub mod format;
 pub mod headless;
 pub mod net;
 pub mod runtime;
@@ -24,6 +23,7 @@ pub mod terminal;
 pub mod text;
 pub mod tui;
 pub mod ui;
+pub mod units;
 
 use std::process::ExitCode;
 

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use echotui::net::impair::{self, ImpairControl, ImpairStats, Impairments, Percent};
+use echotui::net::impair::{self, ImpairControl, ImpairStats, Impairments};
+use echotui::units::Percent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;

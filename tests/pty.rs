@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use echotui::format;
+use echotui::units;
 use portable_pty::{Child, CommandBuilder, ExitStatus, MasterPty, PtySize, native_pty_system};
 
 /// How long the program may take to show what a test waits for.
@@ -298,7 +298,7 @@ fn default_mode_echoes_hello_world_and_ctrl_c_restores_the_terminal() {
     let mut tui = Tui::start(&[], 24, 80);
     tui.wait_for("connected client", contains(CONNECTED));
     tui.type_keys(b"Hello, World!\r");
-    let (size, read) = (format::bytes(13), format!("read {}", format::bytes(13)));
+    let (size, read) = (units::bytes(13), format!("read {}", units::bytes(13)));
     tui.wait_for("echo with an RTT and the server's read", |screen| {
         left_half(screen)
             .iter()
@@ -316,7 +316,7 @@ fn connect_mode_echoes_through_a_std_net_server() {
     let mut tui = Tui::start(&["connect", &target], 36, 120);
     tui.wait_for("connected client", contains(CONNECTED));
     tui.type_keys(b"Hello, World!\r");
-    let size = format::bytes(13);
+    let size = units::bytes(13);
     tui.wait_for("echo with an RTT", |screen| {
         pane_rows(screen, 0, 120)
             .iter()
@@ -357,7 +357,7 @@ fn size_command_shows_the_server_reading_read_size_bytes_at_a_time() {
     // One 3000-byte write lands in the server's socket buffer whole, so its reads are
     // 1000 + 1000 + 1000 (the log shows every one).
     // Sizes as the UI writes them (`3000 B` or `2.9 KiB`: format.rs decides).
-    let (size, read) = (format::bytes(3000), format!("read {}", format::bytes(1000)));
+    let (size, read) = (units::bytes(3000), format!("read {}", units::bytes(1000)));
     tui.wait_for("3000-byte echo and 1000-byte reads", |screen| {
         let reads = right_half(screen)
             .iter()
@@ -451,11 +451,11 @@ fn read_7_splits_hello_world_into_reads_of_7_and_6() {
     tui.type_keys(b"/read 7\r");
     tui.wait_for("the read size in the server pane", contains("read 7 ·"));
     tui.type_keys(b"Hello, World!\r");
-    let size = format::bytes(13);
+    let size = units::bytes(13);
     tui.wait_for("reads of 7 and 6 bytes and the whole echo", |screen| {
         let server = right_half(screen);
         let read = |n: u64, text: &str| {
-            let head = format!("read {}", format::bytes(n));
+            let head = format!("read {}", units::bytes(n));
             server
                 .iter()
                 .any(|row| row.contains(&head) && row.contains(text))
@@ -477,7 +477,7 @@ fn the_session_log_records_sends_and_echoes() {
     let mut tui = Tui::start(&["--log", path.to_str().unwrap()], 24, 80);
     tui.wait_for("connected client", contains(CONNECTED));
     tui.type_keys(b"Hello, World!\r");
-    let size = format::bytes(13);
+    let size = units::bytes(13);
     tui.wait_for("the echo", |screen| {
         left_half(screen)
             .iter()

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::app::model::{LatencyView, RosterSort};
-use crate::cli::{MAX_PROBE_SIZE, parse_duration, parse_in_range};
-use crate::net::impair::{Impairments, Percent, parse_rate};
-use crate::net::{MAX_READ_SIZE, Transport};
+use crate::net::impair::Impairments;
+use crate::net::{MAX_MESSAGE_SIZE, MAX_READ_SIZE, Transport};
+use crate::units::{Percent, parse_duration, parse_in_range, parse_rate};
 
 /// Most messages one `/repeat` may queue: enough to show coalescing, not enough to wedge.
 pub const MAX_REPEAT: usize = 1000;
@@ -143,7 +143,7 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "reconnect" => no_args(Command::Reconnect),
         "close" => no_args(Command::Close),
         "reset" => no_args(Command::Reset),
-        "size" => parse_in_range(args, 1, MAX_PROBE_SIZE)
+        "size" => parse_in_range(args, 1, MAX_MESSAGE_SIZE)
             .map(|n| Line::Command(Command::Size(n)))
             .map_err(|e| format!("/size N: N {e}")),
         "repeat" => {

@@ -295,7 +295,7 @@ fn change_impairments(app: &mut App, change: ImpairChange) -> Vec<Effect> {
     } else {
         let mut notice = format!("link now: {new}, each way");
         if !new.delay.is_zero() {
-            let rtt = crate::format::duration(new.delay * 2);
+            let rtt = crate::units::duration(new.delay * 2);
             notice += &format!(" (RTT at least {rtt} more)");
         }
         let ignored = new.tcp_ignored();
@@ -408,7 +408,7 @@ fn on_client(app: &mut App, event: ClientEvent) {
             let notice = match connect_time {
                 Some(took) => format!(
                     "connected in {} ({local} → {peer})",
-                    crate::format::duration(took)
+                    crate::units::duration(took)
                 ),
                 None => format!("UDP ready, no handshake ({local} → {peer})"),
             };
@@ -452,7 +452,7 @@ fn on_client(app: &mut App, event: ClientEvent) {
         ClientEvent::Problem(problem) => client.note(now, ClientRowKind::Error(problem)),
         ClientEvent::SendBlocked => {
             client.send_blocked = true;
-            let in_flight = crate::format::bytes(client.in_flight_bytes);
+            let in_flight = crate::units::bytes(client.in_flight_bytes);
             client.note(now, ClientRowKind::Notice(format!(
                 "send blocked: {in_flight} unechoed, the peer is not reading and the socket buffers are full"
             )));

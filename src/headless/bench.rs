@@ -49,9 +49,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BenchArgs, ClientOpts};
-use crate::format;
 use crate::net::{self, CloseReason, NetError, Transport};
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
+use crate::units;
 
 /// How long one connection may take to be established.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -621,11 +621,11 @@ impl Progress {
         }
         let interval = (elapsed - self.shown_at).as_secs_f64();
         self.shown_at = elapsed;
-        let mut line = format!("\r\x1b[2K{:>7}", format::duration(elapsed));
+        let mut line = format!("\r\x1b[2K{:>7}", units::duration(elapsed));
         if self.window.is_empty() || interval <= 0.0 {
             line.push_str("  waiting for echoes");
         } else {
-            let micros = |q| format::micros(self.window.value_at_quantile(q) as f64 / 1e3);
+            let micros = |q| units::micros(self.window.value_at_quantile(q) as f64 / 1e3);
             line += &format!(
                 "  {:>9.0} msgs/s  p50 {}  p99 {}",
                 self.window.len() as f64 / interval,
@@ -702,9 +702,9 @@ fn write_summary(
         ("connections", r.connections.to_string()),
         ("size", format!("{} B", r.size)),
         ("pipeline", r.pipeline.to_string()),
-        ("duration", format::micros(r.duration_s * 1e6)),
+        ("duration", units::micros(r.duration_s * 1e6)),
         ("messages", r.messages.to_string()),
-        ("bytes", format::bytes(r.bytes)),
+        ("bytes", units::bytes(r.bytes)),
         ("msgs/s", format!("{:.1}", r.msgs_per_s)),
         ("MiB/s", format!("{:.2}", r.mib_per_s)),
         (
@@ -715,7 +715,7 @@ fn write_summary(
         ),
         (
             "jitter",
-            jitter_us.map_or_else(|| "-".to_owned(), format::micros),
+            jitter_us.map_or_else(|| "-".to_owned(), units::micros),
         ),
         ("errors", errors.to_string()),
     ];

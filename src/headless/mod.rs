@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::format;
 use crate::net::{self, EventSink, Limits, ServerControl, ServerSettings, Transport};
 use crate::stats::RttSummary;
+use crate::units;
 
 /// Starts an echo server on a free loopback port (never 12345, so it cannot clash), for
 /// `ping` and `bench` without a target. It admits at least `connections` clients from
@@ -67,7 +67,7 @@ pub async fn embedded_server(
 /// `min/mean/p50/p90/p99/p99.9/max/stddev = 12µs/…`, each with an adaptive unit.
 pub fn rtt_ladder(s: &RttSummary) -> String {
     let values = [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max, s.stddev]
-        .map(format::micros)
+        .map(units::micros)
         .join("/");
     format!("min/mean/p50/p90/p99/p99.9/max/stddev = {values}")
 }

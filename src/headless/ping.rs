@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::udp_probe::{UDP_PROBE_HEADER, seq_of, stamp};
 use crate::cli::{ClientOpts, PingArgs};
-use crate::format;
 use crate::net::{self, Transport, udp::MAX_DATAGRAM};
 use crate::session_log::SessionLog;
 use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
+use crate::units;
 
 /// UDP probes remembered for recognising duplicates and late replies.
 const UDP_WINDOW: usize = 4096;
@@ -117,7 +117,7 @@ pub async fn run(
     };
     if !args.json {
         let handshake = connect_time
-            .map(|took| format!(", connected in {}", format::duration(took)))
+            .map(|took| format!(", connected in {}", units::duration(took)))
             .unwrap_or_default();
         let link = if impairments.is_none() {
             String::new()
@@ -161,13 +161,13 @@ pub async fn run(
         }
         let line = match probe {
             Probe::Echoed(rtt) if warming_up => {
-                let time = format::duration(rtt);
+                let time = units::duration(rtt);
                 let size = args.size;
                 format!("{size} bytes from {target}: seq={seq} time={time} (warm-up, not counted)")
             }
             Probe::Echoed(rtt) => {
                 stats.record(rtt);
-                let time = format::duration(rtt);
+                let time = units::duration(rtt);
                 format!("{} bytes from {target}: seq={seq} time={time}", args.size)
             }
             Probe::TimedOut => {
@@ -398,13 +398,13 @@ fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
         write!(out, ", {duplicates} duplicates, {late} late")?;
     }
     match r.connect_us {
-        Some(us) => writeln!(out, ", connect {}", format::micros(us))?,
+        Some(us) => writeln!(out, ", connect {}", units::micros(us))?,
         None => writeln!(out)?,
     }
     if let Some(s) = &r.rtt_us {
         write!(out, "rtt {}", super::rtt_ladder(s))?;
         match r.jitter_us {
-            Some(jitter) => writeln!(out, ", jitter {}", format::micros(jitter))?,
+            Some(jitter) => writeln!(out, ", jitter {}", units::micros(jitter))?,
             None => writeln!(out)?,
         }
     }

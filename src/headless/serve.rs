@@ -239,7 +239,7 @@ impl Log {
                 self.peak,
                 self.rejected,
                 self.reads,
-                crate::format::bytes(self.bytes),
+                crate::units::bytes(self.bytes),
                 self.dropped,
                 dropped
             );

@@ -17,7 +17,6 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,6 +28,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
+
+use crate::units::{self, Percent};
 
 /// Largest chunk the TCP relay reads at once.
 const TCP_CHUNK: usize = 64 * 1024;
@@ -66,118 +67,6 @@ const UDP_SWEEP: Duration = Duration::from_secs(5);
 const MAX_DELAY: Duration = Duration::from_secs(3600);
 /// Shortest time a held-back datagram waits for a successor to overtake it.
 const MIN_HOLD: Duration = Duration::from_millis(1);
-
-/// A probability in percent, validated once (0 to 100) so the relay never meets 150%.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
-pub struct Percent(f64);
-
-/// Why a percentage was refused; the message is written for the `error:` line.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PercentError {
-    #[error("'{0}' is not a percentage (expected e.g. 10%, 0.5% or 10)")]
-    NotANumber(String),
-    #[error("{0}% is out of range: a percentage is between 0% and 100%")]
-    OutOfRange(f64),
-}
-
-impl Percent {
-    /// Never: the value of every impairment that is off.
-    pub const ZERO: Percent = Percent(0.0);
-
-    /// Validates a percentage given as a number (`10.0` is 10%).
-    pub fn new(value: f64) -> Result<Self, PercentError> {
-        if !value.is_finite() {
-            return Err(PercentError::NotANumber(value.to_string()));
-        }
-        if !(0.0..=100.0).contains(&value) {
-            return Err(PercentError::OutOfRange(value));
-        }
-        // `+ 0.0` turns -0 into 0, so "-0" never shows as "-0%".
-        Ok(Percent(value + 0.0))
-    }
-
-    /// The percentage as a number (`10.0` for 10%).
-    pub fn get(self) -> f64 {
-        self.0
-    }
-
-    /// Whether this impairment is off.
-    pub fn is_zero(self) -> bool {
-        self.0 == 0.0
-    }
-
-    /// One roll of the dice: true with this probability.
-    fn happens(self, rng: &mut fastrand::Rng) -> bool {
-        self.0 > 0.0 && rng.f64() * 100.0 < self.0
-    }
-}
-
-impl FromStr for Percent {
-    type Err = PercentError;
-
-    /// Accepts `10%`, `10`, `0.5%` (spaces allowed around the number).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let text = s.trim();
-        let number = text.strip_suffix('%').unwrap_or(text).trim();
-        match number.parse::<f64>() {
-            Ok(value) if value.is_finite() => Percent::new(value),
-            _ => Err(PercentError::NotANumber(s.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for Percent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}%", self.0)
-    }
-}
-
-/// Parses a rate in bytes per second for `--rate` and `/rate`: `10kB/s`, `1MB/s`, `500B/s`,
-/// `1000`, `64KiB/s` (k, M, G are powers of 1000; Ki, Mi, Gi powers of 1024).
-pub fn parse_rate(s: &str) -> Result<u64, String> {
-    let text = s.trim();
-    let unit_at = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(unit_at);
-    let unit = unit.trim();
-    let unit = unit.strip_suffix("/s").unwrap_or(unit);
-    let unit = unit.strip_suffix('B').unwrap_or(unit);
-    let multiplier: u64 = match unit {
-        "" => 1,
-        "k" | "K" => 1_000,
-        "M" => 1_000_000,
-        "G" => 1_000_000_000,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        _ => {
-            return Err(rate_error(
-                s,
-                "expected bytes per second such as 10kB/s, 1MB/s, 64KiB/s or 500",
-            ));
-        }
-    };
-    let Ok(number) = number.parse::<f64>() else {
-        return Err(rate_error(
-            s,
-            "expected bytes per second such as 10kB/s, 1MB/s, 64KiB/s or 500",
-        ));
-    };
-    let bytes_per_second = (number * multiplier as f64).round();
-    if bytes_per_second < 1.0 {
-        return Err(rate_error(s, "a rate must be at least 1 B/s"));
-    }
-    // u64::MAX as f64 is 2^64, the first value that does not fit.
-    if bytes_per_second >= u64::MAX as f64 {
-        return Err(rate_error(s, "too large"));
-    }
-    Ok(bytes_per_second as u64)
-}
-
-fn rate_error(input: &str, why: &str) -> String {
-    format!("invalid rate '{input}': {why}")
-}
 
 /// What the proxy does to the traffic, in each direction on its own (as netem on a link).
 ///
@@ -237,9 +126,9 @@ impl Impairments {
             self.delay
         };
         if !delay.is_zero() || !self.jitter.is_zero() {
-            line += &format!(" delay {}", format_duration(delay));
+            line += &format!(" delay {}", units::setting_duration(delay));
             if !self.jitter.is_zero() {
-                line += &format!(" {}", format_duration(self.jitter));
+                line += &format!(" {}", units::setting_duration(self.jitter));
             }
         }
         for (name, percent) in [
@@ -252,7 +141,7 @@ impl Impairments {
             }
         }
         if let Some(rate) = self.rate() {
-            line += &format!(" rate {}", format_bits(u128::from(rate) * 8));
+            line += &format!(" rate {}", units::tc_bits(u128::from(rate) * 8));
         }
         line
     }
@@ -269,9 +158,9 @@ impl fmt::Display for Impairments {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
         if !self.delay.is_zero() || !self.jitter.is_zero() {
-            let mut delay = format!("delay {}", format_duration(self.delay));
+            let mut delay = format!("delay {}", units::setting_duration(self.delay));
             if !self.jitter.is_zero() {
-                delay += &format!(" ±{}", format_duration(self.jitter));
+                delay += &format!(" ±{}", units::setting_duration(self.jitter));
             }
             parts.push(delay);
         }
@@ -285,7 +174,7 @@ impl fmt::Display for Impairments {
             }
         }
         if let Some(rate) = self.rate() {
-            parts.push(format!("rate {}", format_rate(rate)));
+            parts.push(format!("rate {}", units::rate(rate)));
         }
         if parts.is_empty() {
             f.write_str("none")
@@ -293,62 +182,6 @@ impl fmt::Display for Impairments {
             f.write_str(&parts.join(" · "))
         }
     }
-}
-
-/// `2s`, `50ms`, `1.5ms`, `0.25ms`: short, and a syntax both humantime and `tc` accept.
-fn format_duration(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros >= 1_000_000 && micros % 1_000_000 == 0 {
-        return format!("{}s", micros / 1_000_000);
-    }
-    let whole = micros / 1000;
-    let fraction = micros % 1000;
-    if fraction == 0 {
-        format!("{whole}ms")
-    } else {
-        let fraction = format!("{fraction:03}");
-        format!("{whole}.{}ms", fraction.trim_end_matches('0'))
-    }
-}
-
-/// `10 kB/s`, `64 KiB/s`, `1.5 MB/s`: the exact unit when one divides the rate, else decimal.
-fn format_rate(rate: u64) -> String {
-    const EXACT: [(u64, &str); 6] = [
-        (1_000_000_000, "GB"),
-        (1 << 30, "GiB"),
-        (1_000_000, "MB"),
-        (1 << 20, "MiB"),
-        (1_000, "kB"),
-        (1 << 10, "KiB"),
-    ];
-    if let Some((size, unit)) = EXACT
-        .iter()
-        .find(|(size, _)| rate >= *size && rate % size == 0)
-    {
-        return format!("{} {unit}/s", rate / size);
-    }
-    let (size, unit) = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")]
-        .into_iter()
-        .find(|(size, _)| rate >= *size)
-        .unwrap_or((1, "B"));
-    let value = format!("{:.2}", rate as f64 / size as f64);
-    let value = value.trim_end_matches('0').trim_end_matches('.');
-    format!("{value} {unit}/s")
-}
-
-/// `80kbit`: `tc`'s unit for a rate in bits per second, the largest one that is exact.
-fn format_bits(bits: u128) -> String {
-    [
-        (1_000_000_000, "gbit"),
-        (1_000_000, "mbit"),
-        (1_000, "kbit"),
-    ]
-    .into_iter()
-    .find(|(size, _)| bits >= *size && bits % size == 0)
-    .map_or_else(
-        || format!("{bits}bit"),
-        |(size, unit)| format!("{}{unit}", bits / size),
-    )
 }
 
 /// The UI's handle for changing impairments while traffic flows.
@@ -397,6 +230,11 @@ pub struct ImpairStats {
     pub delayed: AtomicU64,
     /// Datagrams the proxy dropped on its own: queue full, or no socket for a new source.
     pub overflowed: AtomicU64,
+}
+
+/// One roll of the dice: true with probability `percent`.
+fn happens(percent: Percent, rng: &mut fastrand::Rng) -> bool {
+    percent.get() > 0.0 && rng.f64() * 100.0 < percent.get()
 }
 
 fn count(counter: &AtomicU64) {
@@ -959,11 +797,11 @@ impl Link {
 
     /// Loss, then duplication; each copy then goes through reordering and scheduling.
     fn admit(&mut self, datagram: Datagram, impairments: &Impairments) {
-        if impairments.loss.happens(&mut self.schedule.rng) {
+        if happens(impairments.loss, &mut self.schedule.rng) {
             count(&self.stats.dropped);
             return;
         }
-        if impairments.duplicate.happens(&mut self.schedule.rng) {
+        if happens(impairments.duplicate, &mut self.schedule.rng) {
             count(&self.stats.duplicated);
             self.enqueue(datagram.clone(), impairments);
         }
@@ -981,7 +819,7 @@ impl Link {
             let due = self.push(datagram, earliest, impairments);
             self.push(held.datagram, due, impairments);
             count(&self.stats.reordered);
-        } else if impairments.reorder.happens(&mut self.schedule.rng) {
+        } else if happens(impairments.reorder, &mut self.schedule.rng) {
             let wait =
                 impairments.delay.min(MAX_DELAY) + impairments.jitter.clamp(MIN_HOLD, MAX_DELAY);
             let until = datagram.arrived + wait;
@@ -1045,84 +883,6 @@ mod tests {
     }
 
     #[test]
-    fn percent_accepts_numbers_with_or_without_the_sign() {
-        for (text, value) in [
-            ("10%", 10.0),
-            ("10", 10.0),
-            ("0.5%", 0.5),
-            (" 100 % ", 100.0),
-            ("0", 0.0),
-            ("-0", 0.0),
-        ] {
-            assert_eq!(text.parse::<Percent>(), Ok(percent(value)), "{text}");
-        }
-        assert_eq!("-0".parse::<Percent>().unwrap().to_string(), "0%");
-    }
-
-    #[test]
-    fn percent_refuses_out_of_range_and_garbage_in_words() {
-        let message = |text: &str| text.parse::<Percent>().unwrap_err().to_string();
-        assert_eq!(
-            message("150%"),
-            "150% is out of range: a percentage is between 0% and 100%"
-        );
-        assert_eq!(
-            message("-1"),
-            "-1% is out of range: a percentage is between 0% and 100%"
-        );
-        assert_eq!(
-            message("abc"),
-            "'abc' is not a percentage (expected e.g. 10%, 0.5% or 10)"
-        );
-        for text in ["", "%", "10%%", "inf", "NaN", "1O%"] {
-            assert!(text.parse::<Percent>().is_err(), "{text:?} accepted");
-        }
-        assert!(Percent::new(f64::NAN).is_err());
-    }
-
-    #[test]
-    fn rate_accepts_bytes_per_second_with_decimal_and_binary_units() {
-        for (text, rate) in [
-            ("10kB/s", 10_000),
-            ("1MB/s", 1_000_000),
-            ("500B/s", 500),
-            ("1000", 1000),
-            ("64KiB/s", 65_536),
-            ("1MiB/s", 1 << 20),
-            ("1.5kB/s", 1500),
-            ("10 kB/s", 10_000),
-            ("10k", 10_000),
-            ("2GB/s", 2_000_000_000),
-        ] {
-            assert_eq!(parse_rate(text), Ok(rate), "{text}");
-        }
-    }
-
-    #[test]
-    fn rate_refuses_garbage_zero_and_bits() {
-        assert_eq!(
-            parse_rate("fast").unwrap_err(),
-            "invalid rate 'fast': expected bytes per second such as 10kB/s, 1MB/s, 64KiB/s or 500"
-        );
-        assert_eq!(
-            parse_rate("0").unwrap_err(),
-            "invalid rate '0': a rate must be at least 1 B/s"
-        );
-        for text in [
-            "",
-            "kB/s",
-            "-5",
-            "10kb/s",
-            "10kbit",
-            "1.2.3kB/s",
-            "10 MB/h",
-            "99999999999G",
-        ] {
-            assert!(parse_rate(text).is_err(), "{text:?} accepted");
-        }
-    }
-
-    #[test]
     fn display_lists_only_active_impairments() {
         assert_eq!(Impairments::default().to_string(), "none");
         let link = Impairments {
@@ -1153,17 +913,6 @@ mod tests {
             ..Impairments::default()
         };
         assert_eq!(slow.to_string(), "delay 2s · rate 64 KiB/s");
-    }
-
-    #[test]
-    fn rates_and_durations_read_naturally() {
-        assert_eq!(format_rate(999), "999 B/s");
-        assert_eq!(format_rate(1_000_000), "1 MB/s");
-        assert_eq!(format_rate(1 << 20), "1 MiB/s");
-        assert_eq!(format_rate(1_234_567), "1.23 MB/s");
-        assert_eq!(format_duration(Duration::ZERO), "0ms");
-        assert_eq!(format_duration(Duration::from_micros(250)), "0.25ms");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]

@@ -41,6 +41,9 @@ impl std::fmt::Display for Transport {
 
 /// Read buffer of the classic tutorial server (`recv(1024)`), our default.
 pub const DEFAULT_READ_SIZE: usize = 1024;
+/// Largest message a client sends at once (`/size`, `ping -s`, `bench -s`): large enough to
+/// show segmentation and flow control, small enough to stay a message.
+pub const MAX_MESSAGE_SIZE: usize = 1 << 20;
 /// Largest server read buffer we accept: the largest TCP window a `recv` can usefully fill.
 pub const MAX_READ_SIZE: usize = 65536;
 

@@ -11,7 +11,7 @@ use super::theme::Theme;
 use super::{clock, fit, log_block, pad, pad_left, visible};
 use crate::app::App;
 use crate::app::model::{ClientPane, ClientRow, ClientRowKind, EchoProgress, Payload};
-use crate::format;
+use crate::units;
 
 /// Below this inner width the time column is left out, to keep room for the message.
 const TIME_COLUMN_MIN_WIDTH: usize = 56;
@@ -108,7 +108,7 @@ pub(super) fn draw(
 }
 
 fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
-    let bytes = |len: usize| format::bytes(len as u64);
+    let bytes = |len: usize| units::bytes(len as u64);
     let show = |payload: &Payload| super::payload_text(payload, hex);
     Shape::Columns(match &row.kind {
         ClientRowKind::Sent { payload, .. } => Cells {
@@ -133,7 +133,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 text: show(payload),
                 text_style: Style::new(),
                 size: bytes(payload.len),
-                tail: Span::styled(format::duration(*rtt), theme.rtt()),
+                tail: Span::styled(units::duration(*rtt), theme.rtt()),
             },
             EchoProgress::Lost => Cells {
                 arrow: Span::styled("← ", theme.error()),

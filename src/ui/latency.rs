@@ -12,7 +12,7 @@ use ratatui::widgets::{
 use super::pane_block;
 use super::theme::Theme;
 use crate::app::model::{ClientPane, LatencyView};
-use crate::format;
+use crate::units;
 
 /// Rows the pane takes with the sparkline: border, two lines of numbers, two of sparkline.
 pub(super) const SPARKLINE_HEIGHT: u16 = 6;
@@ -35,10 +35,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
             Span::raw(" Latency over time: "),
             Span::styled("RTT", theme.sparkline()),
             Span::raw(" · "),
-            Span::styled(format!("p50 {}", format::micros(summary.p50)), theme.rtt()),
+            Span::styled(format!("p50 {}", units::micros(summary.p50)), theme.rtt()),
             Span::raw(" · "),
             Span::styled(
-                format!("p99 {}", format::micros(summary.p99)),
+                format!("p99 {}", units::micros(summary.p99)),
                 theme.warning(),
             ),
             Span::raw(" · F2 histogram "),
@@ -59,11 +59,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
     let mut ladder = Vec::new();
     match client.stats.summary() {
         Some(s) => {
-            let last = client
-                .stats
-                .last()
-                .map(format::duration)
-                .unwrap_or_default();
+            let last = client.stats.last().map(units::duration).unwrap_or_default();
             ladder.extend([label("last "), Span::styled(last, theme.rtt())]);
             for (name, us) in [
                 ("  min ", s.min),
@@ -71,10 +67,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
                 ("  p99 ", s.p99),
                 ("  max ", s.max),
             ] {
-                ladder.extend([label(name), value(format::micros(us))]);
+                ladder.extend([label(name), value(units::micros(us))]);
             }
             if let Some(jitter) = client.stats.jitter_us() {
-                ladder.extend([label("  jitter "), value(format::micros(jitter))]);
+                ladder.extend([label("  jitter "), value(units::micros(jitter))]);
             }
         }
         None => ladder.push(label("no round trips yet: type a message and press Enter")),
@@ -96,7 +92,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         };
         counts.extend([
             label("  in flight "),
-            Span::styled(format::bytes(client.in_flight_bytes), style),
+            Span::styled(units::bytes(client.in_flight_bytes), style),
         ]);
     }
     if c.mismatched > 0 {
@@ -126,10 +122,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
     // The handshake and the first message are different costs: one SYN round trip in the
     // kernel, versus data through both programs. Shown side by side, last (least urgent).
     if let Some(handshake) = client.connect_time {
-        counts.extend([label("  handshake "), value(format::duration(handshake))]);
+        counts.extend([label("  handshake "), value(units::duration(handshake))]);
     }
     if let Some(first) = client.first_rtt {
-        counts.extend([label("  first echo "), value(format::duration(first))]);
+        counts.extend([label("  first echo "), value(units::duration(first))]);
     }
     frame.render_widget(
         Paragraph::new(vec![Line::from(ladder), Line::from(counts)]),
@@ -208,8 +204,8 @@ fn draw_chart(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Theme) 
         .bounds([0.0, y_max])
         .labels([
             "0".to_owned(),
-            format::micros(y_max / 2.0),
-            format::micros(y_max),
+            units::micros(y_max / 2.0),
+            units::micros(y_max),
         ])
         .style(theme.dim());
     let chart = Chart::new(datasets)
@@ -233,7 +229,7 @@ fn draw_histogram(frame: &mut Frame, area: Rect, client: &ClientPane, theme: The
         .map(|bucket| {
             Bar::default()
                 .value(bucket.count)
-                .label(Line::from(format!("≥{}", format::micros(bucket.from_us))))
+                .label(Line::from(format!("≥{}", units::micros(bucket.from_us))))
                 .style(theme.sparkline())
         })
         .collect();

@@ -10,8 +10,8 @@ use super::theme::Theme;
 use super::{clock, fit, log_block, visible};
 use crate::app::App;
 use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
-use crate::format;
 use crate::net::ConnId;
+use crate::units;
 
 /// Below this inner width the roster is one compact line per client, without columns.
 const ROSTER_COLUMNS_MIN_WIDTH: usize = 90;
@@ -62,7 +62,7 @@ fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
         server.read_size,
         server.open(),
         server.peak_open,
-        format::bytes(bytes_per_s as u64),
+        units::bytes(bytes_per_s as u64),
         totals.accepted,
     );
     if totals.rejected > 0 {
@@ -144,7 +144,7 @@ fn roster_row(
     now: chrono::DateTime<chrono::Local>,
     wide: bool,
 ) -> String {
-    let age = format::age(
+    let age = units::age(
         (info.ended.unwrap_or(now) - info.since)
             .to_std()
             .unwrap_or_default(),
@@ -155,10 +155,10 @@ fn roster_row(
         (None, false, Some(_)) => "stalled".to_owned(),
         (None, false, None) => "open".to_owned(),
     };
-    let bytes_in = format::bytes(info.bytes_in);
+    let bytes_in = units::bytes(info.bytes_in);
     if !wide {
         let pending = info.pending.map_or(String::new(), |n| {
-            format!(" · {} pending", format::bytes(n as u64))
+            format!(" · {} pending", units::bytes(n as u64))
         });
         let reads = match info.reads {
             1 => "1 read".to_owned(),
@@ -171,7 +171,7 @@ fn roster_row(
     }
     let pending = info
         .pending
-        .map_or("-".to_owned(), |n| format::bytes(n as u64));
+        .map_or("-".to_owned(), |n| units::bytes(n as u64));
     format!(
         "{:<5} {:<21} {:<9} {:>6} {:>6} {:>9} {:>8} {}",
         format!("#{id}"),
@@ -248,7 +248,7 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             theme.echoed(),
         ),
         ServerRowKind::Read { conn, payload } => (
-            format!("#{conn} read {} ", format::bytes(payload.len as u64)),
+            format!("#{conn} read {} ", units::bytes(payload.len as u64)),
             format!(" {}", super::payload_text(payload, hex)),
             theme.sent(),
         ),
@@ -261,8 +261,8 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             format!("#{conn} {reason}"),
             format!(
                 " (in {}, out {})",
-                format::bytes(*bytes_in),
-                format::bytes(*bytes_out)
+                units::bytes(*bytes_in),
+                units::bytes(*bytes_out)
             ),
             theme.notice(),
         ),
@@ -287,7 +287,7 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
                 String::new()
             };
             (
-                format!("#{conn} datagram {} ", format::bytes(payload.len as u64)),
+                format!("#{conn} datagram {} ", units::bytes(payload.len as u64)),
                 format!(" {}{cut}", super::payload_text(payload, hex)),
                 theme.sent(),
             )
@@ -302,7 +302,7 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             pending: Some(pending),
         } => (
             format!("#{conn} stalled: not reading"),
-            format!(" ({} waiting to be echoed)", format::bytes(*pending as u64)),
+            format!(" ({} waiting to be echoed)", units::bytes(*pending as u64)),
             theme.warning(),
         ),
         ServerRowKind::Stalled {

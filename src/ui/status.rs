@@ -11,8 +11,8 @@ use super::theme::Theme;
 use crate::app::App;
 use crate::app::keymap;
 use crate::app::model::ConnState;
-use crate::format;
 use crate::net::Transport;
+use crate::units;
 
 /// One part of the bar, in the forms it can take, longest first; the last form may be empty
 /// (the part can be left out).
@@ -60,7 +60,7 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
             forms.push("● send blocked".to_owned());
         }
         if let (Some(took), ConnState::Connected) = (client.connect_time, &client.state) {
-            forms.insert(0, format!("● {words} in {}", format::duration(took)));
+            forms.insert(0, format!("● {words} in {}", units::duration(took)));
         }
         sections.push(Section {
             forms,
