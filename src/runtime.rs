@@ -61,7 +61,10 @@ where
         let frame_due = last_frame.map_or(Instant::now(), |at| at + FRAME);
         if dirty && Instant::now() >= frame_due {
             app.now = chrono::Local::now();
-            terminal.draw(|frame| ui::draw(frame, app))?;
+            let mut viewport = app.viewport;
+            terminal.draw(|frame| viewport = ui::draw(frame, app))?;
+            // What fits in each pane is one page for PgUp/PgDn next time.
+            app.viewport = viewport;
             dirty = false;
             last_frame = Some(Instant::now());
         }
@@ -97,7 +100,7 @@ where
         dirty = true;
         app.now = chrono::Local::now();
         if apply(app, msg, &mut controls) {
-            return Ok(());
+            return quit(app, &mut controls);
         }
         // Take what else is already waiting before drawing: one frame per burst, not per event.
         for _ in 0..EVENT_BATCH {
@@ -105,10 +108,24 @@ where
                 break;
             };
             if apply(app, Msg::Net(event), &mut controls) {
-                return Ok(());
+                return quit(app, &mut controls);
             }
         }
     }
+}
+
+/// The user quit: the session record gets an outcome for every message still outstanding
+/// (the network will not report them any more) and is written out.
+fn quit(app: &App, controls: &mut Controls) -> anyhow::Result<()> {
+    if let Some(log) = &mut controls.log {
+        let outstanding = app
+            .client
+            .iter()
+            .flat_map(|client| client.outstanding_ids());
+        log.quit(outstanding);
+        log.flush()?;
+    }
+    Ok(())
 }
 
 /// Updates the state and carries out the effects; `true` means quit.
@@ -150,21 +167,29 @@ fn apply(app: &mut App, msg: Msg, controls: &mut Controls) -> bool {
                 let Some(client) = &controls.client else {
                     continue;
                 };
-                if let (Some(log), ClientCommand::Send { ids, bytes }) =
-                    (&mut controls.log, &command)
-                {
-                    log.sent(ids.clone(), bytes);
+                if let (Some(log), ClientCommand::Send(messages)) = (&mut controls.log, &command) {
+                    for message in messages {
+                        log.sent(message.id, &message.bytes);
+                    }
                 }
-                if let Err(busy) = client.command(command.clone()) {
-                    // Messages that never reached the client are failed like any other send,
-                    // so the counts stay true.
+                let ids = match &command {
+                    ClientCommand::Send(messages) => messages.first().zip(messages.last()),
+                    _ => None,
+                }
+                .map(|(first, last)| first.id..last.id + 1);
+                if let Err(busy) = client.command(command) {
+                    // Messages that never reached the client are settled as not sent, like
+                    // any other, so the counts and the record stay true.
                     let reason = busy.to_string();
-                    match command {
-                        ClientCommand::Send { ids, .. } => {
+                    match ids {
+                        Some(ids) => {
                             let failed = ClientEvent::SendFailed { ids, reason };
+                            if let Some(log) = &mut controls.log {
+                                log.client_event(&failed);
+                            }
                             update(app, Msg::Net(NetEvent::Client(failed)));
                         }
-                        _ => app.show_error(reason),
+                        None => app.show_error(reason),
                     }
                 }
             }

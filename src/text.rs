@@ -1,16 +1,21 @@
-//! Untrusted bytes → printable text (DESIGN §6).
+//! Untrusted bytes → printable text, and back.
 //!
 //! A peer can send escape sequences that retitle the terminal, move the cursor or hide text,
 //! and code points that reorder or hide what follows. [`sanitize`] is the only way network
 //! data reaches the screen or a log line, so every such byte becomes a visible escape.
+//!
+//! The escapes are one small language, the one Rust string literals use: `\n`, `\r`, `\t`,
+//! `\0`, `\\`, `\xNN` for a byte and `\u{XXXX}` for a code point. The message line
+//! accepts the same language ([`unescape`]), so whatever a pane shows can be typed back to
+//! send exactly the same bytes: `unescape(&sanitize(b)) == b` for every `b`.
 
 use std::fmt::Write;
 
 /// Turns untrusted bytes into text that is safe to print on a terminal.
 ///
-/// C0/C1 controls and DEL become `\xNN` (or `\n`, `\r`, `\t`, `\0`, `\\` for the common ones),
-/// invalid UTF-8 becomes `\xNN` per byte, and invisible or direction-changing code points
-/// become `<U+XXXX>`. A literal backslash is doubled so the output is unambiguous.
+/// C0 controls and DEL become `\xNN` (or `\n`, `\r`, `\t`, `\0` for the common ones), C1
+/// controls and invisible or direction-changing code points `\u{XXXX}`, invalid UTF-8 `\xNN`
+/// per byte. A literal backslash is doubled so the output is unambiguous.
 pub fn sanitize(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -38,21 +43,90 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 fn push_char(out: &mut String, c: char) {
+    if c == '\\' {
+        out.push_str("\\\\");
+    } else {
+        push_visible(out, c);
+    }
+}
+
+/// Appends `c`, or its escape when a terminal would act on it or not show it. A backslash
+/// passes as itself: the message line uses this for what the user types, where a backslash
+/// starts an escape.
+pub fn push_visible(out: &mut String, c: char) {
     match c {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
         '\0' => out.push_str("\\0"),
-        '\\' => out.push_str("\\\\"),
-        c if c.is_control() => {
-            // C0, DEL and C1 all fit in one byte's worth of code points (< U+00A0).
+        // C0 and DEL are one byte in UTF-8 too, so `\xNN` means the same either way.
+        c if c.is_ascii_control() => {
             let _ = write!(out, "\\x{:02x}", u32::from(c));
         }
-        c if is_invisible_or_bidi(c) => {
-            let _ = write!(out, "<U+{:04X}>", u32::from(c));
+        // C1 controls are two bytes in UTF-8: named as code points, so `\x9b` (one raw byte)
+        // is never confused with U+009B.
+        c if c.is_control() || is_invisible_or_bidi(c) => {
+            let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
         }
         c => out.push(c),
     }
+}
+
+/// Why a message line could not be turned into bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EscapeError {
+    #[error("a lone \\ at the end (type \\\\ for a backslash)")]
+    Trailing,
+    #[error("unknown escape \\{0} (escapes: \\n \\r \\t \\0 \\\\ \\xNN \\u{{XXXX}})")]
+    Unknown(char),
+    #[error("\\x needs two hex digits, as in \\x1b")]
+    BadByte,
+    #[error("\\u needs a code point in braces, as in \\u{{202E}}")]
+    BadCodePoint,
+}
+
+/// The bytes a message line stands for: the escapes of [`sanitize`] turned back into the
+/// bytes they name, everything else as UTF-8.
+pub fn unescape(line: &str) -> Result<Vec<u8>, EscapeError> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut utf8 = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            continue;
+        }
+        match chars.next().ok_or(EscapeError::Trailing)? {
+            'n' => out.push(b'\n'),
+            'r' => out.push(b'\r'),
+            't' => out.push(b'\t'),
+            '0' => out.push(0),
+            '\\' => out.push(b'\\'),
+            'x' => {
+                let digits: String = chars.by_ref().take(2).collect();
+                let byte = (digits.len() == 2)
+                    .then(|| u8::from_str_radix(&digits, 16).ok())
+                    .flatten()
+                    .ok_or(EscapeError::BadByte)?;
+                out.push(byte);
+            }
+            'u' => {
+                let code_point = (chars.next() == Some('{'))
+                    .then(|| {
+                        let digits: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                        u32::from_str_radix(&digits, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                    })
+                    .flatten()
+                    .ok_or(EscapeError::BadCodePoint)?;
+                let mut utf8 = [0; 4];
+                out.extend_from_slice(code_point.encode_utf8(&mut utf8).as_bytes());
+            }
+            other => return Err(EscapeError::Unknown(other)),
+        }
+    }
+    Ok(out)
 }
 
 fn push_hex_escape(out: &mut String, b: u8) {
@@ -103,7 +177,7 @@ mod tests {
             (b"\x1b[2J", "\\x1b[2J"),
             (b"\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
             (b"\x7f", "\\x7f"),
-            ("\u{9b}31m".as_bytes(), "\\x9b31m"),
+            ("\u{9b}31m".as_bytes(), "\\u{009B}31m"),
             (b"back\\slash", "back\\\\slash"),
         ];
         for (input, expected) in cases {
@@ -120,12 +194,12 @@ mod tests {
 
     #[test]
     fn invisible_and_bidi_code_points_are_named() {
-        assert_eq!(sanitize("a\u{202E}b".as_bytes()), "a<U+202E>b");
-        assert_eq!(sanitize("a\u{200B}b".as_bytes()), "a<U+200B>b");
-        assert_eq!(sanitize("\u{FEFF}x".as_bytes()), "<U+FEFF>x");
+        assert_eq!(sanitize("a\u{202E}b".as_bytes()), "a\\u{202E}b");
+        assert_eq!(sanitize("a\u{200B}b".as_bytes()), "a\\u{200B}b");
+        assert_eq!(sanitize("\u{FEFF}x".as_bytes()), "\\u{FEFF}x");
         assert_eq!(
             sanitize("\u{2066}x\u{2069}".as_bytes()),
-            "<U+2066>x<U+2069>"
+            "\\u{2066}x\\u{2069}"
         );
     }
 
@@ -144,6 +218,36 @@ mod tests {
             text.chars()
                 .all(|c| !c.is_control() && !is_invisible_or_bidi(c))
         );
+    }
+
+    #[test]
+    fn escapes_turn_back_into_the_bytes_they_name() {
+        assert_eq!(unescape("Hello\\r\\n").unwrap(), b"Hello\r\n");
+        assert_eq!(unescape("\\x1b[2J\\0\\t\\\\").unwrap(), b"\x1b[2J\0\t\\");
+        assert_eq!(
+            unescape("\\xff\\u{202E}é").unwrap(),
+            b"\xff\xe2\x80\xae\xc3\xa9"
+        );
+        assert_eq!(unescape("back\\"), Err(EscapeError::Trailing));
+        assert_eq!(unescape("C:\\dir"), Err(EscapeError::Unknown('d')));
+        assert_eq!(unescape("\\x1"), Err(EscapeError::BadByte));
+        assert_eq!(unescape("\\xzz"), Err(EscapeError::BadByte));
+        assert_eq!(unescape("\\u202E"), Err(EscapeError::BadCodePoint));
+        assert_eq!(unescape("\\u{D800}"), Err(EscapeError::BadCodePoint));
+    }
+
+    #[test]
+    fn what_a_pane_shows_can_be_typed_back() {
+        let mut every_pair = Vec::new();
+        for a in 0..=255u8 {
+            for b in [0x1b, 0x80, 0x9b, 0xc2, 0xe2, b'a', b'\\', b'x'] {
+                every_pair.extend([b, a]);
+            }
+        }
+        let hostile = "\u{9b}\u{202E}\u{200D}\u{2028}\u{180D}\\x41".as_bytes();
+        for bytes in [every_pair.as_slice(), hostile, b"plain"] {
+            assert_eq!(unescape(&sanitize(bytes)).unwrap(), bytes);
+        }
     }
 
     #[test]

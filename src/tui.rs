@@ -83,7 +83,7 @@ pub async fn side_by_side(
     };
     let client = start_client(listen, client_opts, transport, impairments, sink, &shutdown).await?;
     let mut server = ServerPane::new(listen, protocols, server_opts.read_size);
-    server.notice = (!notices.is_empty()).then(|| notices.join("; "));
+    server.banner = notices;
     let mut app = App::new(Some(client.pane), Some(server), chrono::Local::now());
     app.impairments = Some(impairments);
     let controls = Controls {
@@ -192,8 +192,10 @@ async fn start_client(
         Transport::Udp => None,
     };
     let handle = net::client::spawn(target, settings, first, sink, shutdown.clone());
+    let mut pane = ClientPane::new(server, transport, opts.nagle);
+    pane.via_proxy = !impairments.is_none();
     Ok(StartedClient {
-        pane: ClientPane::new(server, transport, opts.nagle),
+        pane,
         handle,
         proxy,
     })

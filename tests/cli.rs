@@ -376,7 +376,7 @@ fn serve_headless_text_shows_hostile_bytes_as_escapes() {
     );
     let read = server.next_line();
     assert!(
-        read.contains("read 23 B: \\x1b]0;pwned\\x07\\x1b[2J<U+202E>evil\\0\\xff"),
+        read.contains("read 23 B: \\x1b]0;pwned\\x07\\x1b[2J\\u{202E}evil\\0\\xff"),
         "{read}"
     );
     let (rest, code) = server.terminate();

@@ -460,7 +460,13 @@ async fn hostile_bytes_echo_exactly_and_every_preview_sanitizes_safely() {
             _ => None,
         })
         .collect();
-    for visible in ["\\x1b]0;pwned\\x07", "<U+202E>", "<U+200B>", "\\xff", "\\0"] {
+    for visible in [
+        "\\x1b]0;pwned\\x07",
+        "\\u{202E}",
+        "\\u{200B}",
+        "\\xff",
+        "\\0",
+    ] {
         assert!(shown.contains(visible), "{visible} not in {shown:?}");
     }
     assert_eq!(server.log.seen().dropped, 0);
@@ -623,7 +629,13 @@ fn headless_text_log_prints_no_raw_control_bytes() {
     let (code, out) = headless_log_of_hostile_clients(&[]);
     let text = assert_terminal_safe(&out);
     assert_eq!(code, Some(0), "exit code after SIGTERM; stdout: {text}");
-    for visible in ["\\x1b]0;pwned\\x07", "<U+202E>", "<U+200B>", "\\xff", "\\0"] {
+    for visible in [
+        "\\x1b]0;pwned\\x07",
+        "\\u{202E}",
+        "\\u{200B}",
+        "\\xff",
+        "\\0",
+    ] {
         assert!(text.contains(visible), "{visible} not in {text}");
     }
     assert!(
@@ -659,7 +671,13 @@ fn headless_json_log_prints_no_raw_control_bytes() {
             data.push_str(line["data"].as_str().expect("data"));
         }
     }
-    for visible in ["\\x1b]0;pwned\\x07", "<U+202E>", "<U+200B>", "\\xff", "\\0"] {
+    for visible in [
+        "\\x1b]0;pwned\\x07",
+        "\\u{202E}",
+        "\\u{200B}",
+        "\\xff",
+        "\\0",
+    ] {
         assert!(data.contains(visible), "{visible} not in {data}");
     }
 }

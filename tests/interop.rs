@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::{IO_TIMEOUT, echo_until_eof, std_echo_server};
-use echotui::net::client::{self, ClientCommand, ClientHandle, ClientSettings};
+use echotui::net::client::{self, ClientCommand, ClientHandle, ClientSettings, Message};
 use echotui::net::event::{
     self, ClientEvent, CloseReason, EventStream, NetEvent, ServerEvent, ServerEventKind,
 };
@@ -396,7 +396,18 @@ impl Client {
         }
     }
 
+    /// The next event, but for `Queued`: a busy test machine may hold a message up for a
+    /// millisecond or two, which the client rightly reports; only one test looks for it.
     async fn next(&mut self, what: &str) -> ClientEvent {
+        loop {
+            match self.next_any(what).await {
+                ClientEvent::Queued { .. } => {}
+                event => return event,
+            }
+        }
+    }
+
+    async fn next_any(&mut self, what: &str) -> ClientEvent {
         match timeout(STEP, self.events.recv()).await {
             Ok(Some(NetEvent::Client(event))) => event,
             Ok(other) => panic!("expected a client event ({what}), got {other:?}"),
@@ -412,10 +423,10 @@ impl Client {
 
     /// Sends one message.
     fn send(&self, id: MessageId, bytes: &[u8]) {
-        self.command(ClientCommand::Send {
-            ids: id..id + 1,
+        self.command(ClientCommand::Send(vec![Message {
+            id,
             bytes: bytes.into(),
-        });
+        }]));
     }
 
     /// Waits for `Connected` (a `Connecting` may come first); returns our local address.
@@ -827,10 +838,13 @@ async fn nagle_on_coalesces_back_to_back_small_writes() {
     let mut client = Client::spawn_with(server.addr, settings);
     client.connected().await;
     server.next("connected").await;
-    client.command(ClientCommand::Send {
-        ids: 1..21,
-        bytes: b"x".as_slice().into(),
-    });
+    let one_byte = (1..21)
+        .map(|id| Message {
+            id,
+            bytes: b"x".as_slice().into(),
+        })
+        .collect();
+    client.command(ClientCommand::Send(one_byte));
     let ids: Vec<MessageId> = (1..21).collect();
     client.echoed(&ids).await;
     let (lens, _) = server.reads(20).await;
@@ -980,6 +994,135 @@ async fn udp_client_matches_replies_and_reports_loss() {
             // The closed port may answer with ICMP, reported as a problem first.
             ClientEvent::Problem(_) => {}
             other => panic!("expected a loss, got {other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every message ends with exactly one outcome.
+
+/// A UDP socket that reads datagrams and never answers: a server that lost them all.
+fn silent_udp_peer() -> (SocketAddr, std::net::UdpSocket) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    (socket.local_addr().expect("local_addr"), socket)
+}
+
+/// With nothing else happening (no reply, no other send), a datagram is declared lost at its
+/// deadline: the reader must wake for it even though nothing was outstanding when it slept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_unanswered_datagram_is_declared_lost_at_its_deadline() {
+    let (addr, _peer) = silent_udp_peer();
+    let reply_timeout = Duration::from_millis(300);
+    let settings = ClientSettings {
+        transport: echotui::net::Transport::Udp,
+        reply_timeout,
+        ..ClientSettings::default()
+    };
+    let mut client = Client::spawn_with(addr, settings);
+    client.connected().await;
+    // Let the reader go to sleep with nothing outstanding first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sent = std::time::Instant::now();
+    client.send(1, b"one");
+    match client.next("the loss").await {
+        ClientEvent::Echo(EchoUpdate::Lost { id: 1 }) => {}
+        other => panic!("expected message 1 lost, got {other:?}"),
+    }
+    assert!(
+        sent.elapsed() >= reply_timeout,
+        "declared lost before its deadline"
+    );
+}
+
+/// Messages outstanding when the client switches transport are abandoned, each once, and the
+/// close says why: never "closed by peer", however the race between our FIN and the reader
+/// goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_transport_abandons_what_is_outstanding_and_says_why() {
+    let server = Server::start(ServerSettings::default()).await;
+    for round in 0..10 {
+        let mut client = Client::spawn(server.addr);
+        client.connected().await;
+        server.control.apply(ServerCommand::Pause);
+        client.send(1, b"never echoed");
+        client.send(2, b"nor this");
+        tokio::time::sleep(Duration::from_millis(round)).await;
+        client.command(ClientCommand::SetTransport(echotui::net::Transport::Udp));
+        let mut abandoned = Vec::new();
+        loop {
+            match client.next("the switch").await {
+                ClientEvent::Closed(reason) => assert_eq!(
+                    reason,
+                    CloseReason::SwitchingTransport(echotui::net::Transport::Udp),
+                    "round {round}"
+                ),
+                ClientEvent::Echo(EchoUpdate::Abandoned { id }) => abandoned.push(id),
+                ClientEvent::Connecting { .. } => {}
+                ClientEvent::Connected { .. } => break,
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(abandoned, [1, 2], "round {round}");
+        server.control.apply(ServerCommand::Resume);
+    }
+}
+
+/// A reconnect with a message half echoed abandons it; the new connection echoes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_abandons_the_half_echoed_message() {
+    let server = Server::start(ServerSettings::default()).await;
+    let mut client = Client::spawn(server.addr);
+    client.connected().await;
+    server.control.apply(ServerCommand::Pause);
+    client.send(1, HELLO);
+    client.command(ClientCommand::Reconnect);
+    match client.next("the outcome").await {
+        ClientEvent::Echo(EchoUpdate::Abandoned { id: 1 }) => {}
+        other => panic!("expected message 1 abandoned, got {other:?}"),
+    }
+    assert_eq!(client.closed().await, CloseReason::Reconnecting);
+    client.connected().await;
+    server.control.apply(ServerCommand::Resume);
+    client.send(2, HELLO);
+    client.echoed(&[2]).await;
+}
+
+/// A message queued behind a blocked write says how long it waited for the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_queued_behind_a_blocked_write_reports_its_wait() {
+    let server = Server::start(ServerSettings::default()).await;
+    let mut client = Client::spawn(server.addr);
+    client.connected().await;
+    server.control.apply(ServerCommand::Pause);
+    // Far more than both socket buffers hold: the write blocks until the server reads.
+    client.send(1, &patterned(16 << 20));
+    client.send(2, HELLO);
+    loop {
+        match client.next("the block").await {
+            ClientEvent::SendBlocked => break,
+            ClientEvent::Echo(EchoUpdate::Partial { .. }) => {}
+            other => panic!("expected the write to block, got {other:?}"),
+        }
+    }
+    server.control.apply(ServerCommand::Resume);
+    loop {
+        match client.next_any("message 2's wait").await {
+            ClientEvent::Queued { id: 2, waited } => {
+                assert!(waited >= Duration::from_millis(250), "{waited:?}");
+                break;
+            }
+            ClientEvent::Echo(_)
+            | ClientEvent::SendUnblocked
+            | ClientEvent::Queued { id: 1, .. } => {}
+            other => panic!("expected message 2 to report its wait, got {other:?}"),
+        }
+    }
+    loop {
+        match client.next("message 2's echo").await {
+            ClientEvent::Echo(EchoUpdate::Echoed { id: 2, .. }) => break,
+            ClientEvent::Echo(EchoUpdate::Partial { .. } | EchoUpdate::Echoed { id: 1, .. })
+            | ClientEvent::SendUnblocked => {}
+            other => panic!("expected message 2's echo, got {other:?}"),
         }
     }
 }

@@ -29,7 +29,7 @@ const CTRL_C: &[u8] = b"\x03";
 /// What xterm sends for F1 and Esc.
 const F1: &[u8] = b"\x1bOP";
 const ESC: &[u8] = b"\x1b";
-const HELP_TITLE: &str = "Help · Esc closes";
+const HELP_TITLE: &str = "Esc closes";
 
 /// Everything the program wrote to its terminal so far.
 struct Output {
@@ -399,7 +399,7 @@ fn hostile_bytes_from_a_peer_are_shown_not_obeyed() {
     let mut tui = Tui::start(&["connect", &target], 36, 120);
     tui.wait_for(
         "the greeting, escaped",
-        contains("\\x1b]0;pwned\\x07\\x1b[2J<U+202E>evil\\0\\xff"),
+        contains("\\x1b]0;pwned\\x07\\x1b[2J\\u{202E}evil\\0\\xff"),
     );
     {
         let output = lock(&tui.output);

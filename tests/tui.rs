@@ -99,7 +99,9 @@ fn read(app: &mut App, ms: i64, data: &[u8]) {
 fn render(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| echotui::ui::draw(frame, app))
+        .draw(|frame| {
+            echotui::ui::draw(frame, app);
+        })
         .unwrap();
     terminal.backend().to_string()
 }
@@ -299,6 +301,7 @@ fn client_only_closed_by_peer_80x24() {
         },
     );
     type_line(&mut app, 200, "pong");
+    echo(&mut app, 300, EchoUpdate::Abandoned { id: 2 });
     client(&mut app, 300, ClientEvent::Closed(CloseReason::PeerClosed));
     type_line(&mut app, 400, "anyone?");
     insta::assert_snapshot!(render(&app, 80, 24));

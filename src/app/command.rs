@@ -1,5 +1,8 @@
 //! `/commands` typed on the message line, so a lesson can be typed, seen by the class, and
 //! scripted. A line that does not start with `/` is a message; `//text` sends `/text`.
+//!
+//! One table, [`COMMANDS`], names every command with its usage, its help line and its
+//! parser: parsing, the help overlay and Tab completion all read it, so they cannot disagree.
 
 use std::time::Duration;
 
@@ -14,7 +17,7 @@ pub const MAX_REPEAT: usize = 1000;
 /// What the user typed, understood.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
-    /// Send these bytes as one message.
+    /// Send this line as one message (escapes not yet turned into bytes).
     Message(String),
     Command(Command),
 }
@@ -24,6 +27,7 @@ pub enum Line {
 pub enum Command {
     Help,
     Clear,
+    Quit,
     Reconnect,
     /// Half-close: send FIN.
     Close,
@@ -31,7 +35,7 @@ pub enum Command {
     Reset,
     /// Send one message of N pattern bytes.
     Size(usize),
-    /// Send TEXT as N separate messages, back to back.
+    /// Send TEXT as N separate messages, numbered `TEXT 1` … `TEXT N`.
     Repeat(usize, String),
     /// Change the server's read buffer.
     Read(usize),
@@ -81,42 +85,245 @@ impl ImpairChange {
     }
 }
 
-/// Every command with its usage and what it does; feeds the help overlay.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("/help", "show keys and commands"),
-    ("/clear", "clear both panes and the statistics"),
-    ("/reconnect", "drop the connection and connect again"),
-    (
-        "/close",
-        "half-close (FIN): the rest is echoed, then closed",
-    ),
-    ("/reset", "abortive close: send RST (SO_LINGER 0)"),
-    ("/size N", "send one message of N bytes"),
-    ("/repeat N TEXT", "send TEXT as N separate messages"),
-    ("/read N", "the server reads N bytes per read()"),
-    ("/pause, /resume", "stop / restart the server's reading"),
-    ("/nagle on|off", "Nagle's algorithm on the client"),
-    ("/hex", "toggle hex view of the data"),
-    ("/udp, /tcp", "switch the client to UDP or TCP"),
-    (
-        "/delay D, /jitter D",
-        "delay each direction (e.g. 50ms), ± jitter",
-    ),
-    (
-        "/loss P, /duplicate P",
-        "drop / double P% of datagrams each way",
-    ),
-    (
-        "/reorder P, /rate R",
-        "reorder P% of datagrams; limit to R (10kB/s)",
-    ),
-    ("/impair off", "a clean link again"),
-    (
-        "/sort age|activity|bytes",
-        "order the server's client roster",
-    ),
-    ("//text", "send the literal text /text"),
+/// One entry of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// The names that run it, without the `/`; several when they share a parser
+    /// (`pause`/`resume`, `quit`/`exit`).
+    pub names: &'static [&'static str],
+    /// How to type it, as the help shows it.
+    pub usage: &'static str,
+    /// Whether anything may follow the name (`/help me` is refused, not ignored).
+    pub takes_args: bool,
+    pub help: &'static str,
+    /// Turns the name typed and its arguments into a command, or says what is wrong.
+    parse: fn(name: &str, args: &str) -> Result<Command, String>,
+}
+
+/// Every command, in the order the help shows them.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        names: &["help"],
+        usage: "/help",
+        takes_args: false,
+        help: "show keys and commands",
+        parse: |_, _| Ok(Command::Help),
+    },
+    CommandSpec {
+        names: &["clear"],
+        usage: "/clear",
+        takes_args: false,
+        help: "clear both panes and the statistics",
+        parse: |_, _| Ok(Command::Clear),
+    },
+    CommandSpec {
+        names: &["reconnect"],
+        usage: "/reconnect",
+        takes_args: false,
+        help: "drop the connection and connect again",
+        parse: |_, _| Ok(Command::Reconnect),
+    },
+    CommandSpec {
+        names: &["close"],
+        usage: "/close",
+        takes_args: false,
+        help: "half-close (FIN): the rest is echoed, then closed",
+        parse: |_, _| Ok(Command::Close),
+    },
+    CommandSpec {
+        names: &["reset"],
+        usage: "/reset",
+        takes_args: false,
+        help: "abortive close: send RST (SO_LINGER 0)",
+        parse: |_, _| Ok(Command::Reset),
+    },
+    CommandSpec {
+        names: &["size"],
+        usage: "/size N",
+        takes_args: true,
+        help: "send one message of N bytes",
+        parse: |_, args| {
+            parse_in_range(args, 1, MAX_MESSAGE_SIZE)
+                .map(Command::Size)
+                .map_err(|e| format!("/size N: N {e}"))
+        },
+    },
+    CommandSpec {
+        names: &["repeat"],
+        usage: "/repeat N TEXT",
+        takes_args: true,
+        help: "send TEXT 1 … TEXT N as N separate messages",
+        parse: |_, args| {
+            let (count, text) = args.split_once(' ').unwrap_or((args, ""));
+            let count = parse_in_range(count, 1, MAX_REPEAT)
+                .map_err(|e| format!("/repeat N TEXT: N {e}"))?;
+            if text.is_empty() {
+                return Err("/repeat N TEXT: TEXT is missing".into());
+            }
+            Ok(Command::Repeat(count, text.to_owned()))
+        },
+    },
+    CommandSpec {
+        names: &["read"],
+        usage: "/read N",
+        takes_args: true,
+        help: "the server reads N bytes per read()",
+        parse: |_, args| {
+            parse_in_range(args, 1, MAX_READ_SIZE)
+                .map(Command::Read)
+                .map_err(|e| format!("/read N: N {e}"))
+        },
+    },
+    CommandSpec {
+        names: &["pause", "resume"],
+        usage: "/pause, /resume",
+        takes_args: false,
+        help: "stop / restart the server's reading",
+        parse: |name, _| {
+            Ok(if name == "pause" {
+                Command::Pause
+            } else {
+                Command::Resume
+            })
+        },
+    },
+    CommandSpec {
+        names: &["nagle"],
+        usage: "/nagle on|off",
+        takes_args: true,
+        help: "Nagle's algorithm on the client",
+        parse: |_, args| match args {
+            "on" => Ok(Command::Nagle(true)),
+            "off" => Ok(Command::Nagle(false)),
+            _ => Err(format!("/nagle on|off: expected on or off (got '{args}')")),
+        },
+    },
+    CommandSpec {
+        names: &["hex"],
+        usage: "/hex",
+        takes_args: false,
+        help: "toggle hex view of the data",
+        parse: |_, _| Ok(Command::Hex),
+    },
+    CommandSpec {
+        names: &["udp", "tcp"],
+        usage: "/udp, /tcp",
+        takes_args: false,
+        help: "switch the client to UDP or TCP",
+        parse: |name, _| {
+            let transport = if name == "udp" {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            };
+            Ok(Command::Transport(transport))
+        },
+    },
+    CommandSpec {
+        names: &["delay", "jitter"],
+        usage: "/delay D, /jitter D",
+        takes_args: true,
+        help: "delay each direction (e.g. 50ms), ± jitter",
+        parse: |name, args| {
+            let duration = parse_duration(args).map_err(|e| format!("/{name} DURATION: {e}"))?;
+            Ok(Command::Impair(if name == "delay" {
+                ImpairChange::Delay(duration)
+            } else {
+                ImpairChange::Jitter(duration)
+            }))
+        },
+    },
+    CommandSpec {
+        names: &["loss"],
+        usage: "/loss P",
+        takes_args: true,
+        help: "drop P% of datagrams each way (e.g. 10%)",
+        parse: parse_percent,
+    },
+    CommandSpec {
+        names: &["duplicate"],
+        usage: "/duplicate P",
+        takes_args: true,
+        help: "send P% of datagrams twice, each way",
+        parse: parse_percent,
+    },
+    CommandSpec {
+        names: &["reorder"],
+        usage: "/reorder P",
+        takes_args: true,
+        help: "P% of datagrams skip the delay (overtake), each way",
+        parse: parse_percent,
+    },
+    CommandSpec {
+        names: &["rate"],
+        usage: "/rate R",
+        takes_args: true,
+        help: "limit each direction to R (10kB/s, off)",
+        parse: |_, args| {
+            let rate = match args {
+                "off" | "0" => None,
+                _ => Some(parse_rate(args).map_err(|e| format!("/rate BYTES/S: {e}"))?),
+            };
+            Ok(Command::Impair(ImpairChange::Rate(rate)))
+        },
+    },
+    CommandSpec {
+        names: &["impair"],
+        usage: "/impair off",
+        takes_args: true,
+        help: "a clean link again",
+        parse: |_, args| match args {
+            "off" => Ok(Command::Impair(ImpairChange::Off)),
+            _ => Err("/impair off: the only form (set each impairment with /delay, /loss…)".into()),
+        },
+    },
+    CommandSpec {
+        names: &["sort"],
+        usage: "/sort age|activity|bytes",
+        takes_args: true,
+        help: "order the server's client roster",
+        parse: |_, args| match args {
+            "age" => Ok(Command::Sort(RosterSort::Age)),
+            "activity" => Ok(Command::Sort(RosterSort::Activity)),
+            "bytes" => Ok(Command::Sort(RosterSort::Bytes)),
+            _ => Err(format!("/sort age|activity|bytes: got '{args}'")),
+        },
+    },
+    CommandSpec {
+        names: &["chart", "hist"],
+        usage: "/chart, /hist",
+        takes_args: false,
+        help: "latency as RTT over time, or as a histogram",
+        parse: |name, _| {
+            let view = if name == "chart" {
+                LatencyView::Chart
+            } else {
+                LatencyView::Histogram
+            };
+            Ok(Command::View(view))
+        },
+    },
+    CommandSpec {
+        names: &["quit", "exit"],
+        usage: "/quit, /exit",
+        takes_args: false,
+        help: "quit (as Ctrl-C)",
+        parse: |_, _| Ok(Command::Quit),
+    },
 ];
+
+/// `/loss`, `/duplicate`, `/reorder`: the same percentage, a different impairment.
+fn parse_percent(name: &str, args: &str) -> Result<Command, String> {
+    let percent: Percent = args.parse().map_err(|e| format!("/{name} PERCENT: {e}"))?;
+    Ok(Command::Impair(match name {
+        "loss" => ImpairChange::Loss(percent),
+        "duplicate" => ImpairChange::Duplicate(percent),
+        _ => ImpairChange::Reorder(percent),
+    }))
+}
+
+/// What the help shows after the table: the one form that is not a command.
+pub const LITERAL_SLASH: (&str, &str) = ("//text", "send the literal text /text");
 
 /// Parses one input line; an `Err` is the message to show the user.
 pub fn parse(line: &str) -> Result<Line, String> {
@@ -130,83 +337,26 @@ pub fn parse(line: &str) -> Result<Line, String> {
         Some((name, args)) => (name, args.trim()),
         None => (rest, ""),
     };
-    let no_args = |command: Command| {
-        if args.is_empty() {
-            Ok(Line::Command(command))
-        } else {
-            Err(format!("/{name} takes no argument"))
-        }
-    };
-    match name {
-        "help" => no_args(Command::Help),
-        "clear" => no_args(Command::Clear),
-        "reconnect" => no_args(Command::Reconnect),
-        "close" => no_args(Command::Close),
-        "reset" => no_args(Command::Reset),
-        "size" => parse_in_range(args, 1, MAX_MESSAGE_SIZE)
-            .map(|n| Line::Command(Command::Size(n)))
-            .map_err(|e| format!("/size N: N {e}")),
-        "repeat" => {
-            let (count, text) = args.split_once(' ').unwrap_or((args, ""));
-            let count = parse_in_range(count, 1, MAX_REPEAT)
-                .map_err(|e| format!("/repeat N TEXT: N {e}"))?;
-            if text.is_empty() {
-                return Err("/repeat N TEXT: TEXT is missing".into());
-            }
-            Ok(Line::Command(Command::Repeat(count, text.to_owned())))
-        }
-        "read" => parse_in_range(args, 1, MAX_READ_SIZE)
-            .map(|n| Line::Command(Command::Read(n)))
-            .map_err(|e| format!("/read N: N {e}")),
-        "pause" => no_args(Command::Pause),
-        "resume" => no_args(Command::Resume),
-        "hex" => no_args(Command::Hex),
-        "delay" | "jitter" => {
-            let duration = parse_duration(args).map_err(|e| format!("/{name} DURATION: {e}"))?;
-            let change = if name == "delay" {
-                ImpairChange::Delay(duration)
-            } else {
-                ImpairChange::Jitter(duration)
-            };
-            Ok(Line::Command(Command::Impair(change)))
-        }
-        "loss" | "duplicate" | "reorder" => {
-            let percent: Percent = args.parse().map_err(|e| format!("/{name} PERCENT: {e}"))?;
-            Ok(Line::Command(Command::Impair(match name {
-                "loss" => ImpairChange::Loss(percent),
-                "duplicate" => ImpairChange::Duplicate(percent),
-                _ => ImpairChange::Reorder(percent),
-            })))
-        }
-        "rate" => {
-            let rate = match args {
-                "off" | "0" => None,
-                _ => Some(parse_rate(args).map_err(|e| format!("/rate BYTES/S: {e}"))?),
-            };
-            Ok(Line::Command(Command::Impair(ImpairChange::Rate(rate))))
-        }
-        "impair" if args == "off" => Ok(Line::Command(Command::Impair(ImpairChange::Off))),
-        "impair" => {
-            Err("/impair off: the only form (set each impairment with /delay, /loss…)".into())
-        }
-        "sort" => match args {
-            "age" => Ok(Line::Command(Command::Sort(RosterSort::Age))),
-            "activity" => Ok(Line::Command(Command::Sort(RosterSort::Activity))),
-            "bytes" => Ok(Line::Command(Command::Sort(RosterSort::Bytes))),
-            _ => Err(format!("/sort age|activity|bytes: got '{args}'")),
-        },
-        "chart" => no_args(Command::View(LatencyView::Chart)),
-        "hist" => no_args(Command::View(LatencyView::Histogram)),
-        "udp" => no_args(Command::Transport(Transport::Udp)),
-        "tcp" => no_args(Command::Transport(Transport::Tcp)),
-        "nagle" => match args {
-            "on" => Ok(Line::Command(Command::Nagle(true))),
-            "off" => Ok(Line::Command(Command::Nagle(false))),
-            _ => Err(format!("/nagle on|off: expected on or off (got '{args}')")),
-        },
-        "" => Err("empty command; type /help for the list (// sends a literal /)".into()),
-        _ => Err(format!("unknown command /{name}; type /help for the list")),
+    if name.is_empty() {
+        return Err("empty command; type /help for the list (// sends a literal /)".into());
     }
+    let spec = COMMANDS
+        .iter()
+        .find(|spec| spec.names.contains(&name))
+        .ok_or_else(|| format!("unknown command /{name}; type /help for the list"))?;
+    if !spec.takes_args && !args.is_empty() {
+        return Err(format!("/{name} takes no argument"));
+    }
+    (spec.parse)(name, args).map(Line::Command)
+}
+
+/// Command names starting with `prefix` (without the `/`), in table order.
+pub fn completions(prefix: &str) -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .flat_map(|spec| spec.names.iter().copied())
+        .filter(|name| name.starts_with(prefix))
+        .collect()
 }
 
 #[cfg(test)]
@@ -237,12 +387,18 @@ mod tests {
             ("/reconnect", Command::Reconnect),
             ("/close", Command::Close),
             ("/reset", Command::Reset),
+            ("/quit", Command::Quit),
+            ("/exit", Command::Quit),
             ("/size 4096", Command::Size(4096)),
             ("/repeat 20 x", Command::Repeat(20, "x".into())),
             (
                 "/repeat 2 hello world",
                 Command::Repeat(2, "hello world".into()),
             ),
+            ("/chart", Command::View(LatencyView::Chart)),
+            ("/hist", Command::View(LatencyView::Histogram)),
+            ("/resume", Command::Resume),
+            ("/tcp", Command::Transport(Transport::Tcp)),
         ];
         for (input, expected) in cases {
             assert_eq!(parse(input), Ok(Line::Command(expected)), "{input}");
@@ -261,6 +417,7 @@ mod tests {
             ("/repeat 0 x", "/repeat N TEXT: N must be"),
             ("/repeat 100000 x", "/repeat N TEXT: N must be"),
             ("/help me", "/help takes no argument"),
+            ("/pause now", "/pause takes no argument"),
             (
                 "/read 0",
                 "/read N: N must be a whole number from 1 to 65536",
@@ -279,5 +436,27 @@ mod tests {
             let err = parse(input).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn every_name_parses_and_no_name_is_taken_twice() {
+        let mut seen = Vec::new();
+        for spec in COMMANDS {
+            for name in spec.names {
+                assert!(!seen.contains(name), "/{name} is in the table twice");
+                seen.push(*name);
+                assert!(spec.usage.contains(&format!("/{name}")), "{}", spec.usage);
+            }
+        }
+    }
+
+    #[test]
+    fn completion_lists_names_in_table_order() {
+        assert_eq!(
+            completions("re"),
+            ["reconnect", "reset", "repeat", "read", "resume", "reorder"]
+        );
+        assert_eq!(completions("qu"), ["quit"]);
+        assert!(completions("zz").is_empty());
     }
 }

@@ -521,7 +521,8 @@ impl Load {
                 // byte-stream tracker never reports.
                 EchoUpdate::Partial { .. }
                 | EchoUpdate::Lost { .. }
-                | EchoUpdate::Duplicate { .. } => {}
+                | EchoUpdate::Duplicate { .. }
+                | EchoUpdate::Abandoned { .. } => {}
             }
         }
     }

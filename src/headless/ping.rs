@@ -154,7 +154,7 @@ pub async fn run(
             probe = pinger.probe(seq, args.timeout) => probe,
         };
         if let Some(log) = &mut log {
-            log.sent(seq..seq + 1, pinger.payload());
+            log.sent(seq, pinger.payload());
             if let Some(outcome) = probe.outcome(seq) {
                 log.echo(&outcome);
             }

@@ -91,7 +91,13 @@ pub enum ClientEvent {
     Echo(EchoUpdate),
     /// Our FIN is sent; the peer may still echo what it has.
     HalfClosed,
-    /// These messages could not be handed to the socket.
+    /// Message `id` waited this long behind earlier writes before it reached the socket
+    /// (reported only when the wait was noticeable): its RTT is timed from the socket.
+    Queued {
+        id: crate::stats::MessageId,
+        waited: Duration,
+    },
+    /// These messages were never handed to the socket: each is settled as not sent.
     SendFailed {
         ids: std::ops::Range<crate::stats::MessageId>,
         reason: String,
@@ -122,11 +128,26 @@ pub enum CloseReason {
     WriteStall,
     /// We are shutting down.
     Shutdown,
+    /// We closed it to connect again (`/reconnect`).
+    Reconnecting,
+    /// We closed it to switch to the other transport (`/udp`, `/tcp`).
+    SwitchingTransport(super::Transport),
+    /// We closed it to take another route: through the impairment proxy, or around it again.
+    Rerouting,
     /// Any other OS error, already described in words.
     Error(String),
 }
 
 impl CloseReason {
+    /// Whether we closed the connection only to open another one at once (reconnect, switch
+    /// transport or route): the UI then says what comes next instead of offering /reconnect.
+    pub fn is_replaced(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::Reconnecting | CloseReason::SwitchingTransport(_) | CloseReason::Rerouting
+        )
+    }
+
     /// Classifies an I/O error into a reason a user recognises.
     pub fn from_io(err: &io::Error) -> Self {
         use io::ErrorKind::*;
@@ -150,6 +171,11 @@ impl fmt::Display for CloseReason {
             CloseReason::IdleTimeout => "idle timeout",
             CloseReason::WriteStall => "stopped reading",
             CloseReason::Shutdown => "shut down",
+            CloseReason::Reconnecting => "closed by us to reconnect",
+            CloseReason::SwitchingTransport(transport) => {
+                return write!(f, "closed by us to switch to {transport}");
+            }
+            CloseReason::Rerouting => "closed by us to change route",
             CloseReason::Error(words) => words,
         })
     }

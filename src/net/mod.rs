@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 
-pub use client::{ClientCommand, ClientHandle, ClientSettings};
+pub use client::{ClientCommand, ClientHandle, ClientSettings, Message};
 pub use event::{
     ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, ServerEvent,
     ServerEventKind,

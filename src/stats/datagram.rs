@@ -92,6 +92,22 @@ impl DatagramTracker {
         }
     }
 
+    /// Forgets datagram `id` without an outcome: it never left (the send failed), so the
+    /// caller reports it as not sent instead.
+    pub fn forget(&mut self, id: MessageId) {
+        self.outstanding.retain(|o| o.id != id);
+    }
+
+    /// Gives up on every outstanding datagram, oldest first: the socket is being closed, so
+    /// no reply can reach us any more.
+    pub fn abandon_all(&mut self, updates: &mut Vec<EchoUpdate>) {
+        updates.extend(
+            self.outstanding
+                .drain(..)
+                .map(|o| EchoUpdate::Abandoned { id: o.id }),
+        );
+    }
+
     /// When the oldest outstanding datagram will be declared lost, if any is outstanding.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.outstanding.front().map(|o| o.sent_at + self.timeout)
@@ -199,6 +215,23 @@ mod tests {
             }
         );
         assert_eq!(tracker.outstanding(), 1);
+    }
+
+    #[test]
+    fn a_datagram_that_never_left_is_forgotten_and_the_rest_abandoned() {
+        let t0 = Instant::now();
+        let mut tracker = tracker_with(&[(1, b"a"), (2, b"b"), (3, b"c")], t0);
+        tracker.forget(2);
+        let mut updates = Vec::new();
+        tracker.abandon_all(&mut updates);
+        assert_eq!(
+            updates,
+            [
+                EchoUpdate::Abandoned { id: 1 },
+                EchoUpdate::Abandoned { id: 3 }
+            ]
+        );
+        assert_eq!(tracker.next_deadline(), None);
     }
 
     #[test]

@@ -33,6 +33,25 @@ pub enum EchoUpdate {
     Lost { id: MessageId },
     /// UDP: a second reply to a datagram already answered.
     Duplicate { id: MessageId },
+    /// We stopped waiting: the connection ended, or the client switched transport or route,
+    /// before this message's echo was complete. Its bytes can never come back now.
+    Abandoned { id: MessageId },
+}
+
+impl EchoUpdate {
+    /// The message this update settles for good, if it is a final outcome (echoed, mismatch,
+    /// lost, abandoned): every message sent gets exactly one.
+    pub fn settles(&self) -> Option<MessageId> {
+        match self {
+            EchoUpdate::Echoed { id, .. }
+            | EchoUpdate::Mismatch { id, .. }
+            | EchoUpdate::Lost { id }
+            | EchoUpdate::Abandoned { id } => Some(*id),
+            EchoUpdate::Partial { .. }
+            | EchoUpdate::Unsolicited { .. }
+            | EchoUpdate::Duplicate { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -121,9 +140,14 @@ impl RttTracker {
         self.outstanding.len()
     }
 
-    /// Forgets every outstanding message: after a reconnect, old bytes will never come back.
-    pub fn clear(&mut self) {
-        self.outstanding.clear();
+    /// Gives up on every outstanding message, oldest first: the connection is over, so their
+    /// bytes will never come back.
+    pub fn abandon_all(&mut self, updates: &mut Vec<EchoUpdate>) {
+        updates.extend(
+            self.outstanding
+                .drain(..)
+                .map(|message| EchoUpdate::Abandoned { id: message.id }),
+        );
     }
 }
 
@@ -302,13 +326,27 @@ mod tests {
     }
 
     #[test]
-    fn empty_sends_are_ignored_and_clear_forgets() {
+    fn empty_sends_are_ignored_and_the_rest_can_be_abandoned() {
         let t0 = Instant::now();
         let mut tracker = RttTracker::default();
         tracker.sent(1, Vec::new().into(), t0);
         assert_eq!(tracker.outstanding(), 0);
-        tracker.sent(2, b"x".as_slice().into(), t0);
-        tracker.clear();
+        tracker.sent(2, b"xy".as_slice().into(), t0);
+        tracker.sent(3, b"z".as_slice().into(), t0);
+        let mut updates = feed(&mut tracker, &[b"x"], t0);
+        tracker.abandon_all(&mut updates);
+        assert_eq!(
+            updates,
+            [
+                EchoUpdate::Partial {
+                    id: 2,
+                    received: 1,
+                    total: 2
+                },
+                EchoUpdate::Abandoned { id: 2 },
+                EchoUpdate::Abandoned { id: 3 },
+            ]
+        );
         assert_eq!(tracker.outstanding(), 0);
     }
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
-use super::{clock, fit, log_block, pad, pad_left, visible};
+use super::{clock, log_block, pad, pad_left, pane_block, wrap};
 use crate::app::App;
 use crate::app::model::{ClientPane, ClientRow, ClientRowKind, EchoProgress, Payload};
 use crate::units;
@@ -35,6 +35,7 @@ struct Cells<'a> {
     tail: Span<'a>,
 }
 
+/// Draws the pane; returns how many rows it shows (a page, for scrolling).
 pub(super) fn draw(
     frame: &mut Frame,
     area: Rect,
@@ -42,21 +43,44 @@ pub(super) fn draw(
     app: &App,
     focused: bool,
     theme: Theme,
-) {
+) -> usize {
     let hex = app.hex;
     let title = Line::from(format!(" Client → {} {} ", client.target, client.transport));
-    let mut block = log_block(title, &client.rows, focused, theme);
+    // The block's inner size does not depend on the scroll hint, so measure with any page.
+    let inner = pane_block(title.clone(), focused, theme).inner(area);
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    let show_time = width >= TIME_COLUMN_MIN_WIDTH;
+    let time_width = if show_time { 13 } else { 0 };
+
+    // Newest first, until the pane is full: a notice may take several lines.
+    let mut shapes: Vec<(&ClientRow, Shape)> = Vec::new();
+    let mut lines_used = 0;
+    for row in client.rows.newest_in_view(app.viewport.client_rows.max(1)) {
+        if lines_used >= height {
+            break;
+        }
+        let shape = shape(row, hex, theme);
+        lines_used += match &shape {
+            Shape::Columns(_) => 1,
+            Shape::Spanning { text, .. } => wrap(text, width.saturating_sub(time_width + 2)).len(),
+        };
+        shapes.push((row, shape));
+    }
+    shapes.reverse();
+    let shown = shapes.len();
+
+    let mut block = log_block(
+        title,
+        &client.rows,
+        app.viewport.client_rows,
+        focused,
+        theme,
+    );
     if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
         let link = Line::styled(format!(" link: {impairments} "), theme.warning());
         block = block.title_bottom(link.right_aligned());
     }
-    let inner = block.inner(area);
-    let width = inner.width as usize;
-    let rows: Vec<&ClientRow> = visible(&client.rows, inner.height as usize).collect();
-    let shapes: Vec<(&ClientRow, Shape)> = rows
-        .iter()
-        .map(|row| (*row, shape(row, hex, theme)))
-        .collect();
     let columns = || {
         shapes.iter().filter_map(|(_, shape)| match shape {
             Shape::Columns(c) => Some(c),
@@ -65,61 +89,83 @@ pub(super) fn draw(
     };
     let size_width = columns().map(|c| c.size.width()).max().unwrap_or(0);
     let tail_width = columns().map(|c| c.tail.width()).max().unwrap_or(0);
-    let show_time = width >= TIME_COLUMN_MIN_WIDTH;
-    let time_width = if show_time { 13 } else { 0 };
 
-    let lines: Vec<Line> = shapes
-        .into_iter()
-        .map(|(row, shape)| {
-            let mut spans = Vec::with_capacity(6);
-            if show_time {
-                spans.push(Span::styled(format!("{} ", clock(&row.at)), theme.dim()));
-            }
-            match shape {
-                Shape::Columns(c) => {
-                    // arrow(2) + text + " " + size + " " + tail
-                    let text_width =
-                        width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
-                    spans.push(c.arrow);
-                    spans.push(Span::styled(pad(&c.text, text_width), c.text_style));
-                    spans.push(Span::raw(format!(" {} ", pad_left(&c.size, size_width))));
-                    let tail_style = c.tail.style;
-                    spans.push(Span::styled(
-                        pad_left(&c.tail.content, tail_width),
-                        tail_style,
-                    ));
+    let mut lines: Vec<Line> = Vec::with_capacity(lines_used);
+    for (row, shape) in shapes {
+        let time = || Span::styled(format!("{} ", clock(&row.at)), theme.dim());
+        match shape {
+            Shape::Columns(c) => {
+                let mut spans = Vec::with_capacity(6);
+                if show_time {
+                    spans.push(time());
                 }
-                Shape::Spanning {
-                    marker,
-                    text,
-                    style,
-                } => {
-                    spans.push(Span::styled(marker, style));
-                    spans.push(Span::styled(
-                        fit(text, width.saturating_sub(time_width + 2)),
-                        style,
-                    ));
+                // arrow(2) + text + " " + size + " " + tail
+                let text_width =
+                    width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
+                spans.push(c.arrow);
+                spans.push(Span::styled(pad(&c.text, text_width), c.text_style));
+                spans.push(Span::raw(format!(" {} ", pad_left(&c.size, size_width))));
+                let tail_style = c.tail.style;
+                spans.push(Span::styled(
+                    pad_left(&c.tail.content, tail_width),
+                    tail_style,
+                ));
+                lines.push(Line::from(spans));
+            }
+            Shape::Spanning {
+                marker,
+                text,
+                style,
+            } => {
+                let indent = " ".repeat(time_width + 2);
+                for (i, part) in wrap(text, width.saturating_sub(time_width + 2))
+                    .into_iter()
+                    .enumerate()
+                {
+                    let mut spans = Vec::with_capacity(3);
+                    match (i, show_time) {
+                        (0, true) => spans.push(time()),
+                        (0, false) => {}
+                        _ => spans.push(Span::raw(indent.clone())),
+                    }
+                    if i == 0 {
+                        spans.push(Span::styled(marker, style));
+                    }
+                    spans.push(Span::styled(part, style));
+                    lines.push(Line::from(spans));
                 }
             }
-            Line::from(spans)
-        })
-        .collect();
+        }
+    }
+    // A wrapped notice at the top that does not fit shows its last lines.
+    let skip = lines.len().saturating_sub(height);
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    shown
 }
 
 fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
     let bytes = |len: usize| units::bytes(len as u64);
     let show = |payload: &Payload| super::payload_text(payload, hex);
     Shape::Columns(match &row.kind {
-        ClientRowKind::Sent { payload, .. } => Cells {
+        ClientRowKind::Sent {
+            payload, outcome, ..
+        } => Cells {
             arrow: Span::styled("→ ", theme.sent()),
             text: show(payload),
             text_style: Style::new(),
             size: bytes(payload.len),
-            tail: Span::raw(""),
+            tail: match outcome {
+                Some(EchoProgress::NotSent) => Span::styled("not sent", theme.error()),
+                Some(EchoProgress::Abandoned) => Span::styled("abandoned", theme.warning()),
+                _ => Span::raw(""),
+            },
         },
         ClientRowKind::Echo {
-            payload, progress, ..
+            payload,
+            progress,
+            queued,
+            ..
         } => match progress {
             EchoProgress::Partial { received } => Cells {
                 arrow: Span::styled("← ", theme.echoed()),
@@ -133,7 +179,32 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 text: show(payload),
                 text_style: Style::new(),
                 size: bytes(payload.len),
-                tail: Span::styled(units::duration(*rtt), theme.rtt()),
+                // The RTT is timed from the socket; a wait in our own queue is said apart.
+                tail: Span::styled(
+                    match queued {
+                        Some(waited) => format!(
+                            "{} +{} queued",
+                            units::duration(*rtt),
+                            units::duration(*waited)
+                        ),
+                        None => units::duration(*rtt),
+                    },
+                    theme.rtt(),
+                ),
+            },
+            EchoProgress::Abandoned | EchoProgress::NotSent => Cells {
+                arrow: Span::styled("← ", theme.warning()),
+                text: show(payload),
+                text_style: theme.dim(),
+                size: bytes(payload.len),
+                tail: Span::styled(
+                    if *progress == EchoProgress::NotSent {
+                        "not sent"
+                    } else {
+                        "abandoned"
+                    },
+                    theme.warning(),
+                ),
             },
             EchoProgress::Lost => Cells {
                 arrow: Span::styled("← ", theme.error()),

@@ -5,11 +5,14 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-use super::pane_block;
 use super::theme::Theme;
+use super::{pane_block, wrap};
 use crate::app::App;
-use crate::app::command::COMMANDS;
+use crate::app::command::{COMMANDS, LITERAL_SLASH};
 use crate::app::keymap::BINDINGS;
+
+/// Columns the overlay takes on a wide terminal.
+const OVERLAY_WIDTH: u16 = 84;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let key_width = BINDINGS.iter().map(|b| b.label.len()).max().unwrap_or(0);
@@ -20,12 +23,22 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::raw(format!("{help:<help_width$}")),
         ]
     };
-    let usage_width = COMMANDS.iter().map(|c| c.0.len()).max().unwrap_or(0);
-    let row = |usage: &str, help: &str| {
-        Line::from(vec![
-            Span::styled(format!("  {usage:<usage_width$}  "), theme.rtt()),
-            Span::raw(help.to_owned()),
-        ])
+    let usage_width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    let width = OVERLAY_WIDTH.min(area.width);
+    // Border (2) and the usage column with its margins: the help text wraps in the rest.
+    let text_width = (width as usize).saturating_sub(2 + usage_width + 4);
+    let row = |usage: &str, help: &str| -> Vec<Line<'static>> {
+        wrap(help, text_width)
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let usage = if i == 0 { usage } else { "" };
+                Line::from(vec![
+                    Span::styled(format!("  {usage:<usage_width$}  "), theme.rtt()),
+                    Span::raw(part),
+                ])
+            })
+            .collect()
     };
     let mut lines = vec![Line::styled("Keys", theme.title())];
     // Keys two per row, so everything fits on an 80×24 terminal.
@@ -41,7 +54,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         "Commands (type on the message line, then Enter)",
         theme.title(),
     ));
-    lines.extend(COMMANDS.iter().map(|(usage, help)| row(usage, help)));
+    lines.extend(COMMANDS.iter().flat_map(|spec| row(spec.usage, spec.help)));
+    lines.extend(row(LITERAL_SLASH.0, LITERAL_SLASH.1));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "On the message line: Tab completes a /command; \\n \\r \\t \\0 \\\\ \\xNN \\u{XXXX} send those bytes",
+        theme.dim(),
+    ));
     if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -55,7 +74,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        "Received bytes are sanitized: \\x1b, \\n, <U+202E>… never reach the terminal.",
+        "Received bytes are shown escaped (\\x1b, \\n, \\u{202E}…), never sent to the terminal.",
         theme.dim(),
     ));
 
@@ -63,7 +82,6 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     // Scrolled with Up/Down/PgUp/PgDn when the terminal is too short for all of it.
     let overflow = (lines.len() as u16 + 2).saturating_sub(height);
     let scroll = app.help_scroll.min(overflow);
-    let width = 84.min(area.width);
     let [vertical] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);

@@ -82,9 +82,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         label("  echoed "),
         value(c.echoed.to_string()),
         label("  pending "),
-        value(c.pending().to_string()),
+        value(client.pending().to_string()),
     ];
-    if client.in_flight_bytes > 0 {
+    if client.in_flight_bytes() > 0 {
         let style = if client.send_blocked {
             theme.error()
         } else {
@@ -92,7 +92,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         };
         counts.extend([
             label("  in flight "),
-            Span::styled(units::bytes(client.in_flight_bytes), style),
+            Span::styled(units::bytes(client.in_flight_bytes()), style),
         ]);
     }
     if c.mismatched > 0 {
@@ -113,16 +113,30 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
             Span::styled(c.duplicates.to_string(), theme.warning()),
         ]);
     }
-    if c.failed > 0 {
+    if c.abandoned > 0 {
         counts.extend([
-            label("  unanswered "),
-            Span::styled(c.failed.to_string(), theme.warning()),
+            label("  abandoned "),
+            Span::styled(c.abandoned.to_string(), theme.warning()),
+        ]);
+    }
+    if c.not_sent > 0 {
+        counts.extend([
+            label("  not sent "),
+            Span::styled(c.not_sent.to_string(), theme.error()),
         ]);
     }
     // The handshake and the first message are different costs: one SYN round trip in the
     // kernel, versus data through both programs. Shown side by side, last (least urgent).
     if let Some(handshake) = client.connect_time {
-        counts.extend([label("  handshake "), value(units::duration(handshake))]);
+        let to = if client.handshake_to_proxy {
+            " (to the proxy)"
+        } else {
+            ""
+        };
+        counts.extend([
+            label("  handshake "),
+            value(format!("{}{to}", units::duration(handshake))),
+        ]);
     }
     if let Some(first) = client.first_rtt {
         counts.extend([label("  first echo "), value(units::duration(first))]);

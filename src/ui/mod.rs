@@ -14,7 +14,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::app::model::{Log, Payload};
+use crate::app::model::{Log, Payload, Viewport};
 use crate::app::{App, Focus};
 use theme::Theme;
 
@@ -22,13 +22,15 @@ use theme::Theme;
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
-/// Draws the whole screen for the current state.
-pub fn draw(frame: &mut Frame, app: &App) {
+/// Draws the whole screen for the current state, and says how many rows each scrollable
+/// pane showed: that is what a page is for PgUp/PgDn.
+pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
     let theme = Theme::new(app.color);
     let area = frame.area();
+    let mut viewport = app.viewport;
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         draw_too_small(frame, area);
-        return;
+        return viewport;
     }
     let latency_rows = app.client.as_ref().map_or(0, latency::height);
     let [panes, latency_area, input_area, status_area] = Layout::vertical([
@@ -44,11 +46,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(panes);
-            client::draw(frame, left, client, app, app.focus == Focus::Client, theme);
-            server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
+            viewport.client_rows =
+                client::draw(frame, left, client, app, app.focus == Focus::Client, theme);
+            viewport.server_rows =
+                server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
         }
-        (Some(client), None) => client::draw(frame, panes, client, app, true, theme),
-        (None, Some(server)) => server::draw(frame, panes, server, app, true, theme),
+        (Some(client), None) => {
+            viewport.client_rows = client::draw(frame, panes, client, app, true, theme)
+        }
+        (None, Some(server)) => {
+            viewport.server_rows = server::draw(frame, panes, server, app, true, theme)
+        }
         (None, None) => {}
     }
     if let Some(client) = &app.client {
@@ -59,6 +67,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.help_open {
         help::draw(frame, area, app, theme);
     }
+    viewport
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
@@ -94,10 +103,17 @@ fn pane_block(title: Line<'_>, focused: bool, theme: Theme) -> Block<'_> {
         .title(title.style(theme.title()))
 }
 
-/// A scrollable pane's block: when scrolled back, the bottom border says so and how to return.
-fn log_block<'a, T>(title: Line<'a>, log: &Log<T>, focused: bool, theme: Theme) -> Block<'a> {
+/// A scrollable pane's block: when scrolled back, the bottom border says so and how to
+/// return. `page` is how many rows the pane shows.
+fn log_block<'a, T>(
+    title: Line<'a>,
+    log: &Log<T>,
+    page: usize,
+    focused: bool,
+    theme: Theme,
+) -> Block<'a> {
     let block = pane_block(title, focused, theme);
-    match log.scroll_back {
+    match log.scroll_back(page) {
         0 => block,
         n => block.title_bottom(Line::styled(
             format!(" ↑ {n} rows back · End follows "),
@@ -106,12 +122,30 @@ fn log_block<'a, T>(title: Line<'a>, log: &Log<T>, focused: bool, theme: Theme) 
     }
 }
 
-/// The rows of `log` that fit in `height`, oldest first, honouring the scroll position.
-fn visible<T>(log: &Log<T>, height: usize) -> impl Iterator<Item = &T> {
-    let rows = log.rows();
-    let end = rows.len().saturating_sub(log.scroll_back);
-    let start = end.saturating_sub(height);
-    rows.range(start..end)
+/// Breaks `text` into lines of at most `width` columns, at spaces where it can: a notice or
+/// an error is read whole, not cut at the pane's edge.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = if line.is_empty() { 0 } else { 1 } + word.width();
+        if !line.is_empty() && line.width() + needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        // A word longer than a line is split where it must be.
+        for c in word.chars() {
+            if line.width() + c.width().unwrap_or(0) > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+    }
+    lines.push(line);
+    lines
 }
 
 /// Cuts `text` to at most `width` terminal columns, marking a cut with `…`.
@@ -170,6 +204,14 @@ fn clock(at: &chrono::DateTime<chrono::Local>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_splits_long_words() {
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("日本語です", 4), ["日本", "語で", "す"]);
+    }
 
     #[test]
     fn fit_respects_wide_characters() {

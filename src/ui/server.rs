@@ -5,9 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
-use super::{clock, fit, log_block, visible};
+use super::{clock, fit, log_block, wrap};
 use crate::app::App;
 use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
 use crate::net::ConnId;
@@ -18,6 +19,7 @@ const ROSTER_COLUMNS_MIN_WIDTH: usize = 90;
 /// Below this inner width the time column is left out.
 const TIME_COLUMN_MIN_WIDTH: usize = 50;
 
+/// Draws the pane; returns how many rows of the read log it shows (a page, for scrolling).
 pub(super) fn draw(
     frame: &mut Frame,
     area: Rect,
@@ -25,30 +27,42 @@ pub(super) fn draw(
     app: &App,
     focused: bool,
     theme: Theme,
-) {
+) -> usize {
     let mut title = format!(" Server {} ", server.listen);
     if let Some(conn) = server.selected {
         title += &format!("· log of #{conn} (Esc: all) ");
     }
-    let block = log_block(Line::from(title), &server.rows, focused, theme);
+    let page = app.viewport.server_rows;
+    let block = log_block(Line::from(title), &server.rows, page, focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
+    // What the class must not miss (a busy port, an exposed server and where students
+    // connect) stays on top, wrapped rather than cut.
+    let banner: Vec<Line> = server
+        .banner
+        .iter()
+        .flat_map(|notice| wrap(notice, inner.width as usize))
+        .map(|line| Line::styled(line, theme.warning()))
+        .collect();
     // The roster takes a third of the pane beside a client, half when the server is alone;
     // the rest is the read log.
     let share = if app.client.is_some() { 3 } else { 2 };
     let header = u16::from(inner.width as usize >= ROSTER_COLUMNS_MIN_WIDTH);
     let wanted = server.conns.len() as u16 + header;
-    let table_rows = wanted.clamp(1, (inner.height / share).max(3));
-    let [table, rule, log] = Layout::vertical([
+    let banner_rows = (banner.len() as u16).min(inner.height / 3);
+    let table_rows = wanted.clamp(1, ((inner.height - banner_rows) / share).max(3));
+    let [banner_area, table, rule, log] = Layout::vertical([
+        Constraint::Length(banner_rows),
         Constraint::Length(table_rows),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
     .areas(inner);
+    frame.render_widget(Paragraph::new(banner), banner_area);
     draw_roster(frame, table, server, app, theme);
     draw_rule(frame, rule, server, theme);
-    draw_log(frame, log, server, app.hex, theme);
+    draw_log(frame, log, server, app, theme)
 }
 
 /// The line between roster and log: settings first (what the lesson is about), then totals.
@@ -90,10 +104,17 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
     let roster = server.roster();
     // Wide: aligned columns under a header. Narrow (beside a client): one compact line each.
     let wide = width >= ROSTER_COLUMNS_MIN_WIDTH;
+    // As wide as the longest state shown ("closed by peer", "stopped reading"), never cut.
+    let state_width = roster
+        .iter()
+        .map(|(_, info)| state_words(info).width())
+        .max()
+        .unwrap_or(0)
+        .max("state".len());
     let mut lines = Vec::new();
     if wide {
         let header = format!(
-            "{:<5} {:<21} {:<9} {:>6} {:>6} {:>9} {:>8} activity · sort: {} (/sort)",
+            "{:<5} {:<21} {:<state_width$} {:>6} {:>6} {:>9} {:>8} activity · sort: {} (/sort)",
             "#",
             "peer",
             "state",
@@ -122,7 +143,7 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
         if server.selected == Some(*id) {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        let text = roster_row(*id, info, app.now, wide);
+        let text = roster_row(*id, info, app.now, wide.then_some(state_width));
         lines.push(Line::styled(fit(&text, width), style));
     }
     let hidden = roster.len().saturating_sub(first + capacity);
@@ -136,27 +157,33 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// One roster row: `#3  10.0.0.7:50002  open  1m05s  42  1024 B  -  ▁▃▇▅` in columns, or
-/// `#3 10.0.0.7:50002 open 1m05s · 42 reads · 1024 B` when narrow.
+/// A connection's state in the roster's words.
+fn state_words(info: &ConnInfo) -> String {
+    match (&info.closed, info.udp, info.pending) {
+        (Some(reason), _, _) => reason.to_string(),
+        (None, true, _) => "udp".to_owned(),
+        (None, false, Some(_)) => "stalled".to_owned(),
+        (None, false, None) => "open".to_owned(),
+    }
+}
+
+/// One roster row: `#3  10.0.0.7:50002  open  1m05s  42  1024 B  -  ▁▃▇▅` in columns of
+/// which the state takes `state_width`, or `#3 10.0.0.7:50002 open 1m05s · 42 reads · 1024 B`
+/// when narrow (`None`).
 fn roster_row(
     id: ConnId,
     info: &ConnInfo,
     now: chrono::DateTime<chrono::Local>,
-    wide: bool,
+    state_width: Option<usize>,
 ) -> String {
     let age = units::age(
         (info.ended.unwrap_or(now) - info.since)
             .to_std()
             .unwrap_or_default(),
     );
-    let state = match (&info.closed, info.udp, info.pending) {
-        (Some(reason), _, _) => reason.to_string(),
-        (None, true, _) => "udp".to_owned(),
-        (None, false, Some(_)) => "stalled".to_owned(),
-        (None, false, None) => "open".to_owned(),
-    };
+    let state = state_words(info);
     let bytes_in = units::bytes(info.bytes_in);
-    if !wide {
+    let Some(state_width) = state_width else {
         let pending = info.pending.map_or(String::new(), |n| {
             format!(" · {} pending", units::bytes(n as u64))
         });
@@ -168,15 +195,14 @@ fn roster_row(
             "#{id} {} {state} {age} · {reads} · {bytes_in}{pending}",
             info.peer
         );
-    }
+    };
     let pending = info
         .pending
         .map_or("-".to_owned(), |n| units::bytes(n as u64));
     format!(
-        "{:<5} {:<21} {:<9} {:>6} {:>6} {:>9} {:>8} {}",
+        "{:<5} {:<21} {state:<state_width$} {:>6} {:>6} {:>9} {:>8} {}",
         format!("#{id}"),
         info.peer.to_string(),
-        fit(&state, 9),
         age,
         info.reads,
         bytes_in,
@@ -198,11 +224,12 @@ fn sparkline(activity: &std::collections::VecDeque<u32>) -> String {
         .collect()
 }
 
-fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, hex: bool, theme: Theme) {
+/// The read log (or one client's part of it); returns how many rows it shows.
+fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) -> usize {
     let width = area.width as usize;
     let show_time = width >= TIME_COLUMN_MIN_WIDTH;
     let height = area.height as usize;
-    // One client's rows when one is selected (newest first in view), else the whole log.
+    // One client's rows when one is selected (its newest in view), else the whole log.
     let rows: Vec<&ServerRow> = match server.selected {
         Some(conn) => {
             let mut mine: Vec<&ServerRow> = server
@@ -216,27 +243,42 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, hex: bool, theme
             mine.reverse();
             mine
         }
-        None => visible(&server.rows, height).collect(),
+        None => server.rows.visible(height).collect(),
     };
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .map(|row| {
-            let mut spans = Vec::with_capacity(3);
-            let mut used = 0;
-            if show_time {
-                let time = format!("{} ", clock(&row.at));
-                used += time.len();
-                spans.push(Span::styled(time, theme.dim()));
+    let shown = rows.len();
+    let mut lines: Vec<Line> = Vec::with_capacity(height);
+    for row in rows {
+        let time = show_time.then(|| format!("{} ", clock(&row.at)));
+        let used = time.as_ref().map_or(0, String::len);
+        let (head, text, style) = describe(row, app.hex, theme);
+        if text.is_empty() {
+            // A notice or an error is wrapped, so the whole sentence can be read.
+            for (i, part) in wrap(&head, width.saturating_sub(used))
+                .into_iter()
+                .enumerate()
+            {
+                let lead = match (&time, i) {
+                    (Some(time), 0) => Span::styled(time.clone(), theme.dim()),
+                    _ => Span::raw(" ".repeat(used)),
+                };
+                lines.push(Line::from(vec![lead, Span::styled(part, style)]));
             }
-            let (head, text, style) = describe(row, hex, theme);
-            let head = fit(&head, width.saturating_sub(used));
-            used += head.chars().count();
-            spans.push(Span::styled(head, style));
-            spans.push(Span::raw(fit(&text, width.saturating_sub(used))));
-            Line::from(spans)
-        })
-        .collect();
+            continue;
+        }
+        let mut spans = Vec::with_capacity(3);
+        if let Some(time) = time {
+            spans.push(Span::styled(time, theme.dim()));
+        }
+        let head = fit(&head, width.saturating_sub(used));
+        let used = used + head.width();
+        spans.push(Span::styled(head, style));
+        spans.push(Span::raw(fit(&text, width.saturating_sub(used))));
+        lines.push(Line::from(spans));
+    }
+    let skip = lines.len().saturating_sub(height);
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     frame.render_widget(Paragraph::new(lines), area);
+    shown
 }
 
 /// A log row as (styled head, plain rest): the head says what happened, the rest shows data.

@@ -55,12 +55,26 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
     let mut sections = Vec::new();
     if let Some(client) = &app.client {
         let words = client.state_words();
-        let mut forms = vec![format!("● {words}")];
+        // Longest first: state, handshake, flow control; the state alone is the last resort.
+        let handshake = match (client.connect_time, &client.state) {
+            (Some(took), ConnState::Connected) if client.handshake_to_proxy => {
+                Some(format!(" in {} (to the proxy)", units::duration(took)))
+            }
+            (Some(took), ConnState::Connected) => Some(format!(" in {}", units::duration(took))),
+            _ => None,
+        };
+        let blocked = if client.send_blocked {
+            " · send blocked (peer not reading)"
+        } else {
+            ""
+        };
+        let mut forms = Vec::new();
+        if let Some(handshake) = &handshake {
+            forms.push(format!("● {words}{handshake}{blocked}"));
+        }
+        forms.push(format!("● {words}{blocked}"));
         if client.send_blocked {
             forms.push("● send blocked".to_owned());
-        }
-        if let (Some(took), ConnState::Connected) = (client.connect_time, &client.state) {
-            forms.insert(0, format!("● {words} in {}", units::duration(took)));
         }
         sections.push(Section {
             forms,
@@ -71,12 +85,6 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
             format!("● listening on {}", server.listen),
             theme.echoed(),
         ));
-    }
-    if let Some(notice) = app.server.as_ref().and_then(|s| s.notice.clone()) {
-        sections.push(Section {
-            forms: vec![notice, String::new()],
-            style: theme.warning(),
-        });
     }
     if app.dropped_events > 0 {
         let n = app.dropped_events;

@@ -13,7 +13,6 @@
 mod udp;
 
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
 use super::{Transport, lock};
-use crate::stats::{MessageId, RttTracker};
+use crate::stats::{EchoUpdate, MessageId, RttTracker};
 
 /// How many commands may wait for the actor; beyond that the UI is told the client is busy.
 const COMMAND_QUEUE: usize = 256;
@@ -34,6 +33,9 @@ const COMMAND_QUEUE: usize = 256;
 const MAX_OUTSTANDING: usize = 10_000;
 /// A write that waits this long is reported as blocked by flow control.
 const BLOCKED_AFTER: Duration = Duration::from_millis(250);
+/// A message that waited longer than this between the UI and the socket is reported
+/// ([`ClientEvent::Queued`]): below it, the wait is the hop from the UI, not a queue.
+const QUEUED_NOTICE: Duration = Duration::from_millis(1);
 /// The reader's buffer: large enough that a flood costs few wake-ups.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -59,15 +61,19 @@ impl Default for ClientSettings {
     }
 }
 
+/// One message to send: its id (the number the UI shows) and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub bytes: Arc<[u8]>,
+}
+
 /// What the UI asks the client to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientCommand {
-    /// Send `bytes` once per id in `ids`, each as its own write: `/repeat 20 x` is 20
-    /// `write()`s, which is what shows Nagle coalescing them.
-    Send {
-        ids: Range<MessageId>,
-        bytes: Arc<[u8]>,
-    },
+    /// Send each message as its own write (UDP: its own datagram), in order: `/repeat 20 x`
+    /// is 20 `write()`s, which is what shows Nagle coalescing them. The ids are consecutive.
+    Send(Vec<Message>),
     /// Drop the current connection (if any) and connect again.
     Reconnect,
     /// Send FIN (`shutdown(SHUT_WR)`): the peer finishes echoing, then closes.
@@ -85,7 +91,15 @@ pub enum ClientCommand {
 /// The UI's handle on the client actor.
 #[derive(Debug, Clone)]
 pub struct ClientHandle {
-    commands: mpsc::Sender<ClientCommand>,
+    commands: mpsc::Sender<Queued>,
+}
+
+/// A command with the moment it was given, so a message that waits behind a blocked write
+/// can say how long it waited.
+#[derive(Debug)]
+struct Queued {
+    command: ClientCommand,
+    at: Instant,
 }
 
 /// The client could not take a command right now.
@@ -96,7 +110,11 @@ pub struct ClientBusy;
 impl ClientHandle {
     /// Queues a command without waiting, so a stalled connection never freezes the UI.
     pub fn command(&self, command: ClientCommand) -> Result<(), ClientBusy> {
-        self.commands.try_send(command).map_err(|_| ClientBusy)
+        let queued = Queued {
+            command,
+            at: Instant::now(),
+        };
+        self.commands.try_send(queued).map_err(|_| ClientBusy)
     }
 }
 
@@ -120,6 +138,7 @@ pub fn spawn(
         events,
         shutdown,
         commands: rx,
+        given_at: Instant::now(),
     };
     tokio::spawn(actor.run(first));
     ClientHandle { commands: tx }
@@ -130,7 +149,9 @@ struct Actor {
     settings: ClientSettings,
     events: EventSink,
     shutdown: CancellationToken,
-    commands: mpsc::Receiver<ClientCommand>,
+    commands: mpsc::Receiver<Queued>,
+    /// When the command being carried out was given.
+    given_at: Instant,
 }
 
 /// What the actor does after a connection ends.
@@ -138,6 +159,31 @@ enum Next {
     Connect(Option<Connected>),
     WaitForReconnect,
     Quit,
+}
+
+/// Why a connection is ending and what comes next. `reason` is `Some` when we end it (a
+/// reconnect, a switch, a reset, a failed write, shutdown) and `None` when the peer did, in
+/// which case the reader knows why.
+struct Ending {
+    next: Next,
+    reason: Option<CloseReason>,
+}
+
+impl Ending {
+    fn ours(next: Next, reason: CloseReason) -> Self {
+        Self {
+            next,
+            reason: Some(reason),
+        }
+    }
+
+    /// The reader saw the connection end; its reason will be reported.
+    fn theirs() -> Self {
+        Self {
+            next: Next::WaitForReconnect,
+            reason: None,
+        }
+    }
 }
 
 impl Actor {
@@ -156,34 +202,42 @@ impl Actor {
         self.events.deliver(NetEvent::Client(event)).await;
     }
 
-    /// Waits for the next command a state must handle itself. `Err(next)` when the actor must
-    /// move on instead: we are quitting, the connection `ended`, or the command is one that
-    /// ends the connection the same way in every state (reconnect, switch transport or
-    /// target; its setting is taken first).
+    /// Waits for the next command a state must handle itself. `Err` when the actor must move
+    /// on instead: we are quitting, the connection `ended`, or the command is one that ends
+    /// the connection the same way in every state (reconnect, switch transport or target;
+    /// its setting is taken first).
     async fn next_command(
         &mut self,
         ended: Option<&CancellationToken>,
-    ) -> Result<ClientCommand, Next> {
+    ) -> Result<ClientCommand, Ending> {
         let ended = async {
             match ended {
                 Some(ended) => ended.cancelled().await,
                 None => std::future::pending().await,
             }
         };
+        let quit = || Ending::ours(Next::Quit, CloseReason::Shutdown);
         let command = tokio::select! {
             biased;
-            _ = self.shutdown.cancelled() => return Err(Next::Quit),
-            () = ended => return Err(Next::WaitForReconnect),
+            _ = self.shutdown.cancelled() => return Err(quit()),
+            () = ended => return Err(Ending::theirs()),
             command = self.commands.recv() => command,
         };
-        let command = command.ok_or(Next::Quit)?;
-        match command {
-            ClientCommand::Reconnect => {}
-            ClientCommand::SetTransport(transport) => self.settings.transport = transport,
-            ClientCommand::SetTarget(target) => self.target = target,
+        let Queued { command, at } = command.ok_or_else(quit)?;
+        self.given_at = at;
+        let reason = match command {
+            ClientCommand::Reconnect => CloseReason::Reconnecting,
+            ClientCommand::SetTransport(transport) => {
+                self.settings.transport = transport;
+                CloseReason::SwitchingTransport(transport)
+            }
+            ClientCommand::SetTarget(target) => {
+                self.target = target;
+                CloseReason::Rerouting
+            }
             command => return Ok(command),
-        }
-        Err(Next::Connect(None))
+        };
+        Err(Ending::ours(Next::Connect(None), reason))
     }
 
     /// While not connected, only `Reconnect` means something; sends are refused in words.
@@ -191,20 +245,35 @@ impl Actor {
         loop {
             let command = match self.next_command(None).await {
                 Ok(command) => command,
-                Err(next) => return next,
+                Err(ending) => return ending.next,
             };
             match command {
-                ClientCommand::Send { ids, .. } => {
-                    self.report(ClientEvent::SendFailed {
-                        ids,
-                        reason: "not connected (type /reconnect)".into(),
-                    })
-                    .await
+                ClientCommand::Send(messages) => {
+                    self.not_sent(&messages, "not connected (type /reconnect)".into())
+                        .await
                 }
                 ClientCommand::SetNagle(on) => self.settings.nodelay = !on,
                 _ => {}
             }
         }
+    }
+
+    /// Reports `messages` (consecutive ids) as never handed to the socket.
+    async fn not_sent(&self, messages: &[Message], reason: String) {
+        if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
+            let ids = first.id..last.id + 1;
+            self.report(ClientEvent::SendFailed { ids, reason }).await;
+        }
+    }
+
+    /// Gives up on every message still outstanding on a connection (or UDP session) that
+    /// ended, then reports how it ended: each message sent gets exactly one outcome, and a
+    /// close is always reported once, by the actor, whoever ended it.
+    async fn close(&self, reason: CloseReason, abandoned: Vec<EchoUpdate>) {
+        for update in abandoned {
+            self.report(ClientEvent::Echo(update)).await;
+        }
+        self.report(ClientEvent::Closed(reason)).await;
     }
 
     /// Connects (unless `ready` already is), then serves commands until the connection ends.
@@ -240,11 +309,16 @@ impl Actor {
             self.events.clone(),
             ended.clone(),
         ));
-        let next = self.write_commands(writer, &tracker, &ended).await;
+        let ending = self.write_commands(writer, &tracker, &ended).await;
         ended.cancel();
-        // The reader only returns; a join error would mean it panicked, already reported.
-        let _ = reading.await;
-        next
+        // The reader returns why it stopped; a join error would mean it panicked.
+        let theirs = reading
+            .await
+            .unwrap_or_else(|join| CloseReason::Error(join.to_string()));
+        let mut abandoned = Vec::new();
+        lock(&tracker).abandon_all(&mut abandoned);
+        self.close(ending.reason.unwrap_or(theirs), abandoned).await;
+        ending.next
     }
 
     /// One connection attempt, reported as it goes; `None` if it failed or we are quitting.
@@ -272,26 +346,32 @@ impl Actor {
         }
     }
 
-    /// Serves commands on a live connection.
+    /// Serves commands on a live connection until it ends; the write half is dropped (or,
+    /// for a reset, forgotten) only after `ended` is cancelled, so the reader never mistakes
+    /// our own FIN's consequences for the peer closing.
     async fn write_commands(
         &mut self,
         mut writer: OwnedWriteHalf,
         tracker: &Mutex<RttTracker>,
         ended: &CancellationToken,
-    ) -> Next {
+    ) -> Ending {
         let mut half_closed = false;
         loop {
             let command = match self.next_command(Some(ended)).await {
                 Ok(command) => command,
-                Err(next) => return next,
+                Err(ending) => {
+                    ended.cancel();
+                    return ending;
+                }
             };
             match command {
-                ClientCommand::Send { ids, bytes } => {
-                    if let Err(next) = self
-                        .write_messages(&mut writer, tracker, ended, ids, &bytes, half_closed)
+                ClientCommand::Send(messages) => {
+                    if let Err(ending) = self
+                        .write_messages(&mut writer, tracker, ended, &messages, half_closed)
                         .await
                     {
-                        return next;
+                        ended.cancel();
+                        return ending;
                     }
                 }
                 ClientCommand::Reconnect
@@ -309,8 +389,9 @@ impl Actor {
                     match writer.shutdown().await {
                         Ok(()) => self.report(ClientEvent::HalfClosed).await,
                         Err(err) => {
-                            self.report(ClientEvent::Closed(CloseReason::from_io(&err)))
-                                .await
+                            ended.cancel();
+                            let next = Next::WaitForReconnect;
+                            return Ending::ours(next, CloseReason::from_io(&err));
                         }
                     }
                 }
@@ -325,29 +406,26 @@ impl Actor {
                             CloseReason::Error(format!("cannot reset: {}", super::describe(&err)))
                         }
                     };
-                    writer.forget();
                     ended.cancel();
-                    self.report(ClientEvent::Closed(reason)).await;
-                    return Next::WaitForReconnect;
+                    writer.forget();
+                    return Ending::ours(Next::WaitForReconnect, reason);
                 }
             }
         }
     }
-}
 
-impl Actor {
-    /// Writes one message per id; a refusal or write error fails that id and the rest.
-    /// `Err` means the connection ended meanwhile.
+    /// Writes each message in turn. A refusal fails that message and the rest, and the
+    /// connection goes on; `Err` means the connection ended meanwhile, and every message not
+    /// yet handed to the socket is reported as not sent.
     async fn write_messages(
         &self,
         writer: &mut OwnedWriteHalf,
         tracker: &Mutex<RttTracker>,
         ended: &CancellationToken,
-        ids: Range<MessageId>,
-        bytes: &Arc<[u8]>,
+        messages: &[Message],
         half_closed: bool,
-    ) -> Result<(), Next> {
-        for id in ids.clone() {
+    ) -> Result<(), Ending> {
+        for (i, message) in messages.iter().enumerate() {
             let refusal = if half_closed {
                 Some("the connection is half-closed (FIN sent)".to_owned())
             } else if lock(tracker).outstanding() >= MAX_OUTSTANDING {
@@ -357,89 +435,92 @@ impl Actor {
             } else {
                 None
             };
-            let failure = match refusal {
-                Some(reason) => Some(reason),
-                None => {
-                    // Stamp and record first: the echo may come back before write_all returns.
-                    lock(tracker).sent(id, bytes.clone(), Instant::now());
-                    let written = self
-                        .write_watching_flow_control(writer, bytes, ended)
-                        .await?;
-                    written.err().map(|err| super::describe(&err))
-                }
-            };
-            if let Some(reason) = failure {
-                self.report(ClientEvent::SendFailed {
-                    ids: id..ids.end,
-                    reason,
-                })
-                .await;
-                break;
+            if let Some(reason) = refusal {
+                self.not_sent(&messages[i..], reason).await;
+                return Ok(());
             }
+            // Stamp and record first: the echo may come back before write_all returns. From
+            // here on the message belongs to the tracker, which gives it its outcome.
+            let sent_at = Instant::now();
+            lock(tracker).sent(message.id, message.bytes.clone(), sent_at);
+            self.report_queueing(message.id, sent_at).await;
+            let ending = match self
+                .write_watching_flow_control(writer, &message.bytes, ended)
+                .await
+            {
+                Ok(()) => continue,
+                Err(ending) => ending,
+            };
+            self.not_sent(&messages[i + 1..], "the connection ended".into())
+                .await;
+            return Err(ending);
         }
         Ok(())
     }
-}
 
-impl Actor {
+    /// Says how long message `id` waited before reaching the socket, if noticeably.
+    async fn report_queueing(&self, id: MessageId, sent_at: Instant) {
+        let waited = sent_at.saturating_duration_since(self.given_at);
+        if waited >= QUEUED_NOTICE {
+            self.report(ClientEvent::Queued { id, waited }).await;
+        }
+    }
+
     /// Writes `bytes`, saying so when the write has waited [`BLOCKED_AFTER`]: the peer has
     /// stopped reading, both socket buffers are full, and TCP flow control holds us back.
-    /// `Err` means the connection ended meanwhile.
+    /// `Err` means the connection ended meanwhile, or this write failed and ended it.
     async fn write_watching_flow_control(
         &self,
         writer: &mut OwnedWriteHalf,
         bytes: &[u8],
         ended: &CancellationToken,
-    ) -> Result<std::io::Result<()>, Next> {
+    ) -> Result<(), Ending> {
+        let failed =
+            |err: std::io::Error| Ending::ours(Next::WaitForReconnect, CloseReason::from_io(&err));
         let mut write = std::pin::pin!(writer.write_all(bytes));
         tokio::select! {
-            _ = ended.cancelled() => return Err(Next::WaitForReconnect),
-            written = &mut write => return Ok(written),
+            _ = ended.cancelled() => return Err(Ending::theirs()),
+            written = &mut write => return written.map_err(failed),
             _ = tokio::time::sleep(BLOCKED_AFTER) => {}
         }
         self.report(ClientEvent::SendBlocked).await;
         let written = tokio::select! {
-            _ = ended.cancelled() => return Err(Next::WaitForReconnect),
+            _ = ended.cancelled() => return Err(Ending::theirs()),
             written = write => written,
         };
         self.report(ClientEvent::SendUnblocked).await;
-        Ok(written)
+        written.map_err(failed)
     }
 }
 
-/// Reads echoes until the connection ends (reported) or `ended` is cancelled (silent).
+/// Reads echoes until the connection ends or `ended` is cancelled; returns why it stopped
+/// (the actor reports it, unless it ended the connection itself).
 async fn read_echoes(
     mut reader: OwnedReadHalf,
     tracker: Arc<Mutex<RttTracker>>,
     events: EventSink,
     ended: CancellationToken,
-) {
+) -> CloseReason {
     // However we leave, tell the writer the connection is over.
     let _ended = ended.clone().drop_guard();
     let mut buf = vec![0u8; READ_BUFFER];
     let mut updates = Vec::new();
     loop {
         let read = tokio::select! {
-            _ = ended.cancelled() => return,
+            biased;
+            _ = ended.cancelled() => return CloseReason::Shutdown,
             read = reader.read(&mut buf) => read,
         };
         let at = Instant::now();
-        let reason = match read {
-            Ok(0) => CloseReason::PeerClosed,
-            Ok(n) => {
-                lock(&tracker).received(&buf[..n], at, &mut updates);
-                for update in updates.drain(..) {
-                    events
-                        .deliver(NetEvent::Client(ClientEvent::Echo(update)))
-                        .await;
-                }
-                continue;
-            }
-            Err(err) => CloseReason::from_io(&err),
-        };
-        events
-            .deliver(NetEvent::Client(ClientEvent::Closed(reason)))
-            .await;
-        return;
+        match read {
+            Ok(0) => return CloseReason::PeerClosed,
+            Ok(n) => lock(&tracker).received(&buf[..n], at, &mut updates),
+            Err(err) => return CloseReason::from_io(&err),
+        }
+        for update in updates.drain(..) {
+            events
+                .deliver(NetEvent::Client(ClientEvent::Echo(update)))
+                .await;
+        }
     }
 }

@@ -1,18 +1,27 @@
 //! The client over UDP: each message is one datagram; replies are matched by payload, and a
-//! datagram without a reply within the timeout is reported lost.
+//! datagram without a reply within the timeout is reported lost, at its deadline.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Actor, ClientCommand, Next};
-use crate::net::event::{ClientEvent, EventSink, NetEvent};
+use super::{Actor, ClientCommand, Ending, Message, Next};
+use crate::net::event::{ClientEvent, CloseReason, EventSink, NetEvent};
 use crate::net::udp::MAX_DATAGRAM;
 use crate::net::{Transport, describe, lock};
 use crate::stats::DatagramTracker;
+
+/// What the sender and the reader of one UDP session share.
+struct Shared {
+    tracker: Mutex<DatagramTracker>,
+    /// Rung on every send, so a reader asleep with nothing outstanding learns of the new
+    /// datagram's loss deadline instead of waiting for a reply that may never come.
+    sent: Notify,
+}
 
 impl Actor {
     /// A UDP "connection": a socket bound to an ephemeral port and connected to the target,
@@ -37,53 +46,37 @@ impl Actor {
             connect_time: None,
         })
         .await;
-        let tracker = Arc::new(Mutex::new(DatagramTracker::new(
-            self.settings.reply_timeout,
-        )));
+        let shared = Arc::new(Shared {
+            tracker: Mutex::new(DatagramTracker::new(self.settings.reply_timeout)),
+            sent: Notify::new(),
+        });
         let ended = self.shutdown.child_token();
         let reading = tokio::spawn(read_replies(
             socket.clone(),
             self.target,
-            tracker.clone(),
+            shared.clone(),
             self.events.clone(),
             ended.clone(),
         ));
-        let next = self.send_datagrams(&socket, &tracker).await;
+        let ending = self.send_datagrams(&socket, &shared).await;
         ended.cancel();
         // The reader only returns; a join error would mean it panicked, already reported.
         let _ = reading.await;
-        next
+        let mut abandoned = Vec::new();
+        lock(&shared.tracker).abandon_all(&mut abandoned);
+        let reason = ending.reason.unwrap_or(CloseReason::Shutdown);
+        self.close(reason, abandoned).await;
+        ending.next
     }
 
-    async fn send_datagrams(
-        &mut self,
-        socket: &UdpSocket,
-        tracker: &Mutex<DatagramTracker>,
-    ) -> Next {
+    async fn send_datagrams(&mut self, socket: &UdpSocket, shared: &Shared) -> Ending {
         loop {
             let command = match self.next_command(None).await {
                 Ok(command) => command,
-                Err(next) => return next,
+                Err(ending) => return ending,
             };
             match command {
-                ClientCommand::Send { ids, bytes } => {
-                    for id in ids.clone() {
-                        let failure = if bytes.len() > MAX_DATAGRAM {
-                            Some(format!("a datagram holds at most {MAX_DATAGRAM} bytes"))
-                        } else {
-                            lock(tracker).sent(id, bytes.clone(), Instant::now());
-                            socket.send(&bytes).await.err().map(|err| describe(&err))
-                        };
-                        if let Some(reason) = failure {
-                            self.report(ClientEvent::SendFailed {
-                                ids: id..ids.end,
-                                reason,
-                            })
-                            .await;
-                            break;
-                        }
-                    }
-                }
+                ClientCommand::Send(messages) => self.send_each(socket, shared, &messages).await,
                 ClientCommand::Reconnect
                 | ClientCommand::SetTransport(_)
                 | ClientCommand::SetTarget(_) => {}
@@ -103,21 +96,42 @@ impl Actor {
             }
         }
     }
+
+    /// Sends each message as one datagram; one that cannot be sent is reported not sent with
+    /// the rest of the batch (a datagram that never left has no reply to wait for).
+    async fn send_each(&self, socket: &UdpSocket, shared: &Shared, messages: &[Message]) {
+        for (i, message) in messages.iter().enumerate() {
+            if message.bytes.len() > MAX_DATAGRAM {
+                let reason = format!("a datagram holds at most {MAX_DATAGRAM} bytes");
+                return self.not_sent(&messages[i..], reason).await;
+            }
+            // Recorded first: on loopback the reply can beat `send`'s return.
+            let sent_at = Instant::now();
+            lock(&shared.tracker).sent(message.id, message.bytes.clone(), sent_at);
+            shared.sent.notify_one();
+            if let Err(err) = socket.send(&message.bytes).await {
+                lock(&shared.tracker).forget(message.id);
+                return self.not_sent(&messages[i..], describe(&err)).await;
+            }
+            self.report_queueing(message.id, sent_at).await;
+        }
+    }
 }
 
-/// Reads replies and declares losses until `ended` is cancelled.
+/// Reads replies and declares each loss at its deadline until `ended` is cancelled.
 async fn read_replies(
     socket: Arc<UdpSocket>,
     target: SocketAddr,
-    tracker: Arc<Mutex<DatagramTracker>>,
+    shared: Arc<Shared>,
     events: EventSink,
     ended: CancellationToken,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    let mut lost = Vec::new();
+    let mut updates = Vec::new();
     loop {
-        // Wake for the next loss deadline too; with nothing outstanding, only for replies.
-        let deadline = lock(&tracker)
+        // Wake for the next loss deadline, for a reply, or for a new datagram (whose
+        // deadline may be the next one).
+        let deadline = lock(&shared.tracker)
             .next_deadline()
             .map(tokio::time::Instant::from_std);
         let wait_for_loss = async {
@@ -129,23 +143,23 @@ async fn read_replies(
         let received = tokio::select! {
             _ = ended.cancelled() => return,
             () = wait_for_loss => None,
+            () = shared.sent.notified() => None,
             received = socket.recv(&mut buf) => Some(received),
         };
         let now = Instant::now();
-        let update = match received {
-            Some(Ok(n)) => Some(lock(&tracker).received(&buf[..n], now)),
+        match received {
+            Some(Ok(n)) => updates.push(lock(&shared.tracker).received(&buf[..n], now)),
             // ICMP port unreachable, reported on the next receive of a connected socket.
             Some(Err(err)) => {
                 let problem = format!("{target}: {}", crate::net::udp::explain_error(&err));
                 events
                     .deliver(NetEvent::Client(ClientEvent::Problem(problem)))
                     .await;
-                None
             }
-            None => None,
-        };
-        lock(&tracker).expire(now, &mut lost);
-        for update in update.into_iter().chain(lost.drain(..)) {
+            None => {}
+        }
+        lock(&shared.tracker).expire(now, &mut updates);
+        for update in updates.drain(..) {
             events
                 .deliver(NetEvent::Client(ClientEvent::Echo(update)))
                 .await;

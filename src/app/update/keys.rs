@@ -1,0 +1,157 @@
+//! What each key does: the key table ([`crate::app::keymap`]) names the action, this applies it.
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use tui_input::backend::crossterm::EventHandler;
+
+use super::commands;
+use crate::app::command;
+use crate::app::keymap::{self, Action};
+use crate::app::model::{App, Focus};
+use crate::app::msg::Effect;
+
+/// Further than the help overlay can ever need to scroll.
+const HELP_SCROLL_MAX: u16 = 64;
+/// Lines one PgUp/PgDn moves the help overlay.
+const HELP_PAGE: i16 = 10;
+
+pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let action = keymap::action_for(&key);
+    if app.help_open {
+        // The overlay keeps the keys while open: it scrolls, closes, or the program quits.
+        let scroll = |by: i16| {
+            app.help_scroll
+                .saturating_add_signed(by)
+                .min(HELP_SCROLL_MAX)
+        };
+        match action {
+            Some(Action::Quit) => return vec![Effect::Quit],
+            Some(Action::Dismiss | Action::Help) => app.help_open = false,
+            Some(Action::Up) => app.help_scroll = scroll(-1),
+            Some(Action::Down) => app.help_scroll = scroll(1),
+            Some(Action::PageUp) => app.help_scroll = scroll(-HELP_PAGE),
+            Some(Action::PageDown) => app.help_scroll = scroll(HELP_PAGE),
+            _ => {}
+        }
+        return Vec::new();
+    }
+    let Some(action) = action else {
+        edit(app, key);
+        return Vec::new();
+    };
+    match action {
+        Action::Send => return commands::submit_line(app),
+        Action::Up | Action::Down => match (&mut app.server, app.focus) {
+            (Some(server), Focus::Server) => {
+                server.select_step(if action == Action::Up { -1 } else { 1 })
+            }
+            _ => app.input.browse(action == Action::Up),
+        },
+        Action::FocusNext if app.input.value().starts_with('/') => complete(app),
+        Action::FocusNext | Action::FocusPrev => {
+            // Two panes at most, so next and previous are the same move.
+            if app.client.is_some() && app.server.is_some() {
+                app.focus = match app.focus {
+                    Focus::Client => Focus::Server,
+                    Focus::Server => Focus::Client,
+                };
+            }
+        }
+        Action::PageUp => scroll_focused(app, Page::Back),
+        Action::PageDown => scroll_focused(app, Page::Forward),
+        Action::ScrollOldest => scroll_focused(app, Page::Oldest),
+        Action::FollowNewest => scroll_focused(app, Page::Newest),
+        Action::Help => {
+            app.help_open = true;
+            app.help_scroll = 0;
+        }
+        Action::NextLatencyView => {
+            if let Some(client) = &mut app.client {
+                client.latency_view = client.latency_view.next();
+            }
+        }
+        Action::Dismiss => {
+            if let Some(server) = &mut app.server {
+                server.selected = None;
+            }
+        }
+        Action::Quit => return vec![Effect::Quit],
+    }
+    Vec::new()
+}
+
+/// A key that is not bound: typing goes through the line's escaping, editing keys (arrows,
+/// Backspace, Ctrl-W…) to the line editor.
+fn edit(app: &mut App, key: KeyEvent) {
+    match key.code {
+        KeyCode::Char(c) if key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE => {
+            app.input.type_text(c.encode_utf8(&mut [0; 4]));
+        }
+        _ => {
+            if app.input.editor.handle_event(&Event::Key(key)).is_some() {
+                app.input.edited();
+            }
+        }
+    }
+}
+
+/// Tab on a line that starts with `/`: completes the command name as far as it is
+/// unambiguous, or lists the candidates.
+fn complete(app: &mut App) {
+    let typed = &app.input.value()[1..];
+    if typed.contains(char::is_whitespace) {
+        return;
+    }
+    let candidates = command::completions(typed);
+    let common = candidates
+        .iter()
+        .map(|name| name.to_string())
+        .reduce(|a, b| {
+            a.chars()
+                .zip(b.chars())
+                .take_while(|(x, y)| x == y)
+                .map(|(x, _)| x)
+                .collect()
+        });
+    match (candidates.as_slice(), common) {
+        ([], _) => app.show_error(format!("no command starts with /{typed}")),
+        ([only], _) => app.input.set(&format!("/{only} ")),
+        (_, Some(common)) if common.len() > typed.len() => app.input.set(&format!("/{common}")),
+        (all, _) => {
+            let names: Vec<String> = all.iter().map(|name| format!("/{name}")).collect();
+            app.show_notice(format!("commands: {}", names.join(" ")));
+        }
+    }
+}
+
+/// A scroll request, in pages of the focused pane.
+enum Page {
+    Back,
+    Forward,
+    Oldest,
+    Newest,
+}
+
+fn scroll_focused(app: &mut App, page: Page) {
+    let rows = match app.focus {
+        Focus::Client => app.viewport.client_rows,
+        Focus::Server => app.viewport.server_rows,
+    };
+    let delta = match page {
+        Page::Back => rows as isize,
+        Page::Forward => -(rows as isize),
+        Page::Oldest => isize::MAX,
+        Page::Newest => isize::MIN,
+    };
+    match app.focus {
+        Focus::Client => {
+            if let Some(client) = &mut app.client {
+                client.rows.scroll_by(delta, rows);
+            }
+        }
+        Focus::Server => {
+            if let Some(server) = &mut app.server {
+                server.rows.scroll_by(delta, rows);
+            }
+        }
+    }
+}
