@@ -10,7 +10,7 @@ use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-/// The message for running a TUI mode without a terminal (DESIGN §2).
+/// The message for running a TUI mode without a terminal: it names the modes that need none.
 pub const NEEDS_A_TERMINAL: &str = "echotui needs a terminal; for scripts use 'echotui ping', \
      'echotui bench' or 'echotui serve --headless'";
 

@@ -1,4 +1,4 @@
-//! Hostile peers against our echo servers (DESIGN §5 network rules, §6 untrusted bytes).
+//! Hostile peers against our echo servers (ARCHITECTURE.md §2 network rules, §4 untrusted bytes).
 //!
 //! Each case plays one kind of abuser against `net::server::run` / `net::udp::run` in-process
 //! on 127.0.0.1 (or the real `echotui serve --headless` binary), and checks what a user is

@@ -1,4 +1,4 @@
-//! Integration tests over real loopback sockets (DESIGN §8, "integration").
+//! Integration tests over real loopback sockets (ARCHITECTURE.md §7).
 //!
 //! Our server against plain blocking `std::net` clients; our client actor against foreign echo
 //! servers (a `std::net` one, the tutorial's Python server, socat, ncat) and against peers that

@@ -1,4 +1,4 @@
-//! End-to-end tests (DESIGN §8): the real binary in a pseudo-terminal.
+//! End-to-end tests (ARCHITECTURE.md §7): the real binary in a pseudo-terminal.
 //!
 //! A reader thread feeds everything the program writes into a `vt100` parser (the screen a user
 //! would see) and keeps the raw bytes (to check the escape sequences that restore the

@@ -47,7 +47,7 @@ pub const MAX_MESSAGE_SIZE: usize = 1 << 20;
 /// Largest server read buffer we accept: the largest TCP window a `recv` can usefully fill.
 pub const MAX_READ_SIZE: usize = 65536;
 
-/// Why a network operation failed, with the address it was about (DESIGN §7).
+/// Why a network operation failed, with the address it was about.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error("cannot resolve {target}: {reason}")]

@@ -28,7 +28,8 @@ const STALL_NOTICE: Duration = Duration::from_millis(250);
 /// How many bytes of each read travel to the UI: enough for a row, bounded for a flood.
 pub const READ_PREVIEW_BYTES: usize = 256;
 
-/// Protective limits (DESIGN §5): a class of students must not be able to exhaust the server.
+/// Protective limits (ARCHITECTURE.md §2): a class of students must not be able to exhaust
+/// the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_conns: usize,
