@@ -6,6 +6,7 @@
 pub mod client;
 pub mod event;
 pub mod impair;
+pub mod interfaces;
 pub mod server;
 pub mod udp;
 
