@@ -2,7 +2,6 @@
 //! JSON on stdout.
 
 pub mod bench;
-pub mod bench_udp;
 pub mod ping;
 pub mod serve;
 pub mod udp_probe;

@@ -2,7 +2,7 @@
 //!
 //! Each "connection" is a UDP socket connected to the target that keeps `--pipeline`
 //! datagrams in flight. Every datagram carries a per-run nonce and its sequence number
-//! (`ping --udp`'s layout, [`super::udp_probe`]), so a reply is matched exactly
+//! (`ping --udp`'s layout, [`crate::headless::udp_probe`]), so a reply is matched exactly
 //! and its bytes checked against what was sent. A datagram unanswered after [`LOSS_AFTER`]
 //! is lost and replaced, so the window stays full; lost and differing datagrams are errors,
 //! a second or late reply is counted but never taken for an RTT.
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::udp_probe::{UDP_PROBE_HEADER, seq_of, stamp};
+use crate::headless::udp_probe::{UDP_PROBE_HEADER, seq_of, stamp};
 use crate::net::{self, udp::MAX_DATAGRAM};
 use crate::stats::RttStats;
 
