@@ -4,14 +4,13 @@
 pub mod bench;
 pub mod ping;
 pub mod serve;
-pub mod udp_probe;
 
 use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{self, EventSink, Limits, ServerControl, ServerSettings, Transport};
-use crate::stats::RttSummary;
+use crate::stats::{PROBE_HEADER, RttSummary};
 use crate::units;
 
 /// Starts an echo server on a free loopback port (never 12345, so it cannot clash), for
@@ -60,6 +59,18 @@ pub async fn embedded_server(
         shutdown.clone(),
     ));
     Ok(addr)
+}
+
+/// Checks `-s` for `ping --udp` and `bench --udp` (`command`): a probe must hold its nonce
+/// and sequence number, and fit in one datagram.
+pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
+    let (min, max) = (PROBE_HEADER, net::udp::MAX_DATAGRAM);
+    if !(min..=max).contains(&size) {
+        anyhow::bail!(
+            "{command} --udp: -s must be {min}..={max} (each datagram carries a nonce and a sequence number)"
+        );
+    }
+    Ok(())
 }
 
 /// The percentile ladder as `ping` and `bench` print it:

@@ -33,6 +33,7 @@ use self::tcp::{Connection, Payloads};
 use crate::cli::{BenchArgs, ClientOpts};
 use crate::net::{self, Transport};
 use crate::stats::RttStats;
+use crate::units;
 
 pub use self::report::BenchReport;
 
@@ -150,13 +151,7 @@ async fn run_phase(
 
 /// `bench --udp`: sockets instead of connections (see [`udp`]).
 async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    use crate::headless::udp_probe::UDP_PROBE_HEADER;
-    if !(UDP_PROBE_HEADER..=net::udp::MAX_DATAGRAM).contains(&args.size) {
-        let max = net::udp::MAX_DATAGRAM;
-        anyhow::bail!(
-            "bench --udp: -s must be {UDP_PROBE_HEADER}..={max} (a datagram carries a nonce and a sequence number)"
-        );
-    }
+    super::check_udp_probe_size("bench", args.size)?;
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
         None => super::embedded_server(&shutdown, args.connections, Transport::Udp).await?,
@@ -182,14 +177,24 @@ async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Resul
     shutdown.cancel();
     let mut stats = RttStats::new();
     let mut errors = ErrorTally::default();
+    let lost = format!(
+        "lost (no reply within {})",
+        humantime::format_duration(udp::LOSS_AFTER)
+    );
+    let (mut late, mut duplicates) = (0, 0);
     for load in &loads {
         stats.merge(&load.stats);
-        errors.add("lost (no reply within 1s)", load.lost);
+        errors.add(&lost, load.lost);
         errors.add("echo differs from what was sent", load.mismatched);
+        late += load.late;
+        duplicates += load.duplicates;
     }
-    let stray: u64 = loads.iter().map(|l| l.stray).sum();
-    if stray > 0 {
-        eprintln!("echotui bench: {stray} late or duplicate replies (not counted)");
+    if late + duplicates > 0 {
+        eprintln!(
+            "echotui bench: {} and {} (not counted)",
+            units::count(late, "late reply", "late replies"),
+            units::count(duplicates, "duplicate reply", "duplicate replies")
+        );
     }
     report::report(args, target, Transport::Udp, &stats, elapsed, &errors)
 }
