@@ -7,6 +7,7 @@ pub mod client;
 pub mod event;
 pub mod impair;
 pub mod server;
+pub mod tally;
 pub mod udp;
 
 use std::io;
@@ -21,6 +22,7 @@ pub use event::{
     ServerEventKind,
 };
 pub use server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
+pub use tally::ServerTally;
 
 /// The transport a client or server speaks: the echo protocol is defined over both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
