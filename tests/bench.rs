@@ -52,6 +52,7 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             "msgs_per_s",
             "mib_per_s",
             "rtt_us",
+            "jitter_us",
             "errors"
         ]
     );
@@ -99,6 +100,15 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             v["rtt_us"].is_null() && v["messages"] == 0,
             "rtt_us is null exactly when nothing was echoed: {v}"
         ),
+    }
+    // Jitter pairs consecutive RTTs of one connection: more messages than connections
+    // means some connection has two, fewer than one each means none has.
+    let messages = v["messages"].as_u64().unwrap();
+    if messages > v["connections"].as_u64().unwrap() {
+        assert!(v["jitter_us"].as_f64().is_some_and(|j| j >= 0.0), "{v}");
+    }
+    if messages < 2 {
+        assert!(v["jitter_us"].is_null(), "{v}");
     }
     (code, v)
 }

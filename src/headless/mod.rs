@@ -73,6 +73,14 @@ pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A figure for a JSON record that is not a time in µs (`duration_s`, `msgs_per_s`,
+/// `uptime_s`): three decimals at most, as times in µs have (to the nanosecond, see
+/// [`units::json_micros`], the same rounding), so a script never reads float noise such as
+/// `0.30000000000000004`.
+pub fn json_figure(value: f64) -> f64 {
+    units::json_micros(value)
+}
+
 /// The percentile ladder as `ping` and `bench` print it:
 /// `min/mean/p50/p90/p99/p99.9/max/stddev = 12µs/…`, each with an adaptive unit.
 pub fn rtt_ladder(s: &RttSummary) -> String {

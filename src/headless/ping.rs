@@ -113,6 +113,7 @@ pub async fn run(
             (Pinger::Udp(pinger), None)
         }
     };
+    let size = units::count(args.size as u64, "byte", "bytes");
     if !args.json {
         let handshake = connect_time
             .map(|took| format!(", connected in {}", units::duration(took)))
@@ -122,10 +123,9 @@ pub async fn run(
         } else {
             format!(", through an impaired link: {impairments}")
         };
-        let size = args.size;
         writeln!(
             out,
-            "PING {target} ({transport} echo): {size} bytes{handshake}{link}"
+            "PING {target} ({transport} echo): {size}{handshake}{link}"
         )?;
     }
 
@@ -158,15 +158,17 @@ pub async fn run(
             }
         }
         let line = match probe {
-            Probe::Echoed(rtt) if warming_up => {
-                let time = units::duration(rtt);
-                let size = args.size;
-                format!("{size} bytes from {target}: seq={seq} time={time} (warm-up, not counted)")
-            }
             Probe::Echoed(rtt) => {
-                stats.record(rtt);
+                if !warming_up {
+                    stats.record(rtt);
+                }
                 let time = units::duration(rtt);
-                format!("{} bytes from {target}: seq={seq} time={time}", args.size)
+                let note = if warming_up {
+                    " (warm-up, not counted)"
+                } else {
+                    ""
+                };
+                format!("{size} from {target}: seq={seq} time={time}{note}")
             }
             Probe::TimedOut => {
                 let timeout = humantime::format_duration(args.timeout);
@@ -175,7 +177,8 @@ pub async fn run(
             Probe::Mismatch => format!("seq={seq}: echo differs from what was sent (mismatch)"),
             Probe::Refused(reason) => format!("seq={seq}: {reason}"),
             Probe::Closed(reason) => {
-                eprintln!("echotui ping: connection to {target} {reason} after {seq} probes");
+                let probes = units::count(seq, "probe", "probes");
+                eprintln!("echotui ping: connection to {target} {reason} after {probes}");
                 break;
             }
         };
@@ -198,7 +201,8 @@ pub async fn run(
         sent,
         received: stats.count(),
         lost: sent - stats.count(),
-        connect_us: connect_time.map(|took| took.as_secs_f64() * 1e6),
+        // To the nanosecond, as the RTTs are (see `RttStats::summary`).
+        connect_us: connect_time.map(|took| units::json_micros(took.as_secs_f64() * 1e6)),
         rtt_us: stats.summary(),
         jitter_us: stats.jitter_us(),
         duplicates,
@@ -358,6 +362,7 @@ impl UdpPinger {
     }
 }
 
+/// The summary of ping(8): what was sent and came back, then the RTT ladder and jitter.
 fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
     let loss = if r.sent == 0 {
         0.0
@@ -365,13 +370,11 @@ fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
         100.0 * r.lost as f64 / r.sent as f64
     };
     writeln!(out, "--- {} echotui ping statistics ---", r.target)?;
-    write!(
-        out,
-        "{} probes sent, {} echoed, {:.1}% lost",
-        r.sent, r.received, loss
-    )?;
+    let sent = units::count(r.sent, "probe", "probes");
+    write!(out, "{sent} sent, {} echoed, {loss:.1}% lost", r.received)?;
     if let (Some(duplicates), Some(late)) = (r.duplicates, r.late) {
-        write!(out, ", {duplicates} duplicates, {late} late")?;
+        let duplicates = units::count(duplicates, "duplicate", "duplicates");
+        write!(out, ", {duplicates}, {late} late")?;
     }
     match r.connect_us {
         Some(us) => writeln!(out, ", connect {}", units::micros(us))?,

@@ -10,11 +10,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
+use crate::headless::json_figure;
 use crate::net::Transport;
 use crate::stats::{RttStats, RttSummary};
 use crate::units;
 
-/// The `bench --json` object (DESIGN §2): one line, nothing else on stdout.
+/// The `bench --json` object (DESIGN §2): one line, nothing else on stdout. Figures have
+/// three decimals at most (times in µs: to the nanosecond).
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
     pub target: String,
@@ -31,6 +33,8 @@ pub struct BenchReport {
     pub msgs_per_s: f64,
     pub mib_per_s: f64,
     pub rtt_us: Option<RttSummary>,
+    /// Mean difference of consecutive RTTs on each connection; `null` below two RTTs.
+    pub jitter_us: Option<f64>,
     pub errors: u64,
 }
 
@@ -86,7 +90,10 @@ pub fn report(
     let messages = stats.count();
     let bytes = messages * args.size as u64;
     let seconds = elapsed.as_secs_f64();
-    let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
+    let per_second = |n: f64| {
+        let rate = if seconds > 0.0 { n / seconds } else { 0.0 };
+        json_figure(rate)
+    };
     let report = BenchReport {
         target: target.to_string(),
         protocol: match transport {
@@ -96,12 +103,13 @@ pub fn report(
         connections: args.connections,
         size: args.size,
         pipeline: args.pipeline,
-        duration_s: seconds,
+        duration_s: json_figure(seconds),
         messages,
         bytes,
         msgs_per_s: per_second(messages as f64),
         mib_per_s: per_second(bytes as f64 / (1 << 20) as f64),
         rtt_us: stats.summary(),
+        jitter_us: stats.jitter_us(),
         errors: errors.total(),
     };
     let mut out = io::stdout().lock();
@@ -112,7 +120,7 @@ pub fn report(
             eprintln!("echotui bench: {n} × {what}");
         }
     } else {
-        write_table(&mut out, &report, stats.jitter_us(), errors)?;
+        write_table(&mut out, &report, errors)?;
     }
     if report.messages == 0 && report.errors == 0 {
         // Nothing failed, yet nothing was measured: say why the exit code is 1.
@@ -126,12 +134,7 @@ pub fn report(
 }
 
 /// The report for people: one `name value` row per figure.
-fn write_table(
-    out: &mut impl Write,
-    r: &BenchReport,
-    jitter_us: Option<f64>,
-    errors: &ErrorTally,
-) -> io::Result<()> {
+fn write_table(out: &mut impl Write, r: &BenchReport, errors: &ErrorTally) -> io::Result<()> {
     let rows = [
         (
             "target",
@@ -153,7 +156,7 @@ fn write_table(
         ),
         (
             "jitter",
-            jitter_us.map_or_else(|| "-".to_owned(), units::micros),
+            r.jitter_us.map_or_else(|| "-".to_owned(), units::micros),
         ),
         ("errors", errors.to_string()),
     ];
