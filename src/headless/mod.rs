@@ -89,3 +89,27 @@ pub fn rtt_ladder(s: &RttSummary) -> String {
         .join("/");
     format!("min/mean/p50/p90/p99/p99.9/max/stddev = {values}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_figures_lose_the_float_noise() {
+        assert_eq!((0.1 + 0.2).to_string(), "0.30000000000000004");
+        assert_eq!(json_figure(0.1 + 0.2).to_string(), "0.3");
+        assert_eq!(json_figure(49_633.466_135_458).to_string(), "49633.466");
+    }
+
+    #[test]
+    fn udp_probe_sizes_hold_the_header_and_fit_a_datagram() {
+        assert!(check_udp_probe_size("ping", PROBE_HEADER).is_ok());
+        assert!(check_udp_probe_size("ping", net::udp::MAX_DATAGRAM).is_ok());
+        let err = check_udp_probe_size("bench", PROBE_HEADER - 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench --udp: -s must be 8..=65507 (each datagram carries a nonce and a sequence number)"
+        );
+        assert!(check_udp_probe_size("ping", net::udp::MAX_DATAGRAM + 1).is_err());
+    }
+}

@@ -335,8 +335,8 @@ impl UdpPinger {
         // Every earlier probe was answered or lost before this one was sent, so this is the
         // only probe awaited: the next expiry is its timeout, and an echo is its echo.
         while let Some(expiry) = self.window.next_expiry() {
-            let received = tokio::time::timeout_at(expiry.into(), self.socket.recv(&mut self.buf));
-            let received = received.await;
+            let recv = self.socket.recv(&mut self.buf);
+            let received = tokio::time::timeout_at(expiry.into(), recv).await;
             let at = Instant::now();
             let n = match received {
                 Err(_elapsed) => {

@@ -107,9 +107,7 @@ impl ProbeWindow {
     /// or the socket reported an error for it (an ICMP port unreachable).
     pub fn lose(&mut self, seq: u32) {
         self.awaited.retain(|&(awaited, _)| awaited != seq);
-        if let Some(fate) = self.fate_mut(seq) {
-            *fate = Fate::Lost;
-        }
+        self.mark_lost(seq);
     }
 
     /// Classifies `datagram`, received at `at`. A probe is answered by its first reply only.
@@ -126,7 +124,8 @@ impl ProbeWindow {
             .fate_mut(seq)
             .map(|fate| std::mem::replace(fate, Fate::Answered));
         match (awaited, fate) {
-            // The header matched already; the rest must be the payload, to the last byte.
+            // The header matched already; the rest must be the payload, to the last byte
+            // (every probe carries the same payload after its header).
             (Some((_, sent_at)), _)
                 if datagram.get(PROBE_HEADER..) == self.probe.get(PROBE_HEADER..) =>
             {
@@ -134,6 +133,8 @@ impl ProbeWindow {
             }
             (Some(_), _) => ProbeReply::Mismatch,
             (None, Some(Fate::Lost)) => ProbeReply::Late,
+            // Answered already, or too old to remember. (Never `Awaited`: an awaited probe is
+            // found in `awaited` above.)
             (None, Some(Fate::Answered | Fate::Awaited) | None) => ProbeReply::Duplicate,
         }
     }
@@ -146,9 +147,7 @@ impl ProbeWindow {
                 break;
             }
             self.awaited.pop_front();
-            if let Some(fate) = self.fate_mut(seq) {
-                *fate = Fate::Lost;
-            }
+            self.mark_lost(seq);
             lost += 1;
         }
         lost
@@ -164,6 +163,13 @@ impl ProbeWindow {
     /// Probes sent and neither answered nor lost yet.
     pub fn in_flight(&self) -> usize {
         self.awaited.len()
+    }
+
+    /// Remembers probe `seq` as lost (if it is recent enough to be remembered at all).
+    fn mark_lost(&mut self, seq: u32) {
+        if let Some(fate) = self.fate_mut(seq) {
+            *fate = Fate::Lost;
+        }
     }
 
     /// The fate of probe `seq`, if it is recent enough to be remembered.

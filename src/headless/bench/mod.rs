@@ -8,10 +8,10 @@
 //! One job per module:
 //! - this one runs a bench: finds the target, opens the connections, runs the warm-up and
 //!   the measured phase, and merges what each connection measured;
-//! - [`tcp`]: the TCP engine, one task per connection (why, and what makes its numbers honest);
-//! - [`udp`]: the UDP engine, one socket per "connection";
-//! - [`progress`]: the live line on stderr;
-//! - [`report`]: the `--json` object or the table, and the exit code.
+//! - `tcp`: the TCP engine, one task per connection (why, and what makes its numbers honest);
+//! - `udp`: the UDP engine, one socket per "connection";
+//! - `progress`: the live line on stderr;
+//! - `report`: the `--json` object or the table, and the exit code.
 
 mod progress;
 mod report;

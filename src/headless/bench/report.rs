@@ -170,6 +170,42 @@ fn write_table(out: &mut impl Write, r: &BenchReport, errors: &ErrorTally) -> io
 mod tests {
     use super::*;
 
+    fn table(report: &BenchReport, errors: &ErrorTally) -> String {
+        let mut out = Vec::new();
+        write_table(&mut out, report, errors).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_table_shows_every_figure_and_says_when_there_is_none() {
+        let mut report = BenchReport {
+            target: "127.0.0.1:7".to_owned(),
+            protocol: "udp",
+            connections: 1,
+            size: 13,
+            pipeline: 1,
+            duration_s: 1.5,
+            messages: 0,
+            bytes: 0,
+            msgs_per_s: 0.0,
+            mib_per_s: 0.0,
+            rtt_us: None,
+            jitter_us: None,
+            errors: 0,
+        };
+        let text = table(&report, &ErrorTally::default());
+        assert!(
+            text.starts_with("target       127.0.0.1:7 (UDP echo)\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nduration     1.50s\n"), "{text}");
+        assert!(text.contains("\nrtt          no echoes\n"), "{text}");
+        assert!(text.contains("\njitter       -\n"), "{text}");
+        assert!(text.ends_with("\nerrors       0\n"), "{text}");
+        report.jitter_us = Some(87.4);
+        assert!(table(&report, &ErrorTally::default()).contains("\njitter       87µs\n"));
+    }
+
     #[test]
     fn errors_are_tallied_by_kind() {
         let mut errors = ErrorTally::default();

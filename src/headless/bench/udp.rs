@@ -22,8 +22,11 @@ pub const LOSS_AFTER: Duration = Duration::from_secs(1);
 /// What one socket measured.
 #[derive(Debug, Default)]
 pub struct UdpLoad {
+    /// RTTs of the datagrams that came back equal.
     pub stats: RttStats,
+    /// Datagrams unanswered after [`LOSS_AFTER`], or that could not be sent: errors.
     pub lost: u64,
+    /// Datagrams answered with other bytes: errors.
     pub mismatched: u64,
     /// Further replies to datagrams already answered.
     pub duplicates: u64,
