@@ -52,6 +52,7 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             "msgs_per_s",
             "mib_per_s",
             "rtt_us",
+            "jitter_us",
             "errors"
         ]
     );
@@ -99,6 +100,15 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             v["rtt_us"].is_null() && v["messages"] == 0,
             "rtt_us is null exactly when nothing was echoed: {v}"
         ),
+    }
+    // Jitter pairs consecutive RTTs of one connection: more messages than connections
+    // means some connection has two, fewer than one each means none has.
+    let messages = v["messages"].as_u64().unwrap();
+    if messages > v["connections"].as_u64().unwrap() {
+        assert!(v["jitter_us"].as_f64().is_some_and(|j| j >= 0.0), "{v}");
+    }
+    if messages < 2 {
+        assert!(v["jitter_us"].is_null(), "{v}");
     }
     (code, v)
 }
@@ -494,28 +504,69 @@ fn udp_json_against_the_embedded_server() {
     assert!(v["rtt_us"]["min"].as_f64().unwrap() > 0.0);
 }
 
-/// A UDP server that answers with other bytes: every datagram is an error, none an RTT.
-#[test]
-fn udp_echoes_that_differ_are_errors() {
+/// A `std::net` UDP server on a free loopback port that answers each datagram with the
+/// datagrams `answer` makes of it, for five seconds (longer than any bench here).
+fn udp_server(answer: impl Fn(&[u8]) -> Vec<Vec<u8>> + Send + 'static) -> String {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap().to_string();
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let server = std::thread::spawn(move || {
+    thread::spawn(move || {
         let mut buf = [0u8; 2048];
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
             if let Ok((n, peer)) = socket.recv_from(&mut buf) {
-                buf[n - 1] ^= 0xff; // keep nonce and sequence, change the last byte
-                let _ = socket.send_to(&buf[..n], peer);
+                for reply in answer(&buf[..n]) {
+                    let _ = socket.send_to(&reply, peer);
+                }
             }
         }
+    });
+    addr
+}
+
+/// A UDP server that answers with other bytes: every datagram is an error, none an RTT.
+#[test]
+fn udp_echoes_that_differ_are_errors() {
+    let addr = udp_server(|datagram| {
+        let mut reply = datagram.to_vec();
+        // Keep the nonce and the sequence number, change the last byte.
+        *reply.last_mut().unwrap() ^= 0xff;
+        vec![reply]
     });
     let (code, v) = bench_json(&[&addr, "--udp", "--duration", "200ms", "-c", "1"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["messages"], 0);
     assert!(v["errors"].as_u64().unwrap() > 0, "{v}");
     assert!(v["rtt_us"].is_null());
-    drop(server);
+}
+
+/// A UDP server that answers every datagram twice: the first reply is the echo, the second
+/// a duplicate, counted on stderr and never an RTT or an error. (Nothing is lost or late:
+/// a datagram is lost after 1 s, the bench lasts 200 ms.)
+#[test]
+fn udp_duplicate_replies_are_counted_apart_and_are_not_errors() {
+    let addr = udp_server(|datagram| vec![datagram.to_vec(), datagram.to_vec()]);
+    let args = [
+        "bench",
+        &addr,
+        "--udp",
+        "--duration",
+        "200ms",
+        "-c",
+        "1",
+        "--json",
+    ];
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap() >= 2, "{v}");
+    assert!(
+        stderr.starts_with("echotui bench: 0 late replies and ")
+            && stderr.contains(" duplicate repl")
+            && stderr.ends_with(" (not counted)\n"),
+        "{stderr}"
+    );
 }

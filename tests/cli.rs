@@ -52,6 +52,37 @@ fn assert_user_error(args: &[&str], needle: &str) {
     );
 }
 
+/// Asserts that every float in `v`, however deep, is written with three decimals at most:
+/// `36.84`, never `36.839999999999996` (times in µs are given to the nanosecond).
+fn assert_three_decimals_at_most(v: &Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let text = n.to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(
+                decimals <= 3 && !text.contains('e'),
+                "{text} has more than three decimals"
+            );
+        }
+        Value::Array(items) => items.iter().for_each(assert_three_decimals_at_most),
+        Value::Object(fields) => fields.values().for_each(assert_three_decimals_at_most),
+        _ => {}
+    }
+}
+
+/// Asserts that `ts` is RFC 3339 with microseconds, as every `serve --headless --json` line has.
+fn assert_timestamp(line: &Value) {
+    let ts = line["ts"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ts: {line}"));
+    assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+    assert_eq!(
+        ts.split('.').nth(1).unwrap().len(),
+        "123456+00:00".len(),
+        "µs precision: {ts}"
+    );
+}
+
 #[test]
 fn help_and_version() {
     let (code, stdout, _) = run(&["--help"]);
@@ -164,10 +195,81 @@ fn ping_json_has_the_documented_shape() {
             && get("p99") <= get("max")
     );
     assert!(v["jitter_us"].as_f64().unwrap() >= 0.0);
+    assert_three_decimals_at_most(&v);
     assert!(
         !v["target"].as_str().unwrap().ends_with(":12345"),
         "embedded ping server never uses 12345"
     );
+}
+
+/// `connect_us`, every `rtt_us` figure, `jitter_us`, `duration_s` and the rates: three
+/// decimals at most in every `--json` record, over TCP and UDP.
+#[test]
+fn json_figures_have_three_decimals_at_most() {
+    for args in [
+        &["ping", "-c", "5", "-i", "0", "--json"][..],
+        &["ping", "--udp", "-c", "5", "-i", "0", "--json"],
+        &["bench", "-d", "200ms", "-c", "2", "--json"],
+        &["bench", "--udp", "-d", "200ms", "-c", "2", "--json"],
+    ] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert!(v["rtt_us"]["mean"].is_f64(), "{args:?}: {v}");
+        assert_three_decimals_at_most(&v);
+    }
+}
+
+/// Counted nouns agree with their number: `1 probe`, `1 byte`.
+#[test]
+fn ping_text_says_1_probe_and_1_byte() {
+    let (code, stdout, stderr) = run(&["ping", "-c", "1", "-s", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("(TCP echo): 1 byte, connected in"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n1 byte from 127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("\n1 probe sent, 1 echoed, 0.0% lost"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(&["ping", "--udp", "-c", "1", "-s", "8"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("1 probe sent, 1 echoed, 0.0% lost, 0 duplicates, 0 late"),
+        "{stdout}"
+    );
+}
+
+/// Every datagram doubled each way: each probe gets four replies, the first its echo, the
+/// others duplicates, read while the next probe is awaited (the last probe's are not).
+#[test]
+fn ping_udp_counts_duplicates_apart_from_echoes() {
+    let args = [
+        "ping",
+        "--udp",
+        "-c",
+        "5",
+        "-i",
+        "0",
+        "--duplicate",
+        "100%",
+        "--json",
+    ];
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            v["received"].as_u64(),
+            v["lost"].as_u64(),
+            v["late"].as_u64()
+        ),
+        (Some(5), Some(0), Some(0)),
+        "{v}"
+    );
+    assert!(v["duplicates"].as_u64().unwrap() >= 4, "{v}");
 }
 
 #[test]
@@ -347,21 +449,19 @@ fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
     for event in &events {
         assert_eq!(event["conn"], 1);
         assert!(event["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
-        let ts = event["ts"].as_str().unwrap();
-        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
-        assert_eq!(
-            ts.split('.').nth(1).unwrap().len(),
-            "123456+00:00".len(),
-            "µs precision: {ts}"
-        );
+        assert_timestamp(event);
     }
     let (rest, code) = server.terminate();
     assert_eq!(code, 0);
     let summary: Value = serde_json::from_str(rest.last().expect("summary line")).unwrap();
     assert_eq!(summary["event"], "summary");
+    assert_timestamp(&summary);
+    assert_three_decimals_at_most(&summary);
     assert_eq!(summary["accepted"], 1);
+    assert_eq!(summary["peak_connections"], 1);
     assert_eq!(summary["reads"], 1);
     assert_eq!(summary["bytes"], 13);
+    assert_eq!(summary["udp_sources"], 0);
 }
 
 #[test]
@@ -386,7 +486,14 @@ fn serve_headless_text_shows_hostile_bytes_as_escapes() {
         !all.chars().any(|c| c.is_control() && c != '\n'),
         "raw control bytes in the log: {all:?}"
     );
-    assert!(all.contains("summary: "), "{all}");
+    let summary = rest.last().unwrap();
+    assert!(summary.starts_with("summary: "), "{all}");
+    assert!(
+        summary.contains(
+            "s up, 1 connection (peak 1 at once), 0 turned away, 1 read, 23 B echoed, 0 events not logged"
+        ),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -527,7 +634,39 @@ fn serve_headless_udp_logs_datagrams() {
     let (rest, code) = server.terminate();
     assert_eq!(code, 0);
     let summary: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_timestamp(&summary);
     assert_eq!(summary["reads"], 1);
+    assert_eq!(summary["udp_sources"], 1);
+    assert_eq!(
+        (&summary["accepted"], &summary["peak_connections"]),
+        (&Value::from(0), &Value::from(0)),
+        "a UDP source is not a connection: {summary}"
+    );
+}
+
+/// Over UDP the text summary counts datagrams and their sources, not connections.
+#[test]
+fn serve_headless_udp_text_summary_counts_datagrams_and_sources() {
+    let server = HeadlessServer::start(&["--udp"]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    for payload in [&b"Hello, World!"[..], b"again"] {
+        socket.send_to(payload, &server.addr).unwrap();
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], payload);
+    }
+    let (rest, code) = server.terminate();
+    assert_eq!(code, 0);
+    let summary = rest.last().unwrap();
+    assert!(
+        summary.contains(
+            "s up, 2 datagrams from 1 source, 0 datagrams unanswered, 18 B echoed, 0 events not logged"
+        ),
+        "{summary}"
+    );
 }
 
 /// Out of file descriptors, `accept()` fails with EMFILE: the server says so, backs off, and

@@ -2,17 +2,15 @@
 //! JSON on stdout.
 
 pub mod bench;
-pub mod bench_udp;
 pub mod ping;
 pub mod serve;
-pub mod udp_probe;
 
 use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{self, EventSink, Limits, ServerControl, ServerSettings, Transport};
-use crate::stats::RttSummary;
+use crate::stats::{PROBE_HEADER, RttSummary};
 use crate::units;
 
 /// Starts an echo server on a free loopback port (never 12345, so it cannot clash), for
@@ -63,6 +61,26 @@ pub async fn embedded_server(
     Ok(addr)
 }
 
+/// Checks `-s` for `ping --udp` and `bench --udp` (`command`): a probe must hold its nonce
+/// and sequence number, and fit in one datagram.
+pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
+    let (min, max) = (PROBE_HEADER, net::udp::MAX_DATAGRAM);
+    if !(min..=max).contains(&size) {
+        anyhow::bail!(
+            "{command} --udp: -s must be {min}..={max} (each datagram carries a nonce and a sequence number)"
+        );
+    }
+    Ok(())
+}
+
+/// A figure for a JSON record that is not a time in µs (`duration_s`, `msgs_per_s`,
+/// `uptime_s`): three decimals at most, as times in µs have (to the nanosecond, see
+/// [`units::json_micros`], the same rounding), so a script never reads float noise such as
+/// `0.30000000000000004`.
+pub fn json_figure(value: f64) -> f64 {
+    units::json_micros(value)
+}
+
 /// The percentile ladder as `ping` and `bench` print it:
 /// `min/mean/p50/p90/p99/p99.9/max/stddev = 12µs/…`, each with an adaptive unit.
 pub fn rtt_ladder(s: &RttSummary) -> String {
@@ -70,4 +88,28 @@ pub fn rtt_ladder(s: &RttSummary) -> String {
         .map(units::micros)
         .join("/");
     format!("min/mean/p50/p90/p99/p99.9/max/stddev = {values}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_figures_lose_the_float_noise() {
+        assert_eq!((0.1 + 0.2).to_string(), "0.30000000000000004");
+        assert_eq!(json_figure(0.1 + 0.2).to_string(), "0.3");
+        assert_eq!(json_figure(49_633.466_135_458).to_string(), "49633.466");
+    }
+
+    #[test]
+    fn udp_probe_sizes_hold_the_header_and_fit_a_datagram() {
+        assert!(check_udp_probe_size("ping", PROBE_HEADER).is_ok());
+        assert!(check_udp_probe_size("ping", net::udp::MAX_DATAGRAM).is_ok());
+        let err = check_udp_probe_size("bench", PROBE_HEADER - 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench --udp: -s must be 8..=65507 (each datagram carries a nonce and a sequence number)"
+        );
+        assert!(check_udp_probe_size("ping", net::udp::MAX_DATAGRAM + 1).is_err());
+    }
 }

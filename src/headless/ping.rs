@@ -5,10 +5,10 @@
 //! - Over TCP, echoes are matched by byte offsets with the same [`RttTracker`] the UI uses,
 //!   so a server that splits or merges reads is fine.
 //! - Over UDP, each probe carries a per-run nonce and its sequence number, so a reply is
-//!   matched exactly: a foreign or stale datagram is ignored, a second reply is counted as a
-//!   duplicate and a reply that arrives after its probe timed out as late, never as an RTT.
+//!   matched exactly ([`ProbeWindow`], shared with `bench --udp`): a foreign datagram is
+//!   ignored, a second reply is counted as a duplicate and a reply that arrives after its
+//!   probe timed out as late, never as an RTT.
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -20,15 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
-use super::udp_probe::{UDP_PROBE_HEADER, seq_of, stamp};
 use crate::cli::{ClientOpts, PingArgs};
 use crate::net::{self, Transport, udp::MAX_DATAGRAM};
 use crate::session_log::SessionLog;
-use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
+use crate::stats::{EchoUpdate, ProbeReply, ProbeWindow, RttStats, RttSummary, RttTracker};
 use crate::units;
-
-/// UDP probes remembered for recognising duplicates and late replies.
-const UDP_WINDOW: usize = 4096;
 
 /// The `ping --json` object (DESIGN §2): one line, nothing else on stdout.
 #[derive(Debug, Serialize)]
@@ -84,10 +80,8 @@ pub async fn run(
     transport: Transport,
     mut log: Option<SessionLog>,
 ) -> anyhow::Result<ExitCode> {
-    if transport == Transport::Udp && !(UDP_PROBE_HEADER..=MAX_DATAGRAM).contains(&args.size) {
-        anyhow::bail!(
-            "ping --udp: -s must be {UDP_PROBE_HEADER}..={MAX_DATAGRAM} (a probe carries a nonce and a sequence number)"
-        );
+    if transport == Transport::Udp {
+        super::check_udp_probe_size("ping", args.size)?;
     }
     let shutdown = CancellationToken::new();
     crate::signals::cancel_on_signals(shutdown.clone())?;
@@ -111,10 +105,15 @@ pub async fn run(
     let (mut pinger, connect_time) = match transport {
         Transport::Tcp => {
             let (stream, took) = net::connect(via, !client_opts.nagle, args.timeout).await?;
-            (Pinger::Tcp(TcpPinger::new(stream, args.size)), Some(took))
+            let pinger = TcpPinger::new(stream, args.size, args.timeout);
+            (Pinger::Tcp(pinger), Some(took))
         }
-        Transport::Udp => (Pinger::Udp(UdpPinger::open(via, args.size).await?), None),
+        Transport::Udp => {
+            let pinger = UdpPinger::open(via, args.size, args.timeout).await?;
+            (Pinger::Udp(pinger), None)
+        }
     };
+    let size = units::count(args.size as u64, "byte", "bytes");
     if !args.json {
         let handshake = connect_time
             .map(|took| format!(", connected in {}", units::duration(took)))
@@ -124,10 +123,9 @@ pub async fn run(
         } else {
             format!(", through an impaired link: {impairments}")
         };
-        let size = args.size;
         writeln!(
             out,
-            "PING {target} ({transport} echo): {size} bytes{handshake}{link}"
+            "PING {target} ({transport} echo): {size}{handshake}{link}"
         )?;
     }
 
@@ -151,7 +149,7 @@ pub async fn run(
         }
         let probe = tokio::select! {
             _ = shutdown.cancelled() => break,
-            probe = pinger.probe(seq, args.timeout) => probe,
+            probe = pinger.probe(seq) => probe,
         };
         if let Some(log) = &mut log {
             log.sent(seq, pinger.payload());
@@ -160,15 +158,17 @@ pub async fn run(
             }
         }
         let line = match probe {
-            Probe::Echoed(rtt) if warming_up => {
-                let time = units::duration(rtt);
-                let size = args.size;
-                format!("{size} bytes from {target}: seq={seq} time={time} (warm-up, not counted)")
-            }
             Probe::Echoed(rtt) => {
-                stats.record(rtt);
+                if !warming_up {
+                    stats.record(rtt);
+                }
                 let time = units::duration(rtt);
-                format!("{} bytes from {target}: seq={seq} time={time}", args.size)
+                let note = if warming_up {
+                    " (warm-up, not counted)"
+                } else {
+                    ""
+                };
+                format!("{size} from {target}: seq={seq} time={time}{note}")
             }
             Probe::TimedOut => {
                 let timeout = humantime::format_duration(args.timeout);
@@ -177,7 +177,8 @@ pub async fn run(
             Probe::Mismatch => format!("seq={seq}: echo differs from what was sent (mismatch)"),
             Probe::Refused(reason) => format!("seq={seq}: {reason}"),
             Probe::Closed(reason) => {
-                eprintln!("echotui ping: connection to {target} {reason} after {seq} probes");
+                let probes = units::count(seq, "probe", "probes");
+                eprintln!("echotui ping: connection to {target} {reason} after {probes}");
                 break;
             }
         };
@@ -200,7 +201,8 @@ pub async fn run(
         sent,
         received: stats.count(),
         lost: sent - stats.count(),
-        connect_us: connect_time.map(|took| took.as_secs_f64() * 1e6),
+        // To the nanosecond, as the RTTs are (see `RttStats::summary`).
+        connect_us: connect_time.map(|took| units::json_micros(took.as_secs_f64() * 1e6)),
         rtt_us: stats.summary(),
         jitter_us: stats.jitter_us(),
         duplicates,
@@ -231,14 +233,16 @@ impl Pinger {
     fn payload(&self) -> &[u8] {
         match self {
             Pinger::Tcp(tcp) => &tcp.payload,
-            Pinger::Udp(udp) => &udp.probe,
+            Pinger::Udp(udp) => udp.window.probe(),
         }
     }
 
-    async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
+    /// Probe `seq`, the next one: probes are numbered from 0, one call each.
+    async fn probe(&mut self, seq: u64) -> Probe {
         match self {
-            Pinger::Tcp(tcp) => tcp.probe(seq, timeout).await,
-            Pinger::Udp(udp) => udp.probe(seq, timeout).await,
+            Pinger::Tcp(tcp) => tcp.probe(seq).await,
+            // The window numbers its probes the same way (as 32 bits on the wire).
+            Pinger::Udp(udp) => udp.probe().await,
         }
     }
 }
@@ -250,12 +254,15 @@ struct TcpPinger {
     tracker: RttTracker,
     buf: Vec<u8>,
     updates: Vec<EchoUpdate>,
+    /// How long each probe waits for its echo.
+    timeout: Duration,
 }
 
 impl TcpPinger {
-    fn new(stream: TcpStream, size: usize) -> Self {
+    fn new(stream: TcpStream, size: usize, timeout: Duration) -> Self {
         Self {
             stream,
+            timeout,
             buf: vec![0; size.clamp(1024, 64 * 1024)],
             payload: net::probe_payload(size).into(),
             tracker: RttTracker::default(),
@@ -265,13 +272,13 @@ impl TcpPinger {
 
     /// One probe: write it, then read until its last byte is back or the timeout passes.
     /// A late echo of an earlier probe is consumed here and ignored (it was counted lost).
-    async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
+    async fn probe(&mut self, seq: u64) -> Probe {
         let sent_at = Instant::now();
         self.tracker.sent(seq, self.payload.clone(), sent_at);
         if let Err(err) = self.stream.write_all(&self.payload).await {
             return Probe::Closed(net::CloseReason::from_io(&err).to_string());
         }
-        let deadline = tokio::time::Instant::from_std(sent_at + timeout);
+        let deadline = tokio::time::Instant::from_std(sent_at + self.timeout);
         loop {
             let read = tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf)).await;
             let Ok(read) = read else {
@@ -298,90 +305,64 @@ impl TcpPinger {
 /// Sends numbered probes over UDP and matches replies exactly (see the module docs).
 struct UdpPinger {
     socket: UdpSocket,
-    nonce: u32,
-    probe: Vec<u8>,
+    window: ProbeWindow,
     buf: Vec<u8>,
-    /// Whether each of the last [`UDP_WINDOW`] probes was answered, oldest first.
-    answered: VecDeque<(u32, bool)>,
     duplicates: u64,
     late: u64,
 }
 
 impl UdpPinger {
-    async fn open(target: SocketAddr, size: usize) -> anyhow::Result<Self> {
+    async fn open(target: SocketAddr, size: usize, timeout: Duration) -> anyhow::Result<Self> {
         let socket = net::udp::connect(target).await?;
+        let window = ProbeWindow::new(fastrand::u32(..), net::probe_payload(size), timeout);
         Ok(Self {
             socket,
-            nonce: fastrand::u32(..),
-            probe: net::probe_payload(size),
+            window,
             buf: vec![0; MAX_DATAGRAM + 1],
-            answered: VecDeque::with_capacity(UDP_WINDOW),
             duplicates: 0,
             late: 0,
         })
     }
 
-    /// Probe `seq`: nonce and sequence number, then the usual filler bytes.
-    fn fill(&mut self, seq: u64) {
-        stamp(&mut self.probe, self.nonce, seq as u32);
-    }
-
-    async fn probe(&mut self, seq: u64, timeout: Duration) -> Probe {
-        self.fill(seq);
-        if self.answered.len() == UDP_WINDOW {
-            self.answered.pop_front();
-        }
-        self.answered.push_back((seq as u32, false));
-        let sent_at = Instant::now();
-        if let Err(err) = self.socket.send(&self.probe).await {
+    /// One probe: send it, then read until its reply or its timeout. Replies to earlier
+    /// probes are counted as duplicates or late, never as this probe's echo.
+    async fn probe(&mut self) -> Probe {
+        let (seq, probe) = self.window.send(Instant::now());
+        if let Err(err) = self.socket.send(probe).await {
+            self.window.lose(seq);
             return Probe::Refused(format!("cannot send: {}", net::describe(&err)));
         }
-        let deadline = tokio::time::Instant::from_std(sent_at + timeout);
-        loop {
-            let received = tokio::time::timeout_at(deadline, self.socket.recv(&mut self.buf)).await;
-            let Ok(received) = received else {
-                return Probe::TimedOut;
-            };
+        // Every earlier probe was answered or lost before this one was sent, so this is the
+        // only probe awaited: the next expiry is its timeout, and an echo is its echo.
+        while let Some(expiry) = self.window.next_expiry() {
+            let recv = self.socket.recv(&mut self.buf);
+            let received = tokio::time::timeout_at(expiry.into(), recv).await;
             let at = Instant::now();
             let n = match received {
-                Ok(n) => n,
-                Err(err) => return Probe::Refused(crate::net::udp::explain_error(&err)),
+                Err(_elapsed) => {
+                    self.window.expire(at);
+                    continue;
+                }
+                Ok(Err(err)) => {
+                    self.window.lose(seq);
+                    return Probe::Refused(net::udp::explain_error(&err));
+                }
+                Ok(Ok(n)) => n,
             };
-            let Some(reply_seq) = self.reply_seq(&self.buf[..n]) else {
-                continue; // Not one of ours (another run, another program): ignore it.
-            };
-            if reply_seq == seq as u32 {
-                self.mark_answered(seq as u32);
-                return if self.buf[..n] == self.probe[..] {
-                    Probe::Echoed(at.saturating_duration_since(sent_at))
-                } else {
-                    Probe::Mismatch
-                };
-            }
-            // An earlier probe: a duplicate if it was answered already, else late.
-            if self.mark_answered(reply_seq) {
-                self.duplicates += 1;
-            } else {
-                self.late += 1;
+            match self.window.reply(&self.buf[..n], at) {
+                ProbeReply::Echoed(rtt) => return Probe::Echoed(rtt),
+                ProbeReply::Mismatch => return Probe::Mismatch,
+                ProbeReply::Duplicate => self.duplicates += 1,
+                ProbeReply::Late => self.late += 1,
+                // Another run's datagram, another program's: not ours, ignore it.
+                ProbeReply::Foreign => {}
             }
         }
-    }
-
-    /// The sequence number of a reply carrying this run's nonce (as sent: 32 bits).
-    fn reply_seq(&self, reply: &[u8]) -> Option<u32> {
-        seq_of(reply, self.nonce)
-    }
-
-    /// Marks `seq` answered; returns whether it already was (or is too old to know, which
-    /// counts as a duplicate: it cannot be a new answer).
-    fn mark_answered(&mut self, seq: u32) -> bool {
-        match self.answered.iter_mut().find(|(s, _)| *s == seq) {
-            Some((_, answered)) => std::mem::replace(answered, true),
-            None => true,
-        }
+        Probe::TimedOut
     }
 }
 
+/// The summary of ping(8): what was sent and came back, then the RTT ladder and jitter.
 fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
     let loss = if r.sent == 0 {
         0.0
@@ -389,13 +370,11 @@ fn write_summary(out: &mut impl Write, r: &PingReport) -> io::Result<()> {
         100.0 * r.lost as f64 / r.sent as f64
     };
     writeln!(out, "--- {} echotui ping statistics ---", r.target)?;
-    write!(
-        out,
-        "{} probes sent, {} echoed, {:.1}% lost",
-        r.sent, r.received, loss
-    )?;
+    let sent = units::count(r.sent, "probe", "probes");
+    write!(out, "{sent} sent, {} echoed, {loss:.1}% lost", r.received)?;
     if let (Some(duplicates), Some(late)) = (r.duplicates, r.late) {
-        write!(out, ", {duplicates} duplicates, {late} late")?;
+        let duplicates = units::count(duplicates, "duplicate", "duplicates");
+        write!(out, ", {duplicates}, {late} late")?;
     }
     match r.connect_us {
         Some(us) => writeln!(out, ", connect {}", units::micros(us))?,

@@ -3,7 +3,6 @@
 //! Lines go to a buffer flushed on a short tick, so a slow stdout (a pipe, a terminal) costs
 //! one write per tick instead of one per read, and logging never throttles echoing.
 
-use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -17,9 +16,10 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{ServeArgs, ServerOpts};
 use crate::net::{
     self, CloseReason, EventSink, Limits, NetEvent, ServerControl, ServerEvent, ServerEventKind,
-    ServerSettings, Transport,
+    ServerSettings, ServerTally, Transport,
 };
 use crate::text::sanitize;
+use crate::units;
 
 /// How often buffered log lines reach stdout.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -95,7 +95,7 @@ pub async fn run(
     )
     .await?;
 
-    let mut log = Log::new(args.json);
+    let mut log = Log::new(args.json, transport);
     log.line(&Line::Listening {
         listen,
         transport,
@@ -139,70 +139,34 @@ enum Line<'a> {
 /// The log: formatting (text or JSON) plus the running totals for the summary.
 struct Log {
     json: bool,
+    /// What the server speaks: a UDP server has sources and datagrams, not connections.
+    transport: Transport,
     out: BufWriter<io::Stdout>,
     started: Instant,
-    open: HashSet<u64>,
-    peak: usize,
-    accepted: u64,
-    rejected: u64,
-    /// UDP datagrams not answered (reflection guard, rate limit).
-    dropped: u64,
-    reads: u64,
-    bytes: u64,
+    tally: ServerTally,
 }
 
 impl Log {
-    fn new(json: bool) -> Self {
+    fn new(json: bool, transport: Transport) -> Self {
         Self {
             json,
+            transport,
             out: BufWriter::with_capacity(64 * 1024, io::stdout()),
             started: Instant::now(),
-            open: HashSet::new(),
-            peak: 0,
-            accepted: 0,
-            rejected: 0,
-            dropped: 0,
-            reads: 0,
-            bytes: 0,
+            tally: ServerTally::new(),
         }
     }
 
     fn event(&mut self, event: NetEvent) {
         match &event {
             NetEvent::Server(server_event) => {
-                self.count(server_event);
+                self.tally.record(server_event);
                 self.line(&Line::Server(server_event));
             }
             NetEvent::AcceptFailed { at, reason } => {
                 self.line(&Line::AcceptFailed { at: *at, reason })
             }
             NetEvent::Client(_) => {}
-        }
-    }
-
-    fn count(&mut self, event: &ServerEvent) {
-        match &event.kind {
-            ServerEventKind::Connected => {
-                self.accepted += 1;
-                self.open.insert(event.conn);
-                self.peak = self.peak.max(self.open.len());
-            }
-            ServerEventKind::Read { len, .. } => {
-                self.reads += 1;
-                self.bytes += *len as u64;
-            }
-            ServerEventKind::Closed { .. } => {
-                self.open.remove(&event.conn);
-            }
-            ServerEventKind::Rejected { .. } => self.rejected += 1,
-            ServerEventKind::Datagram { len, .. } => {
-                self.reads += 1;
-                self.bytes += *len as u64;
-                self.open.insert(event.conn);
-                self.peak = self.peak.max(self.open.len());
-            }
-            ServerEventKind::Dropped { .. } => self.dropped += 1,
-            ServerEventKind::Stalled { .. } | ServerEventKind::Unstalled => {}
         }
     }
 
@@ -219,31 +183,43 @@ impl Log {
         let _ = written;
     }
 
-    fn summary(&mut self, dropped: u64) {
+    /// The last line: totals since the start, and `not_logged` events dropped on the way.
+    fn summary(&mut self, not_logged: u64) {
         let uptime = self.started.elapsed().as_secs_f64();
-        if self.json {
-            let value = json!({
-                "event": "summary", "uptime_s": uptime, "accepted": self.accepted,
-                "peak_connections": self.peak, "rejected": self.rejected, "reads": self.reads,
-                "bytes": self.bytes, "unanswered_datagrams": self.dropped,
-                "events_not_logged": dropped,
-            });
-            let _ = serde_json::to_writer(&mut self.out, &value);
-            let _ = writeln!(self.out);
+        let t = &self.tally;
+        let line = if self.json {
+            json!({
+                "ts": timestamp(&Local::now()), "event": "summary",
+                "uptime_s": super::json_figure(uptime), "accepted": t.accepted(),
+                "peak_connections": t.peak_open(), "rejected": t.rejected(), "reads": t.reads(),
+                "bytes": t.bytes(), "udp_sources": t.udp_sources(),
+                "unanswered_datagrams": t.unanswered(), "events_not_logged": not_logged,
+            })
+            .to_string()
         } else {
-            let _ = writeln!(
-                self.out,
-                "summary: {:.1}s up, {} connections (peak {} at once), {} turned away, {} reads, {} echoed, {} datagrams unanswered, {} events not logged",
-                uptime,
-                self.accepted,
-                self.peak,
-                self.rejected,
-                self.reads,
-                crate::units::bytes(self.bytes),
-                self.dropped,
-                dropped
-            );
-        }
+            let traffic = match self.transport {
+                Transport::Tcp => format!(
+                    "{} (peak {} at once), {} turned away, {}",
+                    units::count(t.accepted(), "connection", "connections"),
+                    t.peak_open(),
+                    t.rejected(),
+                    units::count(t.reads(), "read", "reads"),
+                ),
+                Transport::Udp => format!(
+                    "{} from {}, {} unanswered",
+                    units::count(t.reads(), "datagram", "datagrams"),
+                    units::count(t.udp_sources(), "source", "sources"),
+                    units::count(t.unanswered(), "datagram", "datagrams"),
+                ),
+            };
+            format!(
+                "summary: {uptime:.1}s up, {traffic}, {} echoed, {} not logged",
+                units::bytes(t.bytes()),
+                units::count(not_logged, "event", "events"),
+            )
+        };
+        // stdout gone (a closed pipe): nothing left to log to.
+        let _ = writeln!(self.out, "{line}");
     }
 
     fn flush(&mut self) -> io::Result<()> {

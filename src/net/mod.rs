@@ -8,6 +8,7 @@ pub mod event;
 pub mod impair;
 pub mod interfaces;
 pub mod server;
+pub mod tally;
 pub mod udp;
 
 use std::io;
@@ -22,6 +23,7 @@ pub use event::{
     ServerEventKind,
 };
 pub use server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
+pub use tally::ServerTally;
 
 /// The transport a client or server speaks: the echo protocol is defined over both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -4,9 +4,11 @@
 //! plain unit test.
 
 pub mod datagram;
+pub mod probes;
 pub mod rtt;
 pub mod summary;
 
 pub use datagram::DatagramTracker;
+pub use probes::{PROBE_HEADER, ProbeReply, ProbeWindow};
 pub use rtt::{EchoUpdate, MessageId, RttTracker};
 pub use summary::{Bucket, RttStats, RttSummary};

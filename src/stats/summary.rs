@@ -5,6 +5,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::units;
+
 /// Highest RTT the histogram tracks (one hour); larger values are clamped, never dropped.
 const MAX_TRACKED_NS: u64 = 3_600_000_000_000;
 
@@ -27,7 +29,8 @@ pub struct RttStats {
     jitter_pairs: u64,
 }
 
-/// The percentile ladder in microseconds, the shape of `rtt_us` in the JSON contract.
+/// The percentile ladder in microseconds (to the nanosecond), the shape of `rtt_us` in the
+/// JSON contract.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RttSummary {
     pub min: f64,
@@ -122,8 +125,8 @@ impl RttStats {
         })
     }
 
-    /// Mean absolute difference of consecutive RTTs in arrival order (RFC 3550 style), in µs.
-    /// `None` until two samples exist.
+    /// Mean absolute difference of consecutive RTTs in arrival order (RFC 3550 style), in µs
+    /// to the nanosecond. `None` until two samples exist.
     pub fn jitter_us(&self) -> Option<f64> {
         (self.jitter_pairs > 0).then(|| us(self.jitter_sum_ns / self.jitter_pairs as f64))
     }
@@ -197,8 +200,10 @@ impl RttStats {
     }
 }
 
+/// Nanoseconds as the microseconds every figure and record gives: to the nanosecond, so
+/// `rtt_us` and `jitter_us` say `36.84`, never `36.839999999999996`.
 fn us(ns: f64) -> f64 {
-    ns / 1_000.0
+    units::json_micros(ns / 1_000.0)
 }
 
 #[cfg(test)]
@@ -243,6 +248,15 @@ mod tests {
     }
 
     #[test]
+    fn figures_are_given_to_the_nanosecond_without_float_noise() {
+        // 1, 2, 2 µs: mean 1.666… µs, stddev √(2/9) = 0.4714… µs.
+        let s = stats_of(&[1, 2, 2]).summary().unwrap();
+        assert_eq!((s.mean, s.stddev), (1.667, 0.471), "{s:?}");
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains(r#""mean":1.667,"#), "{json}");
+    }
+
+    #[test]
     fn sub_microsecond_resolution_is_kept() {
         let mut stats = RttStats::new();
         stats.record(Duration::from_nanos(41_200));
@@ -253,9 +267,9 @@ mod tests {
 
     #[test]
     fn jitter_is_mean_abs_difference_in_arrival_order() {
-        // |20−10| + |10−20| + |40−10| = 50 over 3 pairs.
+        // |20−10| + |10−20| + |40−10| = 50 over 3 pairs: 16.666… µs, to the nanosecond.
         let stats = stats_of(&[10, 20, 10, 40]);
-        assert!((stats.jitter_us().unwrap() - 50.0 / 3.0).abs() < 1e-9);
+        assert_eq!(stats.jitter_us(), Some(16.667));
         // The same samples sorted would give a much smaller (wrong) jitter: 10.
         let sorted = stats_of(&[10, 10, 20, 40]);
         assert!((sorted.jitter_us().unwrap() - 10.0).abs() < 1e-9);

@@ -1,9 +1,5 @@
-//! `echotui bench`: a load generator for echo servers.
-//!
-//! `--connections` connections each keep `--pipeline` messages in flight for `--duration`,
-//! and every echo is checked byte for byte and timed at the socket. Only messages whose echo
-//! came back complete and equal count, in `messages`, `bytes` and the RTT ladder; what is
-//! still in flight when the time is up counts nowhere.
+//! `bench` over TCP: connections that each keep `--pipeline` messages in flight, every echo
+//! checked byte for byte and timed at the socket.
 //!
 //! # One task per connection, reading and writing at once
 //!
@@ -33,25 +29,20 @@
 //! - `--warmup N`: each connection first exchanges N messages, checked but not measured; the
 //!   clock starts when every connection is done with them.
 
-use std::fmt;
-use std::io::{self, IsTerminal, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use crate::cli::{BenchArgs, ClientOpts};
-use crate::net::{self, CloseReason, NetError, Transport};
-use crate::stats::{EchoUpdate, RttStats, RttSummary, RttTracker};
-use crate::units;
+use super::progress::{self, LiveRtts};
+use super::report::ErrorTally;
+use crate::net::{self, CloseReason, NetError};
+use crate::stats::{EchoUpdate, RttStats, RttTracker};
 
 /// How long one connection may take to be established.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,8 +50,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// tokio servers), so a thousand connections do not overflow the server's accept queue and
 /// wait a second for SYN retransmissions.
 const CONNECTS_AT_ONCE: usize = 64;
-/// How often the live progress line on stderr is redrawn.
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Fewest distinct payloads: even at `--pipeline 1`, a message differs from its neighbours.
 const MIN_RING: usize = 16;
 /// Most bytes of payloads kept (shared by all connections), for large messages.
@@ -68,185 +57,11 @@ const RING_BYTES: usize = 8 << 20;
 /// Per-connection read buffer bounds: room for a window of small messages, and no more.
 const READ_BUF_MIN: usize = 4 << 10;
 const READ_BUF_MAX: usize = 64 << 10;
-/// Largest RTT the live progress histograms track; larger ones are clamped.
-const LIVE_MAX_NS: u64 = 3_600_000_000_000;
-
-/// The `bench --json` object (DESIGN §2): one line, nothing else on stdout.
-#[derive(Debug, Serialize)]
-pub struct BenchReport {
-    pub target: String,
-    pub protocol: &'static str,
-    pub connections: usize,
-    pub size: usize,
-    pub pipeline: usize,
-    /// Measured length of the run (after any warm-up).
-    pub duration_s: f64,
-    /// Messages echoed complete and equal.
-    pub messages: u64,
-    /// Bytes of those messages, one direction.
-    pub bytes: u64,
-    pub msgs_per_s: f64,
-    pub mib_per_s: f64,
-    pub rtt_us: Option<RttSummary>,
-    pub errors: u64,
-}
-
-/// Runs the bench; exit 0 if echoes were measured and nothing went wrong, 1 otherwise.
-pub async fn run(
-    args: &BenchArgs,
-    client_opts: &ClientOpts,
-    transport: Transport,
-) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
-    crate::signals::cancel_on_signals(shutdown.clone())?;
-    if transport == Transport::Udp {
-        return run_udp(args, shutdown).await;
-    }
-    let target = match &args.target {
-        Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, args.connections, Transport::Tcp).await?,
-    };
-    let mut errors = ErrorTally::default();
-    let streams = connect_all(target, args.connections, !client_opts.nagle, &mut errors).await?;
-    let payloads = Arc::new(Payloads::new(args.size, args.pipeline));
-    let mut conns: Vec<Connection> = streams
-        .into_iter()
-        .map(|stream| Connection::new(stream, payloads.clone(), args.pipeline))
-        .collect();
-
-    if args.warmup > 0 {
-        (conns, _) = run_phase(conns, Some(args.warmup), args.duration, &shutdown, None).await?;
-        for conn in &mut conns {
-            if conn.ended.is_none() && conn.load.completed < args.warmup {
-                conn.ended = Some(format!(
-                    "warm-up not echoed within {}",
-                    humantime::format_duration(args.duration)
-                ));
-            }
-        }
-    }
-    for conn in &mut conns {
-        conn.load.measuring = true;
-    }
-    let progress = io::stderr()
-        .is_terminal()
-        .then(|| Progress::attach(&mut conns));
-    let (conns, elapsed) = run_phase(conns, None, args.duration, &shutdown, progress).await?;
-    shutdown.cancel();
-
-    let mut stats = RttStats::new();
-    for conn in &conns {
-        stats.merge(&conn.load.stats);
-        errors.add("echo differs from what was sent", conn.load.mismatches);
-        errors.add("bytes arrived that were never sent", conn.load.unsolicited);
-        if let Some(reason) = &conn.ended {
-            errors.add(reason, 1);
-        }
-    }
-    report(args, target, Transport::Tcp, &stats, elapsed, &errors)
-}
-
-/// `bench --udp`: sockets instead of connections (see [`super::bench_udp`]).
-async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    use super::udp_probe::UDP_PROBE_HEADER;
-    if !(UDP_PROBE_HEADER..=net::udp::MAX_DATAGRAM).contains(&args.size) {
-        let max = net::udp::MAX_DATAGRAM;
-        anyhow::bail!(
-            "bench --udp: -s must be {UDP_PROBE_HEADER}..={max} (a datagram carries a nonce and a sequence number)"
-        );
-    }
-    let target = match &args.target {
-        Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, args.connections, Transport::Udp).await?,
-    };
-    let sockets = Arc::new(super::bench_udp::open_all(target, args.connections).await?);
-    let phase = |until: Instant, replies: Option<u64>| {
-        let mut tasks = JoinSet::new();
-        for i in 0..sockets.len() {
-            let (sockets, stop) = (sockets.clone(), shutdown.clone());
-            let (size, pipeline) = (args.size, args.pipeline);
-            tasks.spawn(async move {
-                super::bench_udp::run(&sockets[i], size, pipeline, until, replies, stop).await
-            });
-        }
-        tasks.join_all()
-    };
-    if args.warmup > 0 {
-        phase(Instant::now() + args.duration, Some(args.warmup)).await;
-    }
-    let started = Instant::now();
-    let loads = phase(started + args.duration, None).await;
-    let elapsed = started.elapsed().min(args.duration);
-    shutdown.cancel();
-    let mut stats = RttStats::new();
-    let mut errors = ErrorTally::default();
-    for load in &loads {
-        stats.merge(&load.stats);
-        errors.add("lost (no reply within 1s)", load.lost);
-        errors.add("echo differs from what was sent", load.mismatched);
-    }
-    let stray: u64 = loads.iter().map(|l| l.stray).sum();
-    if stray > 0 {
-        eprintln!("echotui bench: {stray} late or duplicate replies (not counted)");
-    }
-    report(args, target, Transport::Udp, &stats, elapsed, &errors)
-}
-
-/// Prints the report (a table, or the JSON object) and picks the exit code.
-fn report(
-    args: &BenchArgs,
-    target: SocketAddr,
-    transport: Transport,
-    stats: &RttStats,
-    elapsed: Duration,
-    errors: &ErrorTally,
-) -> anyhow::Result<ExitCode> {
-    let messages = stats.count();
-    let bytes = messages * args.size as u64;
-    let seconds = elapsed.as_secs_f64();
-    let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
-    let report = BenchReport {
-        target: target.to_string(),
-        protocol: match transport {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        },
-        connections: args.connections,
-        size: args.size,
-        pipeline: args.pipeline,
-        duration_s: seconds,
-        messages,
-        bytes,
-        msgs_per_s: per_second(messages as f64),
-        mib_per_s: per_second(bytes as f64 / (1 << 20) as f64),
-        rtt_us: stats.summary(),
-        errors: errors.total(),
-    };
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer(&mut out, &report)?;
-        writeln!(out)?;
-        for (what, n) in &errors.kinds {
-            eprintln!("echotui bench: {n} × {what}");
-        }
-    } else {
-        write_summary(&mut out, &report, stats.jitter_us(), errors)?;
-    }
-    if report.messages == 0 && report.errors == 0 {
-        // Nothing failed, yet nothing was measured: say why the exit code is 1.
-        eprintln!("echotui bench: no echo came back from {target}");
-    }
-    Ok(if report.errors == 0 && report.messages > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
 
 /// Opens `n` connections, [`CONNECTS_AT_ONCE`] at a time. Fails only when none could be
 /// opened, with the first reason (`cannot connect to 127.0.0.1:9: connection refused`); each
 /// one missing is an error.
-async fn connect_all(
+pub async fn connect_all(
     target: SocketAddr,
     n: usize,
     nodelay: bool,
@@ -296,66 +111,8 @@ async fn connect(addr: SocketAddr, nodelay: bool) -> Result<TcpStream, NetError>
     Ok(stream)
 }
 
-/// Runs every connection still open until each has `budget` messages echoed (`None`: no
-/// limit), `limit` has passed, a signal arrives, or all of them have stopped. Returns them
-/// all, and how long the phase lasted.
-async fn run_phase(
-    conns: Vec<Connection>,
-    budget: Option<u64>,
-    limit: Duration,
-    shutdown: &CancellationToken,
-    mut progress: Option<Progress>,
-) -> anyhow::Result<(Vec<Connection>, Duration)> {
-    let started = Instant::now();
-    let mut done = Vec::with_capacity(conns.len());
-    let mut running = JoinSet::new();
-    // One stop signal per connection, not one shared token: a task checks its signal on
-    // every wake-up, and polling a shared `CancellationToken` takes locks that every
-    // connection would contend for. Dropping the senders stops them all.
-    let mut stops = Vec::with_capacity(conns.len());
-    for conn in conns {
-        match conn.ended {
-            Some(_) => done.push(conn),
-            None => {
-                let (stop, stopped) = oneshot::channel::<()>();
-                stops.push(stop);
-                running.spawn(conn.exchange_until(budget, stopped));
-            }
-        }
-    }
-    let deadline = tokio::time::sleep(limit);
-    tokio::pin!(deadline);
-    let first_tick = tokio::time::Instant::now() + PROGRESS_EVERY;
-    let mut ticks = tokio::time::interval_at(first_tick, PROGRESS_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut deadline => break,
-            _ = shutdown.cancelled() => break,
-            finished = running.join_next() => match finished {
-                Some(conn) => done.push(conn?),
-                None => break,
-            },
-            _ = ticks.tick(), if progress.is_some() => {
-                if let Some(progress) = &mut progress {
-                    progress.show(started.elapsed());
-                }
-            }
-        }
-    }
-    let elapsed = started.elapsed();
-    drop(stops);
-    if let Some(progress) = progress {
-        progress.clear();
-    }
-    while let Some(conn) = running.join_next().await {
-        done.push(conn?);
-    }
-    Ok((done, elapsed))
-}
-
 /// One connection: its socket and its traffic.
-struct Connection {
+pub struct Connection {
     stream: TcpStream,
     /// Reused for every read.
     read_buf: Box<[u8]>,
@@ -365,7 +122,8 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, payloads: Arc<Payloads>, pipeline: usize) -> Self {
+    /// A connection on `stream` that will keep `pipeline` messages from `payloads` in flight.
+    pub fn new(stream: TcpStream, payloads: Arc<Payloads>, pipeline: usize) -> Self {
         let read_size = payloads
             .size
             .saturating_mul(pipeline)
@@ -378,9 +136,44 @@ impl Connection {
         }
     }
 
+    /// Whether it stopped early; such a connection takes no part in later phases.
+    pub fn has_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+
+    /// Ends the warm-up: a connection still short of `warmup` echoes after `limit` has
+    /// ended (an error); the others start measuring.
+    pub fn finish_warmup(&mut self, warmup: u64, limit: Duration) {
+        if self.ended.is_none() && self.load.completed < warmup {
+            let limit = humantime::format_duration(limit);
+            self.ended = Some(format!("warm-up not echoed within {limit}"));
+        }
+        self.load.measuring = true;
+    }
+
+    /// Records RTTs into `live` too, for the progress line.
+    pub fn show_progress(&mut self, live: LiveRtts) {
+        self.load.live = Some(live);
+    }
+
+    /// Adds what this connection measured to the run's figures, and what went wrong to its
+    /// errors.
+    pub fn tally(&self, stats: &mut RttStats, errors: &mut ErrorTally) {
+        stats.merge(&self.load.stats);
+        errors.add("echo differs from what was sent", self.load.mismatches);
+        errors.add("bytes arrived that were never sent", self.load.unsolicited);
+        if let Some(reason) = &self.ended {
+            errors.add(reason, 1);
+        }
+    }
+
     /// Exchanges messages until `budget` of them are complete (`None`: no limit) or `stop`
     /// resolves (its sender is dropped).
-    async fn exchange_until(mut self, budget: Option<u64>, stop: oneshot::Receiver<()>) -> Self {
+    pub async fn exchange_until(
+        mut self,
+        budget: Option<u64>,
+        stop: oneshot::Receiver<()>,
+    ) -> Self {
         let result = tokio::select! {
             biased;
             _ = stop => Ok(()),
@@ -451,7 +244,7 @@ struct Load {
     mismatches: u64,
     unsolicited: u64,
     /// RTTs since the last progress line, when one is shown.
-    live: Option<Arc<Mutex<Histogram<u64>>>>,
+    live: Option<LiveRtts>,
 }
 
 impl Load {
@@ -507,8 +300,7 @@ impl Load {
                     if self.measuring {
                         self.stats.record(rtt);
                         if let Some(live) = &mut live {
-                            let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
-                            live.saturating_record(ns.clamp(1, LIVE_MAX_NS));
+                            progress::record(live, rtt);
                         }
                     }
                 }
@@ -536,7 +328,7 @@ impl Load {
 /// neighbouring messages always differ, and from 5 bytes up so do all messages in flight: a
 /// server that loses, repeats or reorders bytes produces an echo that differs from what was
 /// sent.
-struct Payloads {
+pub struct Payloads {
     size: usize,
     /// Each message on its own, for the tracker to compare echoes with (shared, not copied).
     messages: Vec<Arc<[u8]>>,
@@ -546,7 +338,8 @@ struct Payloads {
 }
 
 impl Payloads {
-    fn new(size: usize, pipeline: usize) -> Self {
+    /// The ring for messages of `size` bytes, `pipeline` of them in flight at once.
+    pub fn new(size: usize, pipeline: usize) -> Self {
         let len = (2 * pipeline).max(MIN_RING).min((RING_BYTES / size).max(2));
         let messages: Vec<Arc<[u8]>> = (0..len).map(|i| payload(i, size).into()).collect();
         let period = messages.concat();
@@ -582,148 +375,6 @@ fn payload(index: usize, size: usize) -> Vec<u8> {
     bytes.push(b' ');
     bytes.extend(net::probe_payload(size - bytes.len()));
     bytes
-}
-
-/// The live line on stderr: rate and percentiles of the last interval, redrawn in place.
-///
-/// Each connection records its RTTs into a small histogram of its own (one uncontended lock
-/// per read); a tick folds them into one and resets them.
-struct Progress {
-    live: Vec<Arc<Mutex<Histogram<u64>>>>,
-    window: Histogram<u64>,
-    shown_at: Duration,
-}
-
-impl Progress {
-    /// Gives every connection a live histogram to record into.
-    fn attach(conns: &mut [Connection]) -> Self {
-        let live = conns
-            .iter_mut()
-            .map(|conn| {
-                let live = Arc::new(Mutex::new(live_histogram()));
-                conn.load.live = Some(live.clone());
-                live
-            })
-            .collect();
-        Self {
-            live,
-            window: live_histogram(),
-            shown_at: Duration::ZERO,
-        }
-    }
-
-    fn show(&mut self, elapsed: Duration) {
-        for live in &self.live {
-            let mut live = net::lock(live);
-            // Same bounds on both sides and values clamped to them: the addition cannot fail,
-            // and a progress line is no reason to stop a bench anyway.
-            let _ = self.window.add(&*live);
-            live.reset();
-        }
-        let interval = (elapsed - self.shown_at).as_secs_f64();
-        self.shown_at = elapsed;
-        let mut line = format!("\r\x1b[2K{:>7}", units::duration(elapsed));
-        if self.window.is_empty() || interval <= 0.0 {
-            line.push_str("  waiting for echoes");
-        } else {
-            let micros = |q| units::micros(self.window.value_at_quantile(q) as f64 / 1e3);
-            line += &format!(
-                "  {:>9.0} msgs/s  p50 {}  p99 {}",
-                self.window.len() as f64 / interval,
-                micros(0.50),
-                micros(0.99)
-            );
-        }
-        self.window.reset();
-        // A progress line that cannot be written is not worth failing the bench for.
-        let mut stderr = io::stderr().lock();
-        let _ = stderr.write_all(line.as_bytes());
-        let _ = stderr.flush();
-    }
-
-    fn clear(self) {
-        let _ = io::stderr().write_all(b"\r\x1b[2K");
-    }
-}
-
-/// Two significant digits are plenty for a line that changes four times a second.
-fn live_histogram() -> Histogram<u64> {
-    // Constant bounds that satisfy hdrhistogram's rules (low ≥ 1, high ≥ 2·low, sigfig ≤ 5).
-    Histogram::new_with_bounds(1, LIVE_MAX_NS, 2).expect("constant histogram bounds are valid")
-}
-
-/// Errors by kind, in the order first seen.
-#[derive(Debug, Default)]
-struct ErrorTally {
-    kinds: Vec<(String, u64)>,
-}
-
-impl ErrorTally {
-    fn add(&mut self, what: &str, n: u64) {
-        if n == 0 {
-            return;
-        }
-        match self.kinds.iter_mut().find(|(kind, _)| kind == what) {
-            Some((_, count)) => *count += n,
-            None => self.kinds.push((what.to_owned(), n)),
-        }
-    }
-
-    fn total(&self) -> u64 {
-        self.kinds.iter().map(|(_, n)| n).sum()
-    }
-}
-
-impl fmt::Display for ErrorTally {
-    /// `13 (10 × echo differs from what was sent, 3 × connection reset)`, or `0`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.total())?;
-        for (i, (what, n)) in self.kinds.iter().enumerate() {
-            let open = if i == 0 { " (" } else { ", " };
-            write!(f, "{open}{n} × {what}")?;
-        }
-        if !self.kinds.is_empty() {
-            f.write_str(")")?;
-        }
-        Ok(())
-    }
-}
-
-fn write_summary(
-    out: &mut impl Write,
-    r: &BenchReport,
-    jitter_us: Option<f64>,
-    errors: &ErrorTally,
-) -> io::Result<()> {
-    let rows = [
-        (
-            "target",
-            format!("{} ({} echo)", r.target, r.protocol.to_uppercase()),
-        ),
-        ("connections", r.connections.to_string()),
-        ("size", format!("{} B", r.size)),
-        ("pipeline", r.pipeline.to_string()),
-        ("duration", units::micros(r.duration_s * 1e6)),
-        ("messages", r.messages.to_string()),
-        ("bytes", units::bytes(r.bytes)),
-        ("msgs/s", format!("{:.1}", r.msgs_per_s)),
-        ("MiB/s", format!("{:.2}", r.mib_per_s)),
-        (
-            "rtt",
-            r.rtt_us
-                .as_ref()
-                .map_or_else(|| "no echoes".to_owned(), super::rtt_ladder),
-        ),
-        (
-            "jitter",
-            jitter_us.map_or_else(|| "-".to_owned(), units::micros),
-        ),
-        ("errors", errors.to_string()),
-    ];
-    for (name, value) in rows {
-        writeln!(out, "{name:<12} {value}")?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -819,20 +470,5 @@ mod tests {
         load.fill_window(1);
         load.received(&load.payloads.message(0), Instant::now());
         assert_eq!((load.completed, load.stats.count()), (1, 0));
-    }
-
-    #[test]
-    fn errors_are_tallied_by_kind() {
-        let mut errors = ErrorTally::default();
-        assert_eq!(errors.to_string(), "0");
-        errors.add("connection reset", 1);
-        errors.add("echo differs from what was sent", 0);
-        errors.add("echo differs from what was sent", 10);
-        errors.add("connection reset", 2);
-        assert_eq!(errors.total(), 13);
-        assert_eq!(
-            errors.to_string(),
-            "13 (3 × connection reset, 10 × echo differs from what was sent)"
-        );
     }
 }
