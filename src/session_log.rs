@@ -62,7 +62,7 @@ impl SessionLog {
                 json!({ "event": "closed", "reason": reason.to_string() })
             }
             ClientEvent::Queued { id, waited } => json!({
-                "event": "queued", "id": id, "waited_us": micros(*waited),
+                "event": "queued", "id": id, "waited_us": units::json_micros(*waited),
             }),
             ClientEvent::SendFailed { ids, reason } => {
                 for id in ids.clone() {
@@ -88,7 +88,7 @@ impl SessionLog {
     ) {
         self.write(json!({
             "event": "connected", "local": local.to_string(), "peer": peer.to_string(),
-            "connect_us": connect_time.map(micros),
+            "connect_us": connect_time.map(units::json_micros),
         }));
     }
 
@@ -128,17 +128,12 @@ impl SessionLog {
     }
 }
 
-/// A duration as the records write it: microseconds, to the nanosecond.
-fn micros(duration: Duration) -> f64 {
-    units::json_micros(duration.as_secs_f64() * 1e6)
-}
-
 /// The record of a message's outcome; `None` for progress that is not an outcome.
 fn echo_record(update: &EchoUpdate) -> Option<Value> {
     Some(match update {
         EchoUpdate::Partial { .. } => return None,
         EchoUpdate::Echoed { id, rtt } => {
-            json!({ "event": "echoed", "id": id, "rtt_us": micros(*rtt) })
+            json!({ "event": "echoed", "id": id, "rtt_us": units::json_micros(*rtt) })
         }
         EchoUpdate::Mismatch { id, echoed } => json!({
             "event": "mismatch", "id": id, "bytes": echoed.len(),

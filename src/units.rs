@@ -70,10 +70,15 @@ pub fn count(n: u64, singular: &str, plural: &str) -> String {
     }
 }
 
-/// Microseconds for JSON: rounded to a nanosecond, so a record says `36.84`, never
-/// `36.839999999999996`.
-pub fn json_micros(us: f64) -> f64 {
-    (us * 1000.0).round() / 1000.0
+/// A figure for JSON, rounded to three decimals (microseconds to the nanosecond, seconds to
+/// the millisecond), so a record says `36.84`, never `36.839999999999996`.
+pub fn json_figure(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// A duration for JSON: microseconds to the nanosecond.
+pub fn json_micros(duration: Duration) -> f64 {
+    json_figure(duration.as_secs_f64() * 1e6)
 }
 
 /// A setting's duration, short and in a syntax both `--delay` and `tc` accept: `2s`, `50ms`,
@@ -138,12 +143,21 @@ pub fn tc_bits(bits: u128) -> String {
 // Parsing what people type
 // ---------------------------------------------------------------------------------------------
 
-/// humantime durations (`250ms`, `2s`, `1m`); `0` means zero.
+/// The longest duration any option takes: far beyond any use, and far enough from the limits
+/// of `Instant` arithmetic that adding it to "now" can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// humantime durations (`250ms`, `2s`, `1m`), up to a year; `0` means zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))
+    let duration = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))?;
+    if duration > MAX_DURATION {
+        return Err(format!("'{}' is more than a year", s.trim()));
+    }
+    Ok(duration)
 }
 
 /// A duration that must be more than zero (a timeout, a run's length).
@@ -339,10 +353,12 @@ mod tests {
     }
 
     #[test]
-    fn json_micros_are_rounded_to_a_nanosecond() {
-        assert_eq!(json_micros(36.839_999_999_999_996), 36.84);
-        assert_eq!(json_micros(0.000_4), 0.0);
-        assert_eq!(json_micros(12.345_678), 12.346);
+    fn json_figures_lose_the_float_noise() {
+        assert_eq!(json_figure(36.839_999_999_999_996), 36.84);
+        assert_eq!(json_figure(0.000_4), 0.0);
+        assert_eq!(json_figure(12.345_678), 12.346);
+        assert_eq!(json_figure(0.1 + 0.2).to_string(), "0.3");
+        assert_eq!(json_micros(Duration::from_nanos(36_840)), 36.84);
     }
 
     #[test]
@@ -365,6 +381,10 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration(" 1m "), Ok(Duration::from_secs(60)));
         assert!(parse_duration("-1s").is_err());
+        assert_eq!(
+            parse_duration("1000000y"),
+            Err("'1000000y' is more than a year".into())
+        );
         assert!(parse_positive_duration("0").is_err());
     }
 

@@ -73,14 +73,6 @@ pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A figure for a JSON record that is not a time in µs (`duration_s`, `msgs_per_s`,
-/// `uptime_s`): three decimals at most, as times in µs have (to the nanosecond, see
-/// [`units::json_micros`], the same rounding), so a script never reads float noise such as
-/// `0.30000000000000004`.
-pub fn json_figure(value: f64) -> f64 {
-    units::json_micros(value)
-}
-
 /// The percentile ladder as `ping` and `bench` print it:
 /// `min/mean/p50/p90/p99/p99.9/max/stddev = 12µs/…`, each with an adaptive unit.
 pub fn rtt_ladder(s: &RttSummary) -> String {
@@ -93,13 +85,6 @@ pub fn rtt_ladder(s: &RttSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_figures_lose_the_float_noise() {
-        assert_eq!((0.1 + 0.2).to_string(), "0.30000000000000004");
-        assert_eq!(json_figure(0.1 + 0.2).to_string(), "0.3");
-        assert_eq!(json_figure(49_633.466_135_458).to_string(), "49633.466");
-    }
 
     #[test]
     fn udp_probe_sizes_hold_the_header_and_fit_a_datagram() {

@@ -202,7 +202,7 @@ pub async fn run(
         received: stats.count(),
         lost: sent - stats.count(),
         // To the nanosecond, as the RTTs are (see `RttStats::summary`).
-        connect_us: connect_time.map(|took| units::json_micros(took.as_secs_f64() * 1e6)),
+        connect_us: connect_time.map(units::json_micros),
         rtt_us: stats.summary(),
         jitter_us: stats.jitter_us(),
         duplicates,

@@ -190,7 +190,7 @@ impl Log {
         let line = if self.json {
             json!({
                 "ts": timestamp(&Local::now()), "event": "summary",
-                "uptime_s": super::json_figure(uptime), "accepted": t.accepted(),
+                "uptime_s": units::json_figure(uptime), "accepted": t.accepted(),
                 "peak_connections": t.peak_open(), "rejected": t.rejected(), "reads": t.reads(),
                 "bytes": t.bytes(), "udp_sources": t.udp_sources(),
                 "unanswered_datagrams": t.unanswered(), "events_not_logged": not_logged,

@@ -58,7 +58,10 @@ mod tests {
             let listen: SocketAddr = listen.parse().unwrap();
             for addr in reachable_at(listen) {
                 assert_eq!(addr.port(), 7);
-                assert!(!addr.ip().is_loopback() && !addr.ip().is_unspecified(), "{addr}");
+                assert!(
+                    !addr.ip().is_loopback() && !addr.ip().is_unspecified(),
+                    "{addr}"
+                );
                 if listen.is_ipv4() {
                     assert!(addr.is_ipv4(), "{addr}");
                 }

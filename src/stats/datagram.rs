@@ -7,7 +7,7 @@
 //! duplicate; one that is a strict prefix of an outstanding datagram is that datagram cut by
 //! a small server buffer (shown as a mismatch, with what came back); anything else is
 //! unsolicited. Datagrams unanswered after the timeout are lost. (`ping --udp` does better
-//! with a sequence number and a nonce in each probe; see `headless::ping`.)
+//! with a sequence number and a nonce in each probe; see [`super::probes`].)
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -203,7 +203,7 @@ impl RttStats {
 /// Nanoseconds as the microseconds every figure and record gives: to the nanosecond, so
 /// `rtt_us` and `jitter_us` say `36.84`, never `36.839999999999996`.
 fn us(ns: f64) -> f64 {
-    units::json_micros(ns / 1_000.0)
+    units::json_figure(ns / 1_000.0)
 }
 
 #[cfg(test)]

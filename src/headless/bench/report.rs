@@ -10,7 +10,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
-use crate::headless::json_figure;
 use crate::net::Transport;
 use crate::stats::{RttStats, RttSummary};
 use crate::units;
@@ -92,7 +91,7 @@ pub fn report(
     let seconds = elapsed.as_secs_f64();
     let per_second = |n: f64| {
         let rate = if seconds > 0.0 { n / seconds } else { 0.0 };
-        json_figure(rate)
+        units::json_figure(rate)
     };
     let report = BenchReport {
         target: target.to_string(),
@@ -103,7 +102,7 @@ pub fn report(
         connections: args.connections,
         size: args.size,
         pipeline: args.pipeline,
-        duration_s: json_figure(seconds),
+        duration_s: units::json_figure(seconds),
         messages,
         bytes,
         msgs_per_s: per_second(messages as f64),

@@ -34,6 +34,9 @@ pub struct UdpLoad {
     pub late: u64,
 }
 
+/// Pause after a send the kernel refused, before the next attempt.
+const SEND_RETRY: Duration = Duration::from_millis(10);
+
 /// Opens `connections` UDP sockets towards `target`.
 pub async fn open_all(target: SocketAddr, connections: usize) -> anyhow::Result<Vec<UdpSocket>> {
     let mut sockets = Vec::with_capacity(connections);
@@ -57,12 +60,16 @@ pub async fn run(
     let mut window = ProbeWindow::new(fastrand::u32(..), net::probe_payload(size), LOSS_AFTER);
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let deadline = tokio::time::Instant::from_std(until);
+    // After a failed send (the kernel refusing every datagram, say), wait a little before the
+    // next one instead of spinning through failures until the deadline.
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
-        while window.in_flight() < pipeline && Instant::now() < until {
+        while retry_at.is_none() && window.in_flight() < pipeline && Instant::now() < until {
             let (seq, datagram) = window.send(Instant::now());
             if socket.send(datagram).await.is_err() {
                 window.lose(seq);
                 load.lost += 1;
+                retry_at = Some(tokio::time::Instant::now() + SEND_RETRY);
             }
         }
         let next_expiry = window.next_expiry().map(tokio::time::Instant::from_std);
@@ -76,6 +83,9 @@ pub async fn run(
             _ = stop.cancelled() => return load,
             _ = tokio::time::sleep_until(deadline) => return load,
             () = give_up => load.lost += window.expire(Instant::now()),
+            _ = tokio::time::sleep_until(retry_at.unwrap_or(deadline)), if retry_at.is_some() => {
+                retry_at = None;
+            }
             received = socket.recv(&mut buf) => {
                 let at = Instant::now();
                 // An error is an ICMP reply to an earlier datagram: that one expires anyway.
