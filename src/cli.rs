@@ -26,6 +26,10 @@ pub struct Cli {
     pub transport: TransportOpts,
     #[command(flatten)]
     pub impair: ImpairOpts,
+    /// Where the UI's embedded server listens (default 127.0.0.1:12345, or a free port if that
+    /// one is busy); a non-loopback address exposes it to the network.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: Option<String>,
     /// Record the client's session as JSON Lines (every message, echo and RTT) in FILE.
     #[arg(long, value_name = "FILE", global = true)]
     pub log: Option<std::path::PathBuf>,
@@ -109,6 +113,18 @@ pub struct ServeArgs {
     /// UDP replies per second per source address (loopback sources are not limited).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = parse_limit)]
     pub udp_rate: u32,
+}
+
+impl From<&ServeArgs> for crate::net::Limits {
+    fn from(args: &ServeArgs) -> Self {
+        Self {
+            max_conns: args.max_conns as usize,
+            max_per_ip: args.max_per_ip as usize,
+            idle_timeout: (!args.idle_timeout.is_zero()).then_some(args.idle_timeout),
+            write_stall: args.write_stall,
+            udp_replies_per_sec: args.udp_rate,
+        }
+    }
 }
 
 /// `echotui connect HOST:PORT`.

@@ -68,6 +68,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if needs_terminal {
         terminal::require_terminal()?;
     }
+    if cli.listen.is_some() && cli.command.is_some() {
+        anyhow::bail!(
+            "--listen before a command sets the default UI's server; write 'echotui serve --listen ADDR'"
+        );
+    }
     // `--log` records a client's session: refuse it where there is none rather than ignore it.
     let log = match (&cli.log, &cli.command) {
         (None, _) => None,
@@ -80,7 +85,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         None => {
             let impairments = cli.impair.impairments();
-            tui::side_by_side(&cli.server, &cli.client, transport, impairments, log).await
+            let listen = cli.listen.as_deref();
+            tui::side_by_side(
+                listen,
+                &cli.server,
+                &cli.client,
+                transport,
+                impairments,
+                log,
+            )
+            .await
         }
         Some(Command::Serve(args)) if args.headless => {
             headless::serve::run(args, &cli.server, transport).await

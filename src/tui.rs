@@ -7,16 +7,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use crossterm::event::EventStream as TerminalEvents;
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::app::model::{ClientPane, ServerPane};
 use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
 use crate::net::impair::{Impairments, Proxy};
+use crate::net::serve::{self, Protocols, RunningServer};
 use crate::net::{
-    self, ClientHandle, ClientSettings, EventSink, EventStream, NetError, ServerControl,
-    ServerSettings, Transport,
+    self, ClientHandle, ClientSettings, EventSink, EventStream, ServerControl, ServerSettings,
+    Transport,
 };
 use crate::runtime::Controls;
 use crate::session_log::SessionLog;
@@ -31,6 +31,7 @@ const EVENT_QUEUE: usize = 16 * 1024;
 /// `echotui`: embedded server and client side by side. The server answers TCP and UDP on
 /// the same port, so `/udp` and `/tcp` can switch the client live.
 pub async fn side_by_side(
+    listen: Option<&str>,
     server_opts: &ServerOpts,
     client_opts: &ClientOpts,
     transport: Transport,
@@ -39,52 +40,55 @@ pub async fn side_by_side(
 ) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
-    let tutorial = SocketAddr::from((Ipv4Addr::LOCALHOST, TUTORIAL_PORT));
-    let (listener, mut notices) = match net::listen(tutorial).await {
-        Ok(listener) => (listener, Vec::new()),
-        Err(_) => {
-            let listener = net::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-            let port = listener.local_addr()?.port();
-            let notice = format!("port {TUTORIAL_PORT} busy: server on {port}");
-            (listener, vec![notice])
-        }
-    };
-    let listen = listener.local_addr()?;
     let control = ServerControl::new(server_opts.read_size);
-    tokio::spawn(net::server::run(
-        listener,
-        ServerSettings::default(),
-        control.clone(),
-        sink.clone(),
-        shutdown.clone(),
-    ));
-    let protocols = match UdpSocket::bind(listen).await {
-        Ok(socket) => {
-            tokio::spawn(net::udp::run(
-                socket,
-                ServerSettings::default(),
-                control.clone(),
-                sink.clone(),
-                shutdown.clone(),
-            ));
-            "TCP+UDP"
-        }
-        Err(err) if transport == Transport::Tcp => {
-            notices.push(format!("no UDP on {listen}: {}", net::describe(&err)));
-            "TCP"
-        }
-        Err(cause) => {
-            return Err(NetError::Listen {
-                addr: listen,
-                cause,
+    let start = |addr| {
+        serve::start(
+            addr,
+            Protocols::Both,
+            ServerSettings::default(),
+            control.clone(),
+            sink.clone(),
+            shutdown.clone(),
+        )
+    };
+    let mut notices = Vec::new();
+    let server = match listen {
+        // An address the user chose is used as it is, or it is an error.
+        Some(listen) => start(net::resolve(listen).await?).await?,
+        None => {
+            let tutorial = SocketAddr::from((Ipv4Addr::LOCALHOST, TUTORIAL_PORT));
+            match start(tutorial).await {
+                Ok(server) => server,
+                Err(_) => {
+                    let server = start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+                    let port = server.addr.port();
+                    notices.push(format!(
+                        "port {TUTORIAL_PORT} is busy: the server is on {port}"
+                    ));
+                    server
+                }
             }
-            .into());
         }
     };
-    let client = start_client(listen, client_opts, transport, impairments, sink, &shutdown).await?;
-    let mut server = ServerPane::new(listen, protocols, server_opts.read_size);
-    server.banner = notices;
-    let mut app = App::new(Some(client.pane), Some(server), chrono::Local::now());
+    if transport == Transport::Udp && server.protocols != Protocols::Both {
+        anyhow::bail!(
+            "--udp: the embedded server could not answer UDP on {}",
+            server.addr
+        );
+    }
+    notices.extend(server.notices.iter().cloned());
+    let client = start_client(
+        server.addr,
+        client_opts,
+        transport,
+        impairments,
+        sink,
+        &shutdown,
+    )
+    .await?;
+    let mut pane = ServerPane::new(server.addr, server.protocols, server_opts.read_size);
+    pane.banner = notices;
+    let mut app = App::new(Some(client.pane), Some(pane), chrono::Local::now());
     app.impairments = Some(impairments);
     let controls = Controls {
         client: Some(client.handle),
@@ -92,7 +96,7 @@ pub async fn side_by_side(
         proxy: Some(client.proxy),
         log,
     };
-    run_ui(app, stream, controls, shutdown).await
+    run_ui(app, stream, controls, shutdown, server).await
 }
 
 /// `echotui serve` with the UI.
@@ -104,32 +108,30 @@ pub async fn serve(
     let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let settings = ServerSettings {
-        limits: crate::headless::serve::limits(args),
+        limits: args.into(),
         ..ServerSettings::default()
     };
     let control = ServerControl::new(server_opts.read_size);
-    let (listen, _server) = crate::headless::serve::start(
-        &args.listen,
-        transport,
+    let listen = net::resolve(&args.listen).await?;
+    let server = serve::start(
+        listen,
+        transport.into(),
         settings,
         control.clone(),
         sink,
         shutdown.clone(),
     )
     .await?;
-    let protocols = match transport {
-        Transport::Tcp => "TCP",
-        Transport::Udp => "UDP",
-    };
-    let server = ServerPane::new(listen, protocols, server_opts.read_size);
-    let app = App::new(None, Some(server), chrono::Local::now());
+    let mut pane = ServerPane::new(server.addr, server.protocols, server_opts.read_size);
+    pane.banner = server.notices.clone();
+    let app = App::new(None, Some(pane), chrono::Local::now());
     let controls = Controls {
         client: None,
         server: Some(control),
         proxy: None,
         log: None,
     };
-    run_ui(app, stream, controls, shutdown).await
+    run_ui(app, stream, controls, shutdown, server).await
 }
 
 /// `echotui connect HOST:PORT`.
@@ -152,7 +154,7 @@ pub async fn connect(
         proxy: Some(client.proxy),
         log,
     };
-    run_ui(app, stream, controls, shutdown).await
+    run_ui(app, stream, controls, shutdown, None).await
 }
 
 /// A started client: its pane, its actor, and the impairment proxy in front of its server.
@@ -201,11 +203,14 @@ async fn start_client(
     })
 }
 
+/// Runs the UI until the user quits, then stops every network task (and, when this mode has
+/// one, waits for the server to let go of its port) before the terminal is restored.
 async fn run_ui(
     mut app: App,
     events: EventStream,
     controls: Controls,
     shutdown: CancellationToken,
+    server: impl Into<Option<RunningServer>>,
 ) -> anyhow::Result<ExitCode> {
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut guard = TerminalGuard::enter()?;
@@ -221,6 +226,9 @@ async fn run_ui(
     .await;
     // Stop every network task before the terminal is restored and the runtime dropped.
     shutdown.cancel();
+    if let Some(server) = server.into() {
+        server.stopped().await;
+    }
     drop(guard);
     result.map(|()| ExitCode::SUCCESS)
 }

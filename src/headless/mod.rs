@@ -21,27 +21,6 @@ pub async fn embedded_server(
     connections: usize,
     transport: Transport,
 ) -> anyhow::Result<SocketAddr> {
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let control = ServerControl::new(net::DEFAULT_READ_SIZE);
-    if transport == Transport::Udp {
-        let socket = net::listen_udp(loopback).await?;
-        let addr = socket.local_addr()?;
-        let settings = ServerSettings {
-            report_reads: false,
-            ..ServerSettings::default()
-        };
-        let server = net::udp::run(
-            socket,
-            settings,
-            control,
-            EventSink::discard(),
-            shutdown.clone(),
-        );
-        tokio::spawn(server);
-        return Ok(addr);
-    }
-    let listener = net::listen(loopback).await?;
-    let addr = listener.local_addr()?;
     let defaults = Limits::default();
     let settings = ServerSettings {
         report_reads: false,
@@ -51,14 +30,16 @@ pub async fn embedded_server(
             ..defaults
         },
     };
-    tokio::spawn(net::server::run(
-        listener,
+    let server = net::serve::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        transport.into(),
         settings,
-        control,
+        ServerControl::new(net::DEFAULT_READ_SIZE),
         EventSink::discard(),
         shutdown.clone(),
-    ));
-    Ok(addr)
+    )
+    .await?;
+    Ok(server.addr)
 }
 
 /// Checks `-s` for `ping --udp` and `bench --udp` (`command`): a probe must hold its nonce

@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, SecondsFormat};
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ServeArgs, ServerOpts};
 use crate::net::{
-    self, CloseReason, EventSink, Limits, NetEvent, ServerControl, ServerEvent, ServerEventKind,
-    ServerSettings, ServerTally, Transport,
+    self, CloseReason, NetEvent, ServerControl, ServerEvent, ServerEventKind, ServerSettings,
+    ServerTally, Transport,
 };
 use crate::text::sanitize;
 use crate::units;
@@ -25,51 +24,6 @@ use crate::units;
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Events that may wait for the logger before the server starts dropping them (and says so).
 const EVENT_QUEUE: usize = 64 * 1024;
-
-/// Binds the listen address for `transport` and starts the server on it; returns the bound
-/// address and the server task. Prints a notice on stderr when the server is reachable from
-/// the network: exposing it is the user's explicit choice, and it should look like one.
-pub async fn start(
-    listen: &str,
-    transport: Transport,
-    settings: ServerSettings,
-    control: ServerControl,
-    events: EventSink,
-    shutdown: CancellationToken,
-) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let addr = net::resolve(listen).await?;
-    let (bound, task) = match transport {
-        Transport::Tcp => {
-            let listener = net::listen(addr).await?;
-            let bound = listener.local_addr()?;
-            let task = net::server::run(listener, settings, control, events, shutdown);
-            (bound, tokio::spawn(task))
-        }
-        Transport::Udp => {
-            let socket = net::listen_udp(addr).await?;
-            let bound = socket.local_addr()?;
-            let task = net::udp::run(socket, settings, control, events, shutdown);
-            (bound, tokio::spawn(task))
-        }
-    };
-    if !net::is_loopback(&addr) {
-        eprintln!(
-            "notice: listening on {bound} ({transport}): the server is reachable from the network"
-        );
-    }
-    Ok((bound, task))
-}
-
-/// The limits `serve` was asked for.
-pub fn limits(args: &ServeArgs) -> Limits {
-    Limits {
-        max_conns: args.max_conns as usize,
-        max_per_ip: args.max_per_ip as usize,
-        idle_timeout: (!args.idle_timeout.is_zero()).then_some(args.idle_timeout),
-        write_stall: args.write_stall,
-        udp_replies_per_sec: args.udp_rate,
-    }
-}
 
 /// Runs the server and logs until a signal; exit 0.
 pub async fn run(
@@ -81,19 +35,24 @@ pub async fn run(
     crate::signals::cancel_on_signals(shutdown.clone())?;
     let settings = ServerSettings {
         report_reads: !args.quiet,
-        limits: limits(args),
+        limits: args.into(),
     };
     let control = ServerControl::new(server_opts.read_size);
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
-    let (listen, server) = start(
-        &args.listen,
-        transport,
+    let listen = net::resolve(&args.listen).await?;
+    let server = net::serve::start(
+        listen,
+        transport.into(),
         settings,
         control,
         sink,
         shutdown.clone(),
     )
     .await?;
+    for notice in &server.notices {
+        eprintln!("notice: {notice}");
+    }
+    let listen = server.addr;
 
     let mut log = Log::new(args.json, transport);
     log.line(&Line::Listening {
@@ -113,7 +72,7 @@ pub async fn run(
         }
     }
     // The server finishes its connections (they see the shutdown) before the summary.
-    let _ = server.await;
+    server.stopped().await;
     while let Some(event) = events.try_recv() {
         log.event(event);
     }

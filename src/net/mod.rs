@@ -7,6 +7,7 @@ pub mod client;
 pub mod event;
 pub mod impair;
 pub mod interfaces;
+pub mod serve;
 pub mod server;
 pub mod tally;
 pub mod udp;

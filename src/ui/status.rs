@@ -143,7 +143,7 @@ fn settings(app: &App) -> Vec<String> {
                 settings.push(nagle.to_owned());
             }
         }
-        (None, Some(server)) => settings.push(server.protocols.to_owned()),
+        (None, Some(server)) => settings.push(server.protocols.to_string()),
         (None, None) => {}
     }
     if let Some(server) = &app.server {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Local};
 
 use super::Payload;
 use super::log::Log;
+use crate::net::serve::Protocols;
 use crate::net::udp::DropReason;
 use crate::net::{CloseReason, ConnId, Limit, NetEvent, ServerEvent, ServerEventKind};
 
@@ -18,8 +19,8 @@ pub const CLOSED_CONNS_KEPT: usize = 64;
 #[derive(Debug)]
 pub struct ServerPane {
     pub listen: SocketAddr,
-    /// What it serves: "TCP", "UDP" or "TCP+UDP".
-    pub protocols: &'static str,
+    /// What it answers.
+    pub protocols: Protocols,
     pub read_size: usize,
     /// Reading stopped by `/pause`: bytes pile up in the socket buffers.
     pub paused: bool,
@@ -41,8 +42,8 @@ pub struct ServerPane {
 }
 
 impl ServerPane {
-    /// A server listening on `listen` for `protocols` ("TCP", "UDP" or "TCP+UDP").
-    pub fn new(listen: SocketAddr, protocols: &'static str, read_size: usize) -> Self {
+    /// A server listening on `listen` for `protocols`.
+    pub fn new(listen: SocketAddr, protocols: Protocols, read_size: usize) -> Self {
         Self {
             listen,
             protocols,

@@ -111,7 +111,11 @@ fn tab_completes_commands_and_otherwise_moves_focus() {
     let target = "127.0.0.1:7".parse().unwrap();
     let mut app = App::new(
         Some(ClientPane::new(target, Transport::Tcp, false)),
-        Some(ServerPane::new(target, "TCP", 1024)),
+        Some(ServerPane::new(
+            target,
+            crate::net::serve::Protocols::Tcp,
+            1024,
+        )),
         chrono::Local::now(),
     );
     for c in "/qu".chars() {

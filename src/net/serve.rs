@@ -1,0 +1,167 @@
+//! Starting an echo server: bind, spawn, and say where it can be reached. Every mode starts
+//! its server here (the UI, `serve` with or without the UI, and the embedded server of a
+//! target-less `ping` or `bench`), so they bind, report and stop the same way.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{EventSink, NetError, ServerControl, ServerSettings, Transport, interfaces};
+
+/// Which transports a server answers on its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocols {
+    Tcp,
+    Udp,
+    /// Both on the same port, so the side-by-side UI can switch its client live.
+    Both,
+}
+
+impl From<Transport> for Protocols {
+    fn from(transport: Transport) -> Self {
+        match transport {
+            Transport::Tcp => Protocols::Tcp,
+            Transport::Udp => Protocols::Udp,
+        }
+    }
+}
+
+impl fmt::Display for Protocols {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocols::Tcp => "TCP",
+            Protocols::Udp => "UDP",
+            Protocols::Both => "TCP+UDP",
+        })
+    }
+}
+
+/// A server that is running: where it listens, what it answers, and what the user should
+/// know about it.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// What it answers: [`Protocols::Both`] falls back to TCP alone when the UDP port is taken.
+    pub protocols: Protocols,
+    /// Sentences for the user: a protocol that could not be served, that the server is
+    /// reachable from the network and at which addresses.
+    pub notices: Vec<String>,
+    tasks: TaskTracker,
+}
+
+impl RunningServer {
+    /// Waits until every server task has finished (after the shutdown token is cancelled):
+    /// then no connection is left and the port is free.
+    pub async fn stopped(self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Binds `addr` for `protocols` and starts the server until `shutdown` is cancelled.
+pub async fn start(
+    addr: SocketAddr,
+    protocols: Protocols,
+    settings: ServerSettings,
+    control: ServerControl,
+    events: EventSink,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, NetError> {
+    let tasks = TaskTracker::new();
+    let mut notices = Vec::new();
+    let cannot_listen = |cause| NetError::Listen { addr, cause };
+    let (bound, protocols) = match protocols {
+        Protocols::Udp => {
+            let socket = super::listen_udp(addr).await?;
+            let bound = socket.local_addr().map_err(cannot_listen)?;
+            tasks.spawn(super::udp::run(socket, settings, control, events, shutdown));
+            (bound, Protocols::Udp)
+        }
+        Protocols::Tcp | Protocols::Both => {
+            let listener = super::listen(addr).await?;
+            let bound = listener.local_addr().map_err(cannot_listen)?;
+            let mut served = Protocols::Tcp;
+            if protocols == Protocols::Both {
+                // The same port for UDP, so `/udp` reaches the same server.
+                match super::listen_udp(bound).await {
+                    Ok(socket) => {
+                        let udp = super::udp::run(
+                            socket,
+                            settings,
+                            control.clone(),
+                            events.clone(),
+                            shutdown.clone(),
+                        );
+                        tasks.spawn(udp);
+                        served = Protocols::Both;
+                    }
+                    Err(err) => notices.push(format!("no UDP: {err}")),
+                }
+            }
+            tasks.spawn(super::server::run(
+                listener, settings, control, events, shutdown,
+            ));
+            (bound, served)
+        }
+    };
+    if !bound.ip().is_loopback() {
+        notices.push(exposure_notice(bound));
+    }
+    Ok(RunningServer {
+        addr: bound,
+        protocols,
+        notices,
+        tasks,
+    })
+}
+
+/// Exposing the server is the user's explicit choice, and it should look like one: say so,
+/// and where students connect (`0.0.0.0` is not an address anyone can type).
+fn exposure_notice(bound: SocketAddr) -> String {
+    let reachable = interfaces::reachable_at(bound);
+    let mut notice = format!("listening on {bound}: the server is reachable from the network");
+    if !reachable.is_empty() {
+        let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
+        notice += &format!("; students connect to {}", list.join(" or "));
+    }
+    notice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn both_protocols_share_one_port_and_stop_together() {
+        let shutdown = CancellationToken::new();
+        let server = start(
+            "127.0.0.1:0".parse().unwrap(),
+            Protocols::Both,
+            ServerSettings::default(),
+            ServerControl::new(1024),
+            EventSink::discard(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(server.protocols, Protocols::Both);
+        assert!(server.notices.is_empty(), "loopback is not exposed");
+        let addr = server.addr;
+        shutdown.cancel();
+        server.stopped().await;
+        std::net::TcpListener::bind(addr).expect("TCP port free after stop");
+        std::net::UdpSocket::bind(addr).expect("UDP port free after stop");
+    }
+
+    #[test]
+    fn an_exposed_server_says_where_to_connect() {
+        let notice = exposure_notice("192.0.2.10:12345".parse().unwrap());
+        assert_eq!(
+            notice,
+            "listening on 192.0.2.10:12345: the server is reachable from the network; \
+             students connect to 192.0.2.10:12345"
+        );
+    }
+}
