@@ -77,15 +77,15 @@ pub async fn side_by_side(
         );
     }
     notices.extend(server.notices.iter().cloned());
-    let client = start_client(
-        server.addr,
-        client_opts,
-        transport,
-        impairments,
-        sink,
-        &shutdown,
-    )
-    .await?;
+    // A server on every interface is reached, from here, on loopback.
+    let mut target = server.addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(match target {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let client = start_client(target, client_opts, transport, impairments, sink, &shutdown).await?;
     let mut pane = ServerPane::new(server.addr, server.protocols, server_opts.read_size);
     pane.banner = notices;
     let mut app = App::new(Some(client.pane), Some(pane), chrono::Local::now());
