@@ -65,6 +65,10 @@ where
             terminal.draw(|frame| viewport = ui::draw(frame, app))?;
             // What fits in each pane is one page for PgUp/PgDn next time.
             app.viewport = viewport;
+            #[cfg(debug_assertions)]
+            if crate::panics::injected("ui") {
+                panic!("injected panic in the UI task (ECHOTUI_TEST_PANIC=ui)");
+            }
             dirty = false;
             last_frame = Some(Instant::now());
         }

@@ -2,7 +2,7 @@
 //! [`TerminalGuard::enter`] and always left again, on return, on error and on panic.
 
 use std::io::{self, IsTerminal, Stdout};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::execute;
@@ -13,6 +13,15 @@ use ratatui::backend::CrosstermBackend;
 /// The message for running a TUI mode without a terminal: it names the modes that need none.
 pub const NEEDS_A_TERMINAL: &str = "echotui needs a terminal; for scripts use 'echotui ping', \
      'echotui bench' or 'echotui serve --headless'";
+
+/// Whether raw mode and the alternate screen are on: what to restore, and whether a panic's
+/// text would be lost if printed now.
+static IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the terminal is taken over by the UI right now.
+pub fn in_use() -> bool {
+    IN_USE.load(Ordering::SeqCst)
+}
 
 /// Holds the terminal in raw mode on the alternate screen; restores it when dropped.
 pub struct TerminalGuard {
@@ -32,8 +41,8 @@ impl TerminalGuard {
     /// Takes over the terminal; fails with [`NEEDS_A_TERMINAL`] when stdin or stdout is not one.
     pub fn enter() -> anyhow::Result<Self> {
         require_terminal()?;
-        install_panic_hook();
         terminal::enable_raw_mode()?;
+        IN_USE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();
         if let Err(err) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste) {
             restore();
@@ -55,8 +64,11 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
+/// Leaves raw mode and the alternate screen and shows the cursor, once.
 fn restore() {
+    if !IN_USE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = terminal::disable_raw_mode();
     let _ = execute!(
         io::stdout(),
@@ -64,17 +76,4 @@ fn restore() {
         LeaveAlternateScreen,
         crossterm::cursor::Show
     );
-}
-
-/// A panic must not leave the user in raw mode with the message hidden on the alternate
-/// screen: restore first, then let the default hook print.
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
-        }));
-    });
 }

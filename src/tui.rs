@@ -18,10 +18,10 @@ use crate::net::{
     self, ClientHandle, ClientSettings, EventSink, EventStream, ServerControl, ServerSettings,
     Transport,
 };
+use crate::runtime;
 use crate::runtime::Controls;
 use crate::session_log::SessionLog;
 use crate::terminal::TerminalGuard;
-use crate::{runtime, signals};
 
 /// The tutorial's port; the default mode tries it first.
 pub const TUTORIAL_PORT: u16 = 12345;
@@ -37,8 +37,8 @@ pub async fn side_by_side(
     transport: Transport,
     impairments: Impairments,
     log: Option<SessionLog>,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let control = ServerControl::new(server_opts.read_size);
     let start = |addr| {
@@ -104,8 +104,8 @@ pub async fn serve(
     args: &ServeArgs,
     server_opts: &ServerOpts,
     transport: Transport,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let settings = ServerSettings {
         limits: args.into(),
@@ -141,8 +141,8 @@ pub async fn connect(
     transport: Transport,
     impairments: Impairments,
     log: Option<SessionLog>,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
     let target = net::resolve(target).await?;
     let client = start_client(target, client_opts, transport, impairments, sink, &shutdown).await?;
@@ -212,9 +212,16 @@ async fn run_ui(
     shutdown: CancellationToken,
     server: impl Into<Option<RunningServer>>,
 ) -> anyhow::Result<ExitCode> {
+    // A background task that panics, for the tests that prove a panic anywhere ends the run.
+    #[cfg(debug_assertions)]
+    if crate::panics::injected("network") {
+        tokio::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            panic!("injected panic in a background task (ECHOTUI_TEST_PANIC=network)");
+        });
+    }
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut guard = TerminalGuard::enter()?;
-    signals::cancel_on_signals(shutdown.clone())?;
     let result = runtime::run(
         &mut guard.terminal,
         &mut app,

@@ -49,6 +49,10 @@ struct Tui {
 
 impl Tui {
     fn start(args: &[&str], rows: u16, cols: u16) -> Self {
+        Self::start_with_env(args, &[], rows, cols)
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)], rows: u16, cols: u16) -> Self {
         let size = PtySize {
             rows,
             cols,
@@ -59,6 +63,9 @@ impl Tui {
         let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_echotui"));
         command.args(args);
         command.env("TERM", "xterm-256color");
+        for (key, value) in env {
+            command.env(key, value);
+        }
         let child = pty.slave.spawn_command(command).expect("start echotui");
         // Only the child may hold the terminal side: reads on the master end when it exits.
         drop(pty.slave);
@@ -152,6 +159,11 @@ impl Tui {
             "echotui exited with {status}:\n{}",
             self.contents()
         );
+        self.assert_terminal_restored();
+    }
+
+    /// The alternate screen was left and the cursor shown again, after the last entry.
+    fn assert_terminal_restored(&self) {
         let output = lock(&self.output);
         let raw = &output.raw;
         let entered = find_last(raw, ENTER_ALTERNATE_SCREEN)
@@ -495,4 +507,29 @@ fn the_session_log_records_sends_and_echoes() {
     assert!(event("connected").is_some(), "{text}");
     assert_eq!(event("sent").expect("sent")["data"], "Hello, World!");
     assert!(event("echoed").expect("echoed")["rtt_us"].as_f64().unwrap() > 0.0);
+}
+
+/// A panic anywhere (a background task, the UI task itself) ends the program: the terminal is
+/// restored, the panic is printed where it can be read, and the exit status is 101.
+#[test]
+fn a_panic_anywhere_restores_the_terminal_and_exits_101() {
+    for site in ["network", "ui"] {
+        let mut tui = Tui::start_with_env(&[], &[("ECHOTUI_TEST_PANIC", site)], 36, 120);
+        let status = tui.exit_status();
+        assert_eq!(
+            status.exit_code(),
+            101,
+            "{site}: {status}:\n{}",
+            tui.contents()
+        );
+        tui.assert_terminal_restored();
+        // What was printed after the alternate screen was left, as the user scrolls back to.
+        let output = lock(&tui.output);
+        let left = find_last(&output.raw, LEAVE_ALTERNATE_SCREEN).expect("left the screen");
+        let after = String::from_utf8_lossy(&output.raw[left..]);
+        assert!(
+            after.contains("echotui panicked") && after.contains("injected panic"),
+            "{site}: the panic is not printed after the terminal is restored:\n{after}"
+        );
+    }
 }

@@ -79,12 +79,11 @@ pub async fn run(
     client_opts: &ClientOpts,
     transport: Transport,
     mut log: Option<SessionLog>,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     if transport == Transport::Udp {
         super::check_udp_probe_size("ping", args.size)?;
     }
-    let shutdown = CancellationToken::new();
-    crate::signals::cancel_on_signals(shutdown.clone())?;
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
         None => super::embedded_server(&shutdown, 1, transport).await?,

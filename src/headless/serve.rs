@@ -30,9 +30,8 @@ pub async fn run(
     args: &ServeArgs,
     server_opts: &ServerOpts,
     transport: Transport,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
-    crate::signals::cancel_on_signals(shutdown.clone())?;
     let settings = ServerSettings {
         report_reads: !args.quiet,
         limits: args.into(),

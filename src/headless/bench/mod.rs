@@ -42,9 +42,8 @@ pub async fn run(
     args: &BenchArgs,
     client_opts: &ClientOpts,
     transport: Transport,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let shutdown = CancellationToken::new();
-    crate::signals::cancel_on_signals(shutdown.clone())?;
     match transport {
         Transport::Tcp => run_tcp(args, !client_opts.nagle, shutdown).await,
         Transport::Udp => run_udp(args, shutdown).await,
