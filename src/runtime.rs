@@ -98,7 +98,10 @@ where
                 if let Some(log) = &mut controls.log {
                     log.flush()?;
                 }
-                Msg::Tick { dropped_events: events.dropped() }
+                Msg::Tick {
+                    dropped_events: events.dropped(),
+                    census: controls.server.as_ref().map(|server| server.census().snapshot()),
+                }
             }
         };
         dirty = true;

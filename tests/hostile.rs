@@ -89,7 +89,7 @@ impl EventLog {
                 match event {
                     NetEvent::Server(event) => seen.events.push(event),
                     NetEvent::AcceptFailed { reason, .. } => seen.accept_failures.push(reason),
-                    NetEvent::Client(_) => {}
+                    NetEvent::Flood { .. } | NetEvent::Client(_) => {}
                 }
                 seen.dropped = stream.dropped();
                 drop(seen);
@@ -725,7 +725,7 @@ async fn connection_churn_leaks_no_slot_and_the_server_still_echoes() {
             for e in events {
                 match &e.kind {
                     ServerEventKind::Connected => counts.0 += 1,
-                    ServerEventKind::Rejected { .. } => counts.1 += 1,
+                    ServerEventKind::Rejected { count, .. } => counts.1 += *count as usize,
                     ServerEventKind::Closed { .. } => counts.2 += 1,
                     _ => {}
                 }
@@ -1156,7 +1156,7 @@ async fn turned_away_over(limits: Limits, limit: Limit) {
                     .map(|e| e.kind.clone())
             })
             .await;
-        assert_eq!(kind, ServerEventKind::Rejected { limit });
+        assert_eq!(kind, ServerEventKind::Rejected { limit, count: 1 });
         blocking("the rejected socket is closed", move || {
             assert_closed_by_server(&mut extra)
         })
@@ -1335,7 +1335,8 @@ async fn udp_flood_is_echoed_or_dropped_and_a_second_source_is_still_answered() 
                 && matches!(
                     e.kind,
                     ServerEventKind::Dropped {
-                        reason: DropReason::RateLimited { .. }
+                        reason: DropReason::RateLimited { .. },
+                        ..
                     }
                 )
         })
@@ -1376,7 +1377,8 @@ async fn udp_from_a_privileged_source_port_is_never_answered() {
     assert_eq!(
         kind,
         ServerEventKind::Dropped {
-            reason: DropReason::ReflectionGuard { port }
+            reason: DropReason::ReflectionGuard { port },
+            count: 1
         }
     );
     // The server has decided (the event above), so waiting a little for a reply that would

@@ -302,7 +302,8 @@ async fn server_turns_away_connections_over_the_per_ip_limit() {
     assert_eq!(
         rejected.kind,
         ServerEventKind::Rejected {
-            limit: Limit::MaxPerIp(2)
+            limit: Limit::MaxPerIp(2),
+            count: 1
         }
     );
     assert_eq!(rejected.peer, third.local_addr().expect("local_addr"));
@@ -954,7 +955,8 @@ async fn udp_server_never_answers_a_well_known_source_port() {
     assert_eq!(
         kind,
         ServerEventKind::Dropped {
-            reason: echotui::net::udp::DropReason::ReflectionGuard { port: 7 }
+            reason: echotui::net::udp::DropReason::ReflectionGuard { port: 7 },
+            count: 1
         }
     );
     let mut buf = [0u8; 16];

@@ -8,6 +8,7 @@ use chrono::{DateTime, Local, TimeZone};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use echotui::app::model::{ClientPane, ServerPane};
 use echotui::app::{App, Msg, update};
+use echotui::net::census::{CensusSnapshot, ConnSnapshot, SourceSnapshot};
 use echotui::net::serve::Protocols;
 use echotui::net::udp::DropReason;
 use echotui::net::{
@@ -97,6 +98,44 @@ fn read(app: &mut App, ms: i64, data: &[u8]) {
     );
 }
 
+/// The once-a-second tick, with the server's census.
+fn tick(app: &mut App, census: CensusSnapshot) {
+    update(
+        app,
+        Msg::Tick {
+            dropped_events: 0,
+            census: Some(census),
+        },
+    );
+}
+
+/// The census a server would report for the connections the pane shows open.
+fn census_of(app: &App) -> CensusSnapshot {
+    let server = app.server.as_ref().unwrap();
+    let open: Vec<ConnSnapshot> = server
+        .conns
+        .iter()
+        .filter(|(_, info)| info.closed.is_none())
+        .map(|(&conn, info)| ConnSnapshot {
+            conn,
+            peer: info.peer,
+            since: info.since,
+            reads: info.reads,
+            bytes_in: info.bytes_in,
+            bytes_out: info.bytes_out,
+            pending: info.pending,
+        })
+        .collect();
+    CensusSnapshot {
+        accepted: open.len() as u64,
+        peak_open: open.len(),
+        reads: open.iter().map(|c| c.reads).sum(),
+        bytes: open.iter().map(|c| c.bytes_in).sum(),
+        open,
+        ..CensusSnapshot::default()
+    }
+}
+
 fn render(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
@@ -181,6 +220,7 @@ fn every_kind_of_row_120x40() {
         "10.0.0.7:40000",
         ServerEventKind::Rejected {
             limit: Limit::MaxPerIp(16),
+            count: 1,
         },
     );
     insta::assert_snapshot!(render(&app, 120, 40));
@@ -270,8 +310,17 @@ fn server_only_80x24() {
         "192.168.1.11:50099",
         ServerEventKind::Rejected {
             limit: Limit::MaxConns(256),
+            count: 1,
         },
     );
+    app.now = at(1000);
+    let census = CensusSnapshot {
+        accepted: 4,
+        rejected: 1,
+        peak_open: 4,
+        ..census_of(&app)
+    };
+    tick(&mut app, census);
     app.now = at(61_000);
     insta::assert_snapshot!(render(&app, 80, 24));
 }
@@ -416,8 +465,27 @@ fn udp_mode_120x40() {
         "10.0.0.9:19",
         ServerEventKind::Dropped {
             reason: DropReason::ReflectionGuard { port: 19 },
+            count: 1,
         },
     );
+    let source = |conn, peer, datagrams, unanswered| SourceSnapshot {
+        conn,
+        peer: addr(peer),
+        since: at(0),
+        datagrams,
+        bytes_in: datagrams * 13,
+        bytes_out: datagrams * 9,
+        unanswered,
+    };
+    let census = CensusSnapshot {
+        reads: 2,
+        bytes: 26,
+        sources: vec![source(1, PEER, 2, 0), source(2, "10.0.0.9:19", 0, 1)],
+        sources_seen: 2,
+        unanswered: 1,
+        ..CensusSnapshot::default()
+    };
+    tick(&mut app, census);
     insta::assert_snapshot!(render(&app, 120, 40));
 }
 
@@ -489,10 +557,11 @@ fn roster_with_many_clients_120x40() {
         "10.1.0.4:50003",
         ServerEventKind::Stalled { pending: 1024 },
     );
-    app.now = at(1000);
-    update(&mut app, Msg::Tick { dropped_events: 0 });
-    app.now = at(2000);
-    update(&mut app, Msg::Tick { dropped_events: 0 });
+    for ms in [1000, 2000] {
+        app.now = at(ms);
+        let census = census_of(&app);
+        tick(&mut app, census);
+    }
     type_line(&mut app, 2100, "/sort activity");
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);

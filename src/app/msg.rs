@@ -2,6 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
+use crate::net::census::CensusSnapshot;
 use crate::net::impair::Impairments;
 use crate::net::{ClientCommand, NetEvent, ServerCommand};
 
@@ -12,9 +13,11 @@ pub enum Msg {
     /// Bracketed paste: inserted into the input line as text, never executed key by key.
     Paste(String),
     Net(NetEvent),
-    /// The periodic tick: refreshes ages and the count of events the UI had to drop.
+    /// The periodic tick: refreshes ages, the count of events the UI had to drop, and the
+    /// server's census (`None` when this mode has no server).
     Tick {
         dropped_events: u64,
+        census: Option<CensusSnapshot>,
     },
 }
 

@@ -13,9 +13,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ServeArgs, ServerOpts};
+use crate::net::census::CensusSnapshot;
 use crate::net::{
-    self, CloseReason, NetEvent, ServerControl, ServerEvent, ServerEventKind, ServerSettings,
-    ServerTally, Transport,
+    self, CloseReason, NetEvent, Refused, ServerControl, ServerEvent, ServerEventKind,
+    ServerSettings, Transport,
 };
 use crate::text::sanitize;
 use crate::units;
@@ -37,6 +38,7 @@ pub async fn run(
         limits: args.into(),
     };
     let control = ServerControl::new(server_opts.read_size);
+    let census = control.census().clone();
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
     let listen = net::resolve(&args.listen).await?;
     let server = net::serve::start(
@@ -75,7 +77,7 @@ pub async fn run(
     while let Some(event) = events.try_recv() {
         log.event(event);
     }
-    log.summary(events.dropped());
+    log.summary(&census.snapshot(), events.dropped());
     log.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -92,16 +94,20 @@ enum Line<'a> {
         at: DateTime<Local>,
         reason: &'a str,
     },
+    Flood {
+        at: DateTime<Local>,
+        what: Refused,
+        count: u64,
+    },
 }
 
-/// The log: formatting (text or JSON) plus the running totals for the summary.
+/// The log: formatting (text or JSON), and the summary from the server's census.
 struct Log {
     json: bool,
     /// What the server speaks: a UDP server has sources and datagrams, not connections.
     transport: Transport,
     out: BufWriter<io::Stdout>,
     started: Instant,
-    tally: ServerTally,
 }
 
 impl Log {
@@ -111,19 +117,16 @@ impl Log {
             transport,
             out: BufWriter::with_capacity(64 * 1024, io::stdout()),
             started: Instant::now(),
-            tally: ServerTally::new(),
         }
     }
 
     fn event(&mut self, event: NetEvent) {
         match &event {
-            NetEvent::Server(server_event) => {
-                self.tally.record(server_event);
-                self.line(&Line::Server(server_event));
-            }
+            NetEvent::Server(server_event) => self.line(&Line::Server(server_event)),
             NetEvent::AcceptFailed { at, reason } => {
                 self.line(&Line::AcceptFailed { at: *at, reason })
             }
+            &NetEvent::Flood { at, what, count } => self.line(&Line::Flood { at, what, count }),
             NetEvent::Client(_) => {}
         }
     }
@@ -141,38 +144,39 @@ impl Log {
         let _ = written;
     }
 
-    /// The last line: totals since the start, and `not_logged` events dropped on the way.
-    fn summary(&mut self, not_logged: u64) {
+    /// The last line: the census's totals since the start (exact, even for what was not
+    /// logged), and `not_logged` events dropped on the way.
+    fn summary(&mut self, census: &CensusSnapshot, not_logged: u64) {
         let uptime = self.started.elapsed().as_secs_f64();
-        let t = &self.tally;
+        let c = census;
         let line = if self.json {
             json!({
                 "ts": timestamp(&Local::now()), "event": "summary",
-                "uptime_s": units::json_figure(uptime), "accepted": t.accepted(),
-                "peak_connections": t.peak_open(), "rejected": t.rejected(), "reads": t.reads(),
-                "bytes": t.bytes(), "udp_sources": t.udp_sources(),
-                "unanswered_datagrams": t.unanswered(), "events_not_logged": not_logged,
+                "uptime_s": units::json_figure(uptime), "accepted": c.accepted,
+                "peak_connections": c.peak_open, "rejected": c.rejected, "reads": c.reads,
+                "bytes": c.bytes, "udp_sources": c.sources_seen,
+                "unanswered_datagrams": c.unanswered, "events_not_logged": not_logged,
             })
             .to_string()
         } else {
             let traffic = match self.transport {
                 Transport::Tcp => format!(
                     "{} (peak {} at once), {} turned away, {}",
-                    units::count(t.accepted(), "connection", "connections"),
-                    t.peak_open(),
-                    t.rejected(),
-                    units::count(t.reads(), "read", "reads"),
+                    units::count(c.accepted, "connection", "connections"),
+                    c.peak_open,
+                    c.rejected,
+                    units::count(c.reads, "read", "reads"),
                 ),
                 Transport::Udp => format!(
                     "{} from {}, {} unanswered",
-                    units::count(t.reads(), "datagram", "datagrams"),
-                    units::count(t.udp_sources(), "source", "sources"),
-                    units::count(t.unanswered(), "datagram", "datagrams"),
+                    units::count(c.reads, "datagram", "datagrams"),
+                    units::count(c.sources_seen, "source", "sources"),
+                    units::count(c.unanswered, "datagram", "datagrams"),
                 ),
             };
             format!(
                 "summary: {uptime:.1}s up, {traffic}, {} echoed, {} not logged",
-                units::bytes(t.bytes()),
+                units::bytes(c.bytes),
                 units::count(not_logged, "event", "events"),
             )
         };
@@ -209,6 +213,9 @@ fn text_line(line: &Line) -> String {
         Line::AcceptFailed { at, reason } => {
             format!("{} accept failed: {reason} (retrying)", timestamp(at))
         }
+        Line::Flood { at, what, count } => {
+            format!("{} {}", timestamp(at), what.describe(*count))
+        }
         Line::Server(ServerEvent {
             at,
             conn,
@@ -228,7 +235,9 @@ fn text_line(line: &Line) -> String {
                 } => {
                     format!("{reason} (in {bytes_in} B, out {bytes_out} B)")
                 }
-                ServerEventKind::Rejected { limit } => format!("turned away: {limit}"),
+                ServerEventKind::Rejected { limit, count } => {
+                    format!("turned away{}: {limit}", net::event::times(*count))
+                }
                 ServerEventKind::Datagram {
                     len,
                     sent_len,
@@ -242,7 +251,9 @@ fn text_line(line: &Line) -> String {
                     };
                     format!("datagram {len} B: {}{more}{cut}", sanitize(preview))
                 }
-                ServerEventKind::Dropped { reason } => reason.to_string(),
+                ServerEventKind::Dropped { reason, count } => {
+                    format!("{reason}{}", net::event::times(*count))
+                }
                 ServerEventKind::Stalled { pending } => {
                     format!("stalled: not reading, {pending} B waiting to be echoed")
                 }
@@ -266,6 +277,11 @@ fn json_line(line: &Line) -> serde_json::Value {
         Line::AcceptFailed { at, reason } => json!({
             "ts": timestamp(at), "event": "error", "reason": format!("accept failed: {reason}"),
         }),
+        Line::Flood { at, what, count } => json!({
+            "ts": timestamp(at), "event": "flood",
+            "refused": match what { Refused::Connections => "connections", Refused::Datagrams => "datagrams" },
+            "count": count, "reason": what.describe(*count),
+        }),
         Line::Server(ServerEvent {
             at,
             conn,
@@ -287,8 +303,8 @@ fn json_line(line: &Line) -> serde_json::Value {
                     "event": if matches!(reason, CloseReason::Error(_)) { "error" } else { "closed" },
                     "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out,
                 }),
-                ServerEventKind::Rejected { limit } => {
-                    json!({ "event": "limit", "reason": limit.to_string() })
+                ServerEventKind::Rejected { limit, count } => {
+                    json!({ "event": "limit", "reason": limit.to_string(), "count": count })
                 }
                 ServerEventKind::Datagram {
                     len,
@@ -298,8 +314,8 @@ fn json_line(line: &Line) -> serde_json::Value {
                     "event": "datagram", "bytes": len, "data": sanitize(preview),
                     "truncated": *len > preview.len(), "sent_bytes": sent_len,
                 }),
-                ServerEventKind::Dropped { reason } => {
-                    json!({ "event": "limit", "reason": reason.to_string() })
+                ServerEventKind::Dropped { reason, count } => {
+                    json!({ "event": "limit", "reason": reason.to_string(), "count": count })
                 }
                 ServerEventKind::Stalled { pending } => {
                     json!({ "event": "stalled", "pending_bytes": pending })

@@ -25,7 +25,47 @@ pub enum NetEvent {
         at: DateTime<Local>,
         reason: String,
     },
+    /// In the last second, `count` more connections were turned away or datagrams not
+    /// answered, from sources beyond the few told one by one (see [`super::throttle`]).
+    Flood {
+        at: DateTime<Local>,
+        what: Refused,
+        count: u64,
+    },
     Client(ClientEvent),
+}
+
+/// What a server refused, in a flood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// TCP connections turned away by a limit.
+    Connections,
+    /// UDP datagrams not answered.
+    Datagrams,
+}
+
+impl Refused {
+    /// The flood line: `312 more datagrams from other sources not answered in the last second`.
+    pub fn describe(self, count: u64) -> String {
+        match self {
+            Refused::Connections => format!(
+                "{count} more connections from other addresses turned away in the last second"
+            ),
+            Refused::Datagrams => {
+                format!("{count} more datagrams from other sources not answered in the last second")
+            }
+        }
+    }
+}
+
+/// How many times a refusal line stands for: nothing for one, ` (×29 in the last second)`
+/// for a flood told once a second.
+pub fn times(count: u64) -> String {
+    if count == 1 {
+        String::new()
+    } else {
+        format!(" (×{count} in the last second)")
+    }
 }
 
 /// One thing that happened on one server connection.
@@ -58,9 +98,11 @@ pub enum ServerEventKind {
     },
     /// The stalled write went through.
     Unstalled,
-    /// Accepted and closed at once because a limit was reached.
+    /// Accepted and closed at once because a limit was reached: `count` connections from
+    /// this address (1 when told at once; in a flood, those of the last second, told once).
     Rejected {
         limit: Limit,
+        count: u64,
     },
     /// UDP: one datagram received and echoed. `len` bytes were kept (the read size may cut a
     /// datagram, as `recv` does), of the `sent_len` the peer sent.
@@ -69,9 +111,11 @@ pub enum ServerEventKind {
         sent_len: usize,
         preview: Vec<u8>,
     },
-    /// UDP: a datagram that was not answered, and why.
+    /// UDP: datagrams not answered, and why: `count` of them from this source (1 when told
+    /// at once; in a flood, those of the last second, told once).
     Dropped {
         reason: DropReason,
+        count: u64,
     },
 }
 

@@ -3,13 +3,14 @@
 //! Knows nothing of ratatui, crossterm or clap. Everything it learns is reported as a
 //! [`NetEvent`]; everything it is asked to do arrives as a [`ClientCommand`].
 
+pub mod census;
 pub mod client;
 pub mod event;
 pub mod impair;
 pub mod interfaces;
 pub mod serve;
 pub mod server;
-pub mod tally;
+pub mod throttle;
 pub mod udp;
 
 use std::io;
@@ -20,11 +21,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub use client::{ClientCommand, ClientHandle, ClientSettings, Message};
 pub use event::{
-    ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, ServerEvent,
+    ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, Refused, ServerEvent,
     ServerEventKind,
 };
 pub use server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
-pub use tally::ServerTally;
 
 /// The transport a client or server speaks: the echo protocol is defined over both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,11 +6,10 @@
 //! simply stops being read from (TCP flow control pushes back on it) until the write-stall
 //! timeout drops it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Local;
@@ -20,7 +19,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::event::{CloseReason, ConnId, EventSink, NetEvent, ServerEventKind};
+use super::census::{Admission, Census};
+use super::event::{CloseReason, ConnId, EventSink, NetEvent, Refused, ServerEventKind};
+use super::throttle::Throttle;
 
 /// A write back that waits this long is reported: the peer has stopped reading.
 const STALL_NOTICE: Duration = Duration::from_millis(250);
@@ -113,6 +114,8 @@ pub struct ServerControl {
     reading: watch::Sender<Reading>,
     /// One numbering for TCP connections and UDP sources, so `#3` means one peer.
     next_conn: Arc<AtomicU64>,
+    /// Who is connected and the totals, kept by the server for whoever shows it.
+    census: Arc<Census>,
 }
 
 impl ServerControl {
@@ -124,7 +127,13 @@ impl ServerControl {
                 paused: false,
             }),
             next_conn: Arc::new(AtomicU64::new(1)),
+            census: Arc::default(),
         }
+    }
+
+    /// The server's own account of its clients, exact even when events were dropped.
+    pub fn census(&self) -> &Arc<Census> {
+        &self.census
     }
 
     /// Carries out a [`ServerCommand`].
@@ -176,11 +185,17 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let tasks = TaskTracker::new();
-    let slots = Slots::new(settings.limits);
     let mut backoff = AcceptBackoff::default();
+    let mut turned_away = TurnedAway::default();
     loop {
+        let flood_told = turned_away.deadline().map(tokio::time::Instant::from_std);
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep_until(flood_told.unwrap_or_else(tokio::time::Instant::now)),
+                if flood_told.is_some() => {
+                tell_flood(&mut turned_away, &events);
+                continue;
+            }
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -203,8 +218,8 @@ pub async fn run(
         };
         let conn = control.next_conn_id();
         let report = |kind| events.server(conn, peer, kind);
-        match slots.acquire(peer.ip()) {
-            Ok(slot) => {
+        match control.census.admit(conn, peer, &settings.limits) {
+            Ok(admission) => {
                 report(ServerEventKind::Connected);
                 let connection = Connection {
                     conn,
@@ -213,16 +228,41 @@ pub async fn run(
                     control: control.clone(),
                     events: events.clone(),
                 };
-                tasks.spawn(connection.serve(stream, slot, shutdown.clone()));
+                tasks.spawn(connection.serve(stream, admission, shutdown.clone()));
             }
             // Accepted then closed at once (dropping `stream`): the peer sees a clean close
-            // instead of a SYN queue that never answers.
-            Err(limit) => report(ServerEventKind::Rejected { limit }),
+            // instead of a SYN queue that never answers. A flood of them is told once a
+            // second, so the log grows with time, not with the attacker's rate.
+            Err(limit) => {
+                if turned_away.occurred(&peer.ip(), (conn, peer, limit), Instant::now()) {
+                    report(ServerEventKind::Rejected { limit, count: 1 });
+                }
+            }
         }
     }
     drop(listener);
     tasks.close();
     tasks.wait().await;
+}
+
+/// Connections turned away, by source IP, with the latest one's number, address and limit.
+type TurnedAway = Throttle<IpAddr, (ConnId, SocketAddr, Limit)>;
+
+/// Tells the counts of the second that ended.
+fn tell_flood(turned_away: &mut TurnedAway, events: &EventSink) {
+    for report in turned_away.due(Instant::now()) {
+        let count = report.count;
+        match report.key {
+            Some((_, (conn, peer, limit))) => {
+                events.server(conn, peer, ServerEventKind::Rejected { limit, count })
+            }
+            None => events.emit(NetEvent::Flood {
+                at: Local::now(),
+                what: Refused::Connections,
+                count,
+            }),
+        }
+    }
 }
 
 /// Doubles the pause after each consecutive `accept()` failure, from 10 ms up to 1 s.
@@ -253,17 +293,18 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, mut stream: TcpStream, _slot: Slot, shutdown: CancellationToken) {
+    /// Serves one connection; `counters` is its place in the census, given back (and the
+    /// close counted) when this returns.
+    async fn serve(self, mut stream: TcpStream, counters: Admission, shutdown: CancellationToken) {
         // Echo at once: with Nagle on, the echo of a second small message in flight would
         // wait for the client's (possibly delayed) ACK of the first, adding up to 40 ms to
         // an RTT the server is supposed to be measuring nothing of. A failure only costs that.
         let _ = stream.set_nodelay(true);
-        let mut counts = (0u64, 0u64);
         let reason = tokio::select! {
             _ = shutdown.cancelled() => CloseReason::Shutdown,
-            reason = self.echo(&mut stream, &mut counts) => reason,
+            reason = self.echo(&mut stream, &counters) => reason,
         };
-        let (bytes_in, bytes_out) = counts;
+        let (bytes_in, bytes_out) = counters.bytes();
         self.report(ServerEventKind::Closed {
             reason,
             bytes_in,
@@ -272,11 +313,7 @@ impl Connection {
     }
 
     /// Echoes until the peer is done; returns why the connection ended.
-    async fn echo(
-        &self,
-        stream: &mut TcpStream,
-        (bytes_in, bytes_out): &mut (u64, u64),
-    ) -> CloseReason {
+    async fn echo(&self, stream: &mut TcpStream, counters: &Admission) -> CloseReason {
         let mut buf = Vec::new();
         let mut reading_changes = self.control.watch();
         // One idle timer for the whole connection, moved only when it fires: re-arming a
@@ -319,13 +356,13 @@ impl Connection {
                 Ok(n) => n,
                 Err(err) => return CloseReason::from_io(&err),
             };
-            *bytes_in += n as u64;
+            counters.read(n);
             if self.settings.report_reads {
                 let preview = buf[..n.min(READ_PREVIEW_BYTES)].to_vec();
                 self.report(ServerEventKind::Read { len: n, preview });
             }
-            match self.write_back(stream, &buf[..n]).await {
-                Ok(()) => *bytes_out += n as u64,
+            match self.write_back(stream, &buf[..n], counters).await {
+                Ok(()) => counters.echoed(n),
                 Err(reason) => return reason,
             }
         }
@@ -334,7 +371,12 @@ impl Connection {
     /// Echoes one read. A write that waits [`STALL_NOTICE`] is reported (the peer stopped
     /// reading: these bytes are pending), and one that waits the write-stall limit ends the
     /// connection, so a peer that never reads cannot make us hold its bytes for ever.
-    async fn write_back(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), CloseReason> {
+    async fn write_back(
+        &self,
+        stream: &mut TcpStream,
+        bytes: &[u8],
+        counters: &Admission,
+    ) -> Result<(), CloseReason> {
         // Usually the socket takes it all at once: then no timer is needed at all.
         let bytes = match stream.try_write(bytes) {
             Ok(n) if n == bytes.len() => return Ok(()),
@@ -347,8 +389,10 @@ impl Connection {
         let written = tokio::select! {
             written = &mut write => written,
             _ = tokio::time::sleep(STALL_NOTICE.min(limit)) => {
+                counters.pending(Some(bytes.len()));
                 self.report(ServerEventKind::Stalled { pending: bytes.len() });
                 let written = write.await;
+                counters.pending(None);
                 if matches!(written, Ok(Ok(()))) {
                     self.report(ServerEventKind::Unstalled);
                 }
@@ -367,88 +411,9 @@ impl Connection {
     }
 }
 
-/// Counts open connections, in total and per source address.
-#[derive(Debug, Clone)]
-struct Slots {
-    limits: Limits,
-    open: Arc<Mutex<OpenConns>>,
-}
-
-#[derive(Debug, Default)]
-struct OpenConns {
-    total: usize,
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-/// A held connection slot; dropping it frees the slot, however the connection ended.
-#[derive(Debug)]
-struct Slot {
-    ip: IpAddr,
-    open: Arc<Mutex<OpenConns>>,
-}
-
-impl Slots {
-    fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            open: Arc::default(),
-        }
-    }
-
-    fn acquire(&self, ip: IpAddr) -> Result<Slot, Limit> {
-        let mut open = super::lock(&self.open);
-        if open.total >= self.limits.max_conns {
-            return Err(Limit::MaxConns(self.limits.max_conns));
-        }
-        let from_ip = open.per_ip.entry(ip).or_default();
-        if *from_ip >= self.limits.max_per_ip {
-            return Err(Limit::MaxPerIp(self.limits.max_per_ip));
-        }
-        *from_ip += 1;
-        open.total += 1;
-        Ok(Slot {
-            ip,
-            open: self.open.clone(),
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = super::lock(&self.open);
-        open.total -= 1;
-        if let Some(n) = open.per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.per_ip.remove(&self.ip);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
-
-    #[test]
-    fn slots_enforce_total_and_per_ip_limits_and_free_on_drop() {
-        let limits = Limits {
-            max_conns: 3,
-            max_per_ip: 2,
-            ..Limits::default()
-        };
-        let slots = Slots::new(limits);
-        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
-        let a1 = slots.acquire(a).unwrap();
-        let _a2 = slots.acquire(a).unwrap();
-        assert_eq!(slots.acquire(a).unwrap_err(), Limit::MaxPerIp(2));
-        let _b1 = slots.acquire(b).unwrap();
-        assert_eq!(slots.acquire(b).unwrap_err(), Limit::MaxConns(3));
-        drop(a1);
-        assert!(slots.acquire(a).is_ok());
-    }
 
     #[test]
     fn accept_backoff_grows_to_a_ceiling_and_resets() {

@@ -11,17 +11,20 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use chrono::Local;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{ConnId, EventSink, ServerEventKind};
+use super::census::Census;
+use super::event::{ConnId, EventSink, NetEvent, Refused, ServerEventKind};
 use super::server::{READ_PREVIEW_BYTES, ServerControl, ServerSettings, next_reading};
+use super::throttle::Throttle;
 
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20); the receive buffer holds one whole.
 pub const MAX_DATAGRAM: usize = 65_507;
-/// Source addresses (numbering) and source IPs (rate buckets) remembered before forgetting.
+/// Source IPs whose reply rate is tracked at once.
 const MAX_TRACKED_SOURCES: usize = 4096;
 
 /// Why a datagram was not answered.
@@ -90,8 +93,11 @@ pub async fn run(
 ) {
     let own_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    let mut peers = PeerNumbers::default();
     let mut rate = RateLimiter::new(settings.limits.udp_replies_per_sec);
+    let mut unanswered = Unanswered::default();
+    let census = control.census().clone();
+    let mut sweep = tokio::time::interval(SOURCE_SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reading_changes = control.watch();
     loop {
         // As for TCP: a pause or a new read size applies even while we wait for a datagram.
@@ -100,11 +106,21 @@ pub async fn run(
             reading = next_reading(&mut reading_changes) => reading,
         };
         let Some(reading) = reading else { return };
+        let flood_told = unanswered.deadline().map(tokio::time::Instant::from_std);
         // `biased`: a pause or a new read size wins over a datagram that arrived meanwhile.
         let received = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
             _ = reading_changes.changed() => continue,
+            _ = tokio::time::sleep_until(flood_told.unwrap_or_else(tokio::time::Instant::now)),
+                if flood_told.is_some() => {
+                tell_flood(&mut unanswered, &events);
+                continue;
+            }
+            _ = sweep.tick() => {
+                census.expire_sources(Instant::now());
+                continue;
+            }
             received = socket.recv_from(&mut buf) => received,
         };
         let (n, peer) = match received {
@@ -112,52 +128,79 @@ pub async fn run(
             // An ICMP error from an earlier reply (the peer's port closed): nothing to echo.
             Err(_) => continue,
         };
-        let conn = peers.number(peer, || control.next_conn_id());
-        let report = |kind| events.server(conn, peer, kind);
-        if peer.port() < 1024 || peer.port() == own_port {
-            report(ServerEventKind::Dropped {
-                reason: DropReason::ReflectionGuard { port: peer.port() },
-            });
-            continue;
-        }
-        if !peer.ip().is_loopback() && !rate.allow(peer.ip(), Instant::now()) {
-            report(ServerEventKind::Dropped {
-                reason: DropReason::RateLimited {
-                    per_second: settings.limits.udp_replies_per_sec,
-                },
-            });
+        let now = Instant::now();
+        let (conn, _) = census.heard_from(peer, now, || control.next_conn_id());
+        // Refusals first, before any other work: under a flood, the cheaper each refused
+        // datagram, the more of the others' datagrams are read before the kernel drops them.
+        let refusal = if peer.port() < 1024 || peer.port() == own_port {
+            Some(DropReason::ReflectionGuard { port: peer.port() })
+        } else if !peer.ip().is_loopback() && !rate.allow(peer.ip(), now) {
+            Some(DropReason::RateLimited {
+                per_second: settings.limits.udp_replies_per_sec,
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            refuse(&census, &mut unanswered, &events, (conn, peer, reason), now);
             continue;
         }
         // A smaller receive buffer cuts the datagram, as recv(2) does (MSG_TRUNC).
         let kept = n.min(reading.size);
         if settings.report_reads {
-            report(ServerEventKind::Datagram {
+            let preview = buf[..kept.min(READ_PREVIEW_BYTES)].to_vec();
+            let datagram = ServerEventKind::Datagram {
                 len: kept,
                 sent_len: n,
-                preview: buf[..kept.min(READ_PREVIEW_BYTES)].to_vec(),
-            });
+                preview,
+            };
+            events.server(conn, peer, datagram);
         }
-        if let Err(err) = socket.send_to(&buf[..kept], peer).await {
-            report(ServerEventKind::Dropped {
-                reason: DropReason::SendFailed(super::describe(&err)),
-            });
+        match socket.send_to(&buf[..kept], peer).await {
+            Ok(_) => census.datagram(peer, n, kept),
+            Err(err) => {
+                let reason = DropReason::SendFailed(super::describe(&err));
+                refuse(&census, &mut unanswered, &events, (conn, peer, reason), now);
+            }
         }
     }
 }
 
-/// Numbers source addresses in order of first datagram (from the numbering TCP uses too).
-#[derive(Debug, Default)]
-struct PeerNumbers {
-    numbers: HashMap<SocketAddr, ConnId>,
+/// How often silent UDP sources are looked for (and forgotten once silent for a minute).
+const SOURCE_SWEEP: Duration = Duration::from_secs(5);
+
+/// Datagrams not answered, by source IP, with the latest one's source and reason.
+type Unanswered = Throttle<IpAddr, (ConnId, SocketAddr, DropReason)>;
+
+/// Counts a datagram not answered, and tells of it: at once the first time in a second for
+/// a source, then once a second with a count (see [`Throttle`]).
+fn refuse(
+    census: &Census,
+    unanswered: &mut Unanswered,
+    events: &EventSink,
+    (conn, peer, reason): (ConnId, SocketAddr, DropReason),
+    now: Instant,
+) {
+    census.unanswered(peer);
+    if unanswered.occurred(&peer.ip(), (conn, peer, reason.clone()), now) {
+        events.server(conn, peer, ServerEventKind::Dropped { reason, count: 1 });
+    }
 }
 
-impl PeerNumbers {
-    fn number(&mut self, peer: SocketAddr, fresh: impl FnOnce() -> ConnId) -> ConnId {
-        if self.numbers.len() >= MAX_TRACKED_SOURCES && !self.numbers.contains_key(&peer) {
-            // Bounded memory under a spray of sources: forget, and number afresh.
-            self.numbers.clear();
+/// Tells the counts of the second that ended.
+fn tell_flood(unanswered: &mut Unanswered, events: &EventSink) {
+    for report in unanswered.due(Instant::now()) {
+        match report.key {
+            Some((_, (conn, peer, reason))) => {
+                let count = report.count;
+                events.server(conn, peer, ServerEventKind::Dropped { reason, count });
+            }
+            None => events.emit(NetEvent::Flood {
+                at: Local::now(),
+                what: Refused::Datagrams,
+                count: report.count,
+            }),
         }
-        *self.numbers.entry(peer).or_insert_with(fresh)
     }
 }
 
@@ -178,7 +221,14 @@ impl RateLimiter {
 
     fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
         if self.buckets.len() >= MAX_TRACKED_SOURCES && !self.buckets.contains_key(&ip) {
-            self.buckets.clear();
+            // A bucket untouched for a second is full again, the same as a new one: forgetting
+            // it changes nothing. Only a spray of this many addresses within a second leaves
+            // the table full, and then all are forgotten.
+            self.buckets
+                .retain(|_, (_, last)| now.duration_since(*last) < Duration::from_secs(1));
+            if self.buckets.len() >= MAX_TRACKED_SOURCES {
+                self.buckets.clear();
+            }
         }
         let rate = f64::from(self.per_second);
         let (tokens, last) = self.buckets.entry(ip).or_insert((rate, now));
@@ -196,18 +246,6 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn peers_are_numbered_in_order_of_first_datagram() {
-        let mut peers = PeerNumbers::default();
-        let control = ServerControl::new(1024);
-        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
-        let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
-        assert_eq!(peers.number(a, || control.next_conn_id()), 1);
-        assert_eq!(peers.number(b, || control.next_conn_id()), 2);
-        assert_eq!(peers.number(a, || control.next_conn_id()), 1);
-    }
 
     #[test]
     fn rate_limiter_allows_a_burst_then_the_rate() {

@@ -12,6 +12,7 @@ use super::{clock, fit, log_block, wrap};
 use crate::app::App;
 use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
 use crate::net::ConnId;
+use crate::net::event::times;
 use crate::units;
 
 /// Below this inner width the roster is one compact line per client, without columns.
@@ -67,7 +68,7 @@ pub(super) fn draw(
 
 /// The line between roster and log: settings first (what the lesson is about), then totals.
 fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
-    let totals = server.totals;
+    let census = &server.census;
     let paused = if server.paused { "PAUSED · " } else { "" };
     let (reads_per_s, bytes_per_s) = server.rate;
     let mut text = format!(
@@ -75,15 +76,21 @@ fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
         server.protocols,
         server.read_size,
         server.open(),
-        server.peak_open,
+        census.peak_open.max(server.open()),
         units::bytes(bytes_per_s as u64),
-        totals.accepted,
+        census.accepted,
     );
-    if totals.rejected > 0 {
-        text += &format!("· {} turned away ", totals.rejected);
+    if !census.sources.is_empty() {
+        text += &format!(
+            "· {} ",
+            units::count(census.sources.len() as u64, "UDP source", "UDP sources")
+        );
     }
-    if totals.dropped > 0 {
-        text += &format!("· {} unanswered ", totals.dropped);
+    if census.rejected > 0 {
+        text += &format!("· {} turned away ", census.rejected);
+    }
+    if census.unanswered > 0 {
+        text += &format!("· {} unanswered ", census.unanswered);
     }
     let width = rule.width as usize;
     let fill = "─".repeat(width.saturating_sub(text.chars().count()));
@@ -308,8 +315,13 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             ),
             theme.notice(),
         ),
-        ServerRowKind::Rejected { conn, peer, limit } => (
-            format!("#{conn} {peer} turned away: {limit}"),
+        ServerRowKind::Rejected {
+            conn,
+            peer,
+            limit,
+            count,
+        } => (
+            format!("#{conn} {peer} turned away{}: {limit}", times(*count)),
             String::new(),
             theme.warning(),
         ),
@@ -334,8 +346,13 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
                 theme.sent(),
             )
         }
-        ServerRowKind::Dropped { conn, peer, reason } => (
-            format!("#{conn} {peer} {reason}"),
+        ServerRowKind::Dropped {
+            conn,
+            peer,
+            reason,
+            count,
+        } => (
+            format!("#{conn} {peer} {reason}{}", times(*count)),
             String::new(),
             theme.warning(),
         ),
@@ -355,6 +372,9 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             String::new(),
             theme.echoed(),
         ),
+        ServerRowKind::Flood { what, count } => {
+            (what.describe(*count), String::new(), theme.warning())
+        }
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
         ServerRowKind::Notice(message) => (format!("· {message}"), String::new(), theme.notice()),
     }

@@ -1,21 +1,29 @@
-//! The server pane's state: the listener, its connections (the roster) and every read.
-//! Every server event lands in [`ServerPane::apply`].
+//! The server pane's state: the listener, its clients (the roster) and every read.
+//!
+//! Two sources feed it. Events ([`ServerPane::apply`]) bring each read as it happens, for the
+//! log, and open or close roster rows at once; they may be dropped when the UI is behind. The
+//! server's census ([`ServerPane::reconcile`], once a second) is never dropped: it corrects
+//! the roster and carries every count, so nothing shown depends on events that were lost.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Local};
 
 use super::Payload;
 use super::log::Log;
+use crate::net::census::CensusSnapshot;
 use crate::net::serve::Protocols;
 use crate::net::udp::DropReason;
-use crate::net::{CloseReason, ConnId, Limit, NetEvent, ServerEvent, ServerEventKind};
+use crate::net::{CloseReason, ConnId, Limit, NetEvent, Refused, ServerEvent, ServerEventKind};
 
-/// Closed connections kept in the server's table after they end.
+/// Closed connections kept in the roster after they end.
 pub const CLOSED_CONNS_KEPT: usize = 64;
+/// Ticks of per-client activity kept for the roster's sparkline.
+pub const ACTIVITY_TICKS: usize = 12;
 
-/// The server side: the listener, its connections and every read.
+/// The server side: the listener, its clients and every read.
 #[derive(Debug)]
 pub struct ServerPane {
     pub listen: SocketAddr,
@@ -27,18 +35,56 @@ pub struct ServerPane {
     /// Lines the pane always shows above the roster: why the port differs from the one asked
     /// for, that the server is reachable from the network and at which addresses.
     pub banner: Vec<String>,
+    /// TCP connections (open, and the last few closed) and UDP sources heard from lately.
     pub conns: BTreeMap<ConnId, ConnInfo>,
     pub rows: Log<ServerRow>,
-    pub totals: ServerTotals,
+    /// The server's census at the last tick: every total the pane shows.
+    pub census: CensusSnapshot,
     pub sort: RosterSort,
     /// The connection whose reads the log shows (all when `None`).
     pub selected: Option<ConnId>,
-    /// Most connections open at once.
-    pub peak_open: usize,
     /// Reads and bytes per second over the last tick.
     pub rate: (f64, f64),
-    /// Totals and time at the last tick, to compute `rate`.
-    pub last_tick: Option<(DateTime<Local>, ServerTotals)>,
+    last_tick: Option<DateTime<Local>>,
+}
+
+/// One client in the roster: a TCP connection or a UDP source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub since: DateTime<Local>,
+    pub reads: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Bytes waiting to be echoed while the peer is not reading.
+    pub pending: Option<usize>,
+    /// `None` while open.
+    pub closed: Option<Closed>,
+    /// When it closed: its age stops there.
+    pub ended: Option<DateTime<Local>>,
+    /// A UDP source rather than a TCP connection.
+    pub udp: bool,
+    /// Reads per tick (about a second) for the last [`ACTIVITY_TICKS`] ticks, newest last.
+    pub activity: VecDeque<u32>,
+    /// Reads at the last tick, to count this tick's.
+    reads_at_tick: u64,
+}
+
+/// How a connection in the roster ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    Reported(CloseReason),
+    /// The census no longer has it, and its close event was dropped while the UI was behind.
+    Unseen,
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Closed::Reported(reason) => reason.fmt(f),
+            Closed::Unseen => f.write_str("closed (unseen)"),
+        }
+    }
 }
 
 impl ServerPane {
@@ -52,16 +98,15 @@ impl ServerPane {
             banner: Vec::new(),
             conns: BTreeMap::new(),
             rows: Log::default(),
-            totals: ServerTotals::default(),
+            census: CensusSnapshot::default(),
             sort: RosterSort::default(),
             selected: None,
-            peak_open: 0,
             rate: (0.0, 0.0),
             last_tick: None,
         }
     }
 
-    /// Connections in roster order (see [`RosterSort`]).
+    /// Clients in roster order (see [`RosterSort`]).
     pub fn roster(&self) -> Vec<(ConnId, &ConnInfo)> {
         let mut conns: Vec<(ConnId, &ConnInfo)> =
             self.conns.iter().map(|(&id, c)| (id, c)).collect();
@@ -79,46 +124,211 @@ impl ServerPane {
         conns
     }
 
-    /// Connections open now.
+    /// Applies a network event about the server (client events are not ours).
+    pub fn apply(&mut self, event: NetEvent) {
+        let (at, kind) = match event {
+            NetEvent::Server(event) => (event.at, self.server_event(event)),
+            NetEvent::AcceptFailed { at, reason } => (at, ServerRowKind::AcceptFailed { reason }),
+            NetEvent::Flood { at, what, count } => (at, ServerRowKind::Flood { what, count }),
+            NetEvent::Client(_) => return,
+        };
+        self.rows.push(ServerRow { at, kind });
+    }
+
+    /// Updates the roster from one event (at once; the next census corrects any count) and
+    /// says what the log row shows.
+    fn server_event(&mut self, event: ServerEvent) -> ServerRowKind {
+        let ServerEvent {
+            at,
+            conn,
+            peer,
+            kind,
+        } = event;
+        match kind {
+            ServerEventKind::Connected => {
+                self.conns.insert(conn, ConnInfo::new(peer, at, false));
+                ServerRowKind::Connected { conn, peer }
+            }
+            ServerEventKind::Read { len, preview } => {
+                if let Some(info) = self.conns.get_mut(&conn) {
+                    info.reads += 1;
+                    info.bytes_in += len as u64;
+                }
+                ServerRowKind::Read {
+                    conn,
+                    payload: Payload::preview(&preview, len),
+                }
+            }
+            ServerEventKind::Closed {
+                reason,
+                bytes_in,
+                bytes_out,
+            } => {
+                if let Some(info) = self.conns.get_mut(&conn) {
+                    info.close(Closed::Reported(reason.clone()), at);
+                    info.bytes_in = bytes_in;
+                    info.bytes_out = bytes_out;
+                }
+                self.forget_old_closed();
+                ServerRowKind::Closed {
+                    conn,
+                    reason,
+                    bytes_in,
+                    bytes_out,
+                }
+            }
+            ServerEventKind::Rejected { limit, count } => ServerRowKind::Rejected {
+                conn,
+                peer,
+                limit,
+                count,
+            },
+            // UDP sources join the roster from the census, which bounds them: a spray of
+            // spoofed addresses costs the roster nothing.
+            ServerEventKind::Datagram {
+                len,
+                sent_len,
+                preview,
+            } => ServerRowKind::Datagram {
+                conn,
+                payload: Payload::preview(&preview, len),
+                sent_len,
+            },
+            ServerEventKind::Dropped { reason, count } => ServerRowKind::Dropped {
+                conn,
+                peer,
+                reason,
+                count,
+            },
+            ServerEventKind::Stalled { pending } => {
+                if let Some(info) = self.conns.get_mut(&conn) {
+                    info.pending = Some(pending);
+                }
+                ServerRowKind::Stalled {
+                    conn,
+                    pending: Some(pending),
+                }
+            }
+            ServerEventKind::Unstalled => {
+                if let Some(info) = self.conns.get_mut(&conn) {
+                    info.pending = None;
+                }
+                ServerRowKind::Stalled {
+                    conn,
+                    pending: None,
+                }
+            }
+        }
+    }
+
+    /// Once a tick: the census replaces what events said. Open connections take its counts;
+    /// one it no longer has closed while its close event was lost; UDP sources are what it
+    /// remembers. Activity sparklines move on and rates are recomputed.
+    pub fn reconcile(&mut self, census: CensusSnapshot, now: DateTime<Local>) {
+        let open: HashMap<ConnId, _> = census.open.iter().map(|c| (c.conn, c)).collect();
+        let sources: HashMap<ConnId, _> = census.sources.iter().map(|s| (s.conn, s)).collect();
+        let mut unseen_closes = 0;
+        self.conns.retain(|conn, info| {
+            if info.udp {
+                return sources.contains_key(conn);
+            }
+            if info.closed.is_none() && !open.contains_key(conn) {
+                info.close(Closed::Unseen, now);
+                unseen_closes += 1;
+            }
+            true
+        });
+        for c in &census.open {
+            let info = self
+                .conns
+                .entry(c.conn)
+                .or_insert_with(|| ConnInfo::new(c.peer, c.since, false));
+            (info.reads, info.bytes_in, info.bytes_out) = (c.reads, c.bytes_in, c.bytes_out);
+            info.pending = c.pending;
+        }
+        for s in &census.sources {
+            let info = self
+                .conns
+                .entry(s.conn)
+                .or_insert_with(|| ConnInfo::new(s.peer, s.since, true));
+            (info.reads, info.bytes_in, info.bytes_out) = (s.datagrams, s.bytes_in, s.bytes_out);
+        }
+        for info in self.conns.values_mut().filter(|c| c.closed.is_none()) {
+            info.tick();
+        }
+        if unseen_closes > 0 {
+            let notice = format!(
+                "{unseen_closes} closed while the UI was behind (their close events were not \
+                 shown); the roster and counts are the server's own"
+            );
+            self.rows.push(ServerRow {
+                at: now,
+                kind: ServerRowKind::Notice(notice),
+            });
+        }
+        self.forget_old_closed();
+        if let Some(then) = self.last_tick {
+            let seconds = (now - then).as_seconds_f64();
+            if seconds > 0.0 {
+                let reads = census.reads.saturating_sub(self.census.reads) as f64 / seconds;
+                let bytes = census.bytes.saturating_sub(self.census.bytes) as f64 / seconds;
+                self.rate = (reads, bytes);
+            }
+        }
+        self.last_tick = Some(now);
+        self.census = census;
+    }
+
+    /// TCP connections open now, by the roster (between censuses, events keep it current).
     pub fn open(&self) -> usize {
-        self.conns.values().filter(|c| c.closed.is_none()).count()
+        self.conns
+            .values()
+            .filter(|c| !c.udp && c.closed.is_none())
+            .count()
+    }
+
+    /// Forgets the read log and closed connections (`/clear`); open ones stay.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.conns.retain(|_, conn| conn.closed.is_none());
+    }
+
+    /// Moves the roster selection `step` rows (negative: up); from no selection, Down picks
+    /// the first client and Up the last.
+    pub fn select_step(&mut self, step: i32) {
+        let roster: Vec<ConnId> = self.roster().into_iter().map(|(id, _)| id).collect();
+        if roster.is_empty() {
+            return;
+        }
+        let last = roster.len() - 1;
+        let at = match self
+            .selected
+            .and_then(|c| roster.iter().position(|&id| id == c))
+        {
+            Some(at) if step < 0 => at.saturating_sub(1),
+            Some(at) => (at + 1).min(last),
+            None if step < 0 => last,
+            None => 0,
+        };
+        self.selected = Some(roster[at]);
+    }
+
+    /// Keeps the roster bounded: open connections stay, old closed ones go.
+    fn forget_old_closed(&mut self) {
+        let closed: Vec<_> = self
+            .conns
+            .iter()
+            .filter(|(_, info)| info.closed.is_some())
+            .map(|(&conn, _)| conn)
+            .collect();
+        for conn in closed
+            .iter()
+            .take(closed.len().saturating_sub(CLOSED_CONNS_KEPT))
+        {
+            self.conns.remove(conn);
+        }
     }
 }
-
-/// Server-wide counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ServerTotals {
-    pub accepted: u64,
-    pub rejected: u64,
-    /// UDP datagrams not answered (reflection guard, rate limit).
-    pub dropped: u64,
-    pub reads: u64,
-    pub bytes: u64,
-}
-
-/// One connection in the server's table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnInfo {
-    pub peer: SocketAddr,
-    pub since: DateTime<Local>,
-    pub reads: u64,
-    pub bytes_in: u64,
-    /// Known when it closes (TCP) or per datagram (UDP).
-    pub bytes_out: u64,
-    /// Bytes waiting to be echoed while the peer is not reading.
-    pub pending: Option<usize>,
-    /// `None` while open.
-    pub closed: Option<CloseReason>,
-    /// When it closed: its age stops there.
-    pub ended: Option<DateTime<Local>>,
-    /// A UDP source rather than a TCP connection.
-    pub udp: bool,
-    /// Reads per tick (about a second) for the last [`ACTIVITY_TICKS`] ticks, newest last.
-    pub activity: VecDeque<u32>,
-}
-
-/// Ticks of per-connection activity kept for the roster's sparkline.
-pub const ACTIVITY_TICKS: usize = 12;
 
 impl ConnInfo {
     /// A connection (or UDP source) first seen at `since`.
@@ -134,20 +344,23 @@ impl ConnInfo {
             ended: None,
             udp,
             activity: VecDeque::from([0]),
+            reads_at_tick: 0,
         }
     }
 
-    /// Counts one read in the current tick.
-    pub fn count_read(&mut self, bytes: usize) {
-        self.reads += 1;
-        self.bytes_in += bytes as u64;
+    fn close(&mut self, how: Closed, at: DateTime<Local>) {
+        self.closed = Some(how);
+        self.ended = Some(at);
+        self.pending = None;
+    }
+
+    /// Starts a new activity tick: the reads of the one that ended, forgetting the oldest.
+    fn tick(&mut self) {
+        let reads = self.reads.saturating_sub(self.reads_at_tick);
+        self.reads_at_tick = self.reads;
         if let Some(current) = self.activity.back_mut() {
-            *current += 1;
+            *current = u32::try_from(reads).unwrap_or(u32::MAX);
         }
-    }
-
-    /// Starts a new activity tick, forgetting the oldest.
-    pub fn tick(&mut self) {
         if self.activity.len() == ACTIVITY_TICKS {
             self.activity.pop_front();
         }
@@ -160,7 +373,7 @@ impl ConnInfo {
     }
 }
 
-/// How the roster orders connections (`/sort`).
+/// How the roster orders clients (`/sort`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RosterSort {
     /// Open first, newest first.
@@ -173,6 +386,7 @@ pub enum RosterSort {
 }
 
 impl RosterSort {
+    /// The word `/sort` takes for it.
     pub fn name(self) -> &'static str {
         match self {
             RosterSort::Age => "age",
@@ -206,10 +420,12 @@ pub enum ServerRowKind {
         bytes_in: u64,
         bytes_out: u64,
     },
+    /// `count` connections from `peer`'s address turned away (a flood told once a second).
     Rejected {
         conn: ConnId,
         peer: SocketAddr,
         limit: Limit,
+        count: u64,
     },
     /// The peer stopped reading: `pending` bytes wait to be echoed (or it read again: `None`).
     Stalled {
@@ -225,11 +441,17 @@ pub enum ServerRowKind {
         payload: Payload,
         sent_len: usize,
     },
-    /// UDP: a datagram not answered.
+    /// UDP: `count` datagrams from `peer` not answered.
     Dropped {
         conn: ConnId,
         peer: SocketAddr,
         reason: DropReason,
+        count: u64,
+    },
+    /// In the last second, `count` more refusals from sources beyond the first few.
+    Flood {
+        what: Refused,
+        count: u64,
     },
     /// A command's answer, when there is no client pane to show it in.
     Error(String),
@@ -248,177 +470,119 @@ impl ServerRowKind {
             | ServerRowKind::Datagram { conn, .. }
             | ServerRowKind::Dropped { conn, .. } => Some(*conn),
             ServerRowKind::AcceptFailed { .. }
+            | ServerRowKind::Flood { .. }
             | ServerRowKind::Error(_)
             | ServerRowKind::Notice(_) => None,
         }
     }
 }
 
-impl ServerPane {
-    /// Applies a network event about the server (client events are not ours).
-    pub fn apply(&mut self, event: NetEvent) {
-        match event {
-            NetEvent::Server(event) => self.server_event(event),
-            NetEvent::AcceptFailed { at, reason } => {
-                self.rows.push(ServerRow {
-                    at,
-                    kind: ServerRowKind::AcceptFailed { reason },
-                });
-            }
-            NetEvent::Client(_) => {}
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::census::{ConnSnapshot, SourceSnapshot};
+
+    fn pane() -> ServerPane {
+        ServerPane::new("127.0.0.1:7".parse().unwrap(), Protocols::Both, 1024)
     }
 
-    fn server_event(&mut self, event: ServerEvent) {
-        let ServerEvent {
-            at,
+    fn connected(pane: &mut ServerPane, conn: ConnId) {
+        pane.apply(NetEvent::Server(ServerEvent {
+            at: Local::now(),
             conn,
-            peer,
-            kind,
-        } = event;
-        let row_kind = match kind {
-            ServerEventKind::Connected => {
-                self.totals.accepted += 1;
-                self.conns.insert(conn, ConnInfo::new(peer, at, false));
-                self.peak_open = self.peak_open.max(self.open());
-                ServerRowKind::Connected { conn, peer }
-            }
-            ServerEventKind::Read { len, preview } => {
-                self.totals.reads += 1;
-                self.totals.bytes += len as u64;
-                if let Some(info) = self.conns.get_mut(&conn) {
-                    info.count_read(len);
-                }
-                ServerRowKind::Read {
-                    conn,
-                    payload: Payload::preview(&preview, len),
-                }
-            }
-            ServerEventKind::Closed {
-                reason,
-                bytes_in,
-                bytes_out,
-            } => {
-                if let Some(info) = self.conns.get_mut(&conn) {
-                    info.closed = Some(reason.clone());
-                    info.ended = Some(at);
-                    info.pending = None;
-                    info.bytes_in = bytes_in;
-                    info.bytes_out = bytes_out;
-                }
-                self.forget_old_closed();
-                ServerRowKind::Closed {
-                    conn,
-                    reason,
-                    bytes_in,
-                    bytes_out,
-                }
-            }
-            ServerEventKind::Rejected { limit } => {
-                self.totals.rejected += 1;
-                ServerRowKind::Rejected { conn, peer, limit }
-            }
-            ServerEventKind::Datagram {
-                len,
-                sent_len,
-                preview,
-            } => {
-                self.totals.reads += 1;
-                self.totals.bytes += len as u64;
-                let info = self
-                    .conns
-                    .entry(conn)
-                    .or_insert_with(|| ConnInfo::new(peer, at, true));
-                info.count_read(sent_len);
-                info.bytes_out += len as u64;
-                self.peak_open = self.peak_open.max(self.open());
-                ServerRowKind::Datagram {
-                    conn,
-                    payload: Payload::preview(&preview, len),
-                    sent_len,
-                }
-            }
-            ServerEventKind::Dropped { reason } => {
-                self.totals.dropped += 1;
-                ServerRowKind::Dropped { conn, peer, reason }
-            }
-            ServerEventKind::Stalled { pending } => {
-                if let Some(info) = self.conns.get_mut(&conn) {
-                    info.pending = Some(pending);
-                }
-                ServerRowKind::Stalled {
-                    conn,
-                    pending: Some(pending),
-                }
-            }
-            ServerEventKind::Unstalled => {
-                if let Some(info) = self.conns.get_mut(&conn) {
-                    info.pending = None;
-                }
-                ServerRowKind::Stalled {
-                    conn,
-                    pending: None,
-                }
-            }
+            peer: "10.0.0.1:5000".parse().unwrap(),
+            kind: ServerEventKind::Connected,
+        }));
+    }
+
+    fn open(conn: ConnId, reads: u64) -> ConnSnapshot {
+        ConnSnapshot {
+            conn,
+            peer: "10.0.0.1:5000".parse().unwrap(),
+            since: Local::now(),
+            reads,
+            bytes_in: reads * 10,
+            bytes_out: reads * 10,
+            pending: None,
+        }
+    }
+
+    #[test]
+    fn connections_whose_close_was_lost_are_closed_by_the_census() {
+        let mut pane = pane();
+        for conn in 1..=500 {
+            connected(&mut pane, conn);
+        }
+        assert_eq!(pane.open(), 500);
+        // The close events were dropped; the census has only #7 left.
+        let census = CensusSnapshot {
+            open: vec![open(7, 3)],
+            accepted: 500,
+            ..CensusSnapshot::default()
         };
-        self.rows.push(ServerRow { at, kind: row_kind });
+        pane.reconcile(census, Local::now());
+        assert_eq!(pane.open(), 1);
+        assert!(pane.conns.len() <= 1 + CLOSED_CONNS_KEPT);
+        assert_eq!(pane.conns[&7].reads, 3);
+        let notice = &pane.rows.rows().back().unwrap().kind;
+        assert!(matches!(notice, ServerRowKind::Notice(n) if n.starts_with("499 closed")));
     }
 
-    /// Per-tick bookkeeping: activity sparklines move on, rates are recomputed.
-    pub fn tick(&mut self, now: DateTime<Local>) {
-        for info in self.conns.values_mut().filter(|c| c.closed.is_none()) {
-            info.tick();
-        }
-        if let Some((then, before)) = self.last_tick {
-            let seconds = (now - then).as_seconds_f64();
-            if seconds > 0.0 {
-                let reads = (self.totals.reads - before.reads) as f64 / seconds;
-                let bytes = (self.totals.bytes - before.bytes) as f64 / seconds;
-                self.rate = (reads, bytes);
-            }
-        }
-        self.last_tick = Some((now, self.totals));
-    }
-
-    /// Forgets the read log and closed connections (`/clear`); open ones stay.
-    pub fn clear(&mut self) {
-        self.rows.clear();
-        self.conns.retain(|_, conn| conn.closed.is_none());
-    }
-
-    /// Moves the roster selection `step` rows (negative: up); from no selection, Down picks
-    /// the first client and Up the last.
-    pub fn select_step(&mut self, step: i32) {
-        let roster: Vec<ConnId> = self.roster().into_iter().map(|(id, _)| id).collect();
-        if roster.is_empty() {
-            return;
-        }
-        let last = roster.len() - 1;
-        let at = match self
-            .selected
-            .and_then(|c| roster.iter().position(|&id| id == c))
-        {
-            Some(at) if step < 0 => at.saturating_sub(1),
-            Some(at) => (at + 1).min(last),
-            None if step < 0 => last,
-            None => 0,
+    #[test]
+    fn a_connection_the_ui_never_saw_joins_the_roster_with_its_counts() {
+        let mut pane = pane();
+        let census = CensusSnapshot {
+            open: vec![open(3, 42)],
+            ..CensusSnapshot::default()
         };
-        self.selected = Some(roster[at]);
+        pane.reconcile(census, Local::now());
+        assert_eq!((pane.conns[&3].reads, pane.conns[&3].bytes_in), (42, 420));
     }
 
-    /// Keeps the connection table bounded: open connections stay, old closed ones go.
-    fn forget_old_closed(&mut self) {
-        let closed: Vec<_> = self
-            .conns
-            .iter()
-            .filter(|(_, info)| info.closed.is_some())
-            .map(|(&conn, _)| conn)
-            .collect();
-        for conn in closed
-            .iter()
-            .take(closed.len().saturating_sub(CLOSED_CONNS_KEPT))
-        {
-            self.conns.remove(conn);
-        }
+    #[test]
+    fn udp_sources_are_the_census_s_and_never_open_connections() {
+        let mut pane = pane();
+        let source = |conn| SourceSnapshot {
+            conn,
+            peer: SocketAddr::from(([10, 0, 0, conn as u8], 4000)),
+            since: Local::now(),
+            datagrams: 1,
+            bytes_in: 13,
+            bytes_out: 13,
+            unanswered: 0,
+        };
+        let census = CensusSnapshot {
+            sources: (1..=10).map(source).collect(),
+            ..CensusSnapshot::default()
+        };
+        pane.reconcile(census, Local::now());
+        assert_eq!((pane.conns.len(), pane.open()), (10, 0));
+        // Forgotten by the server, gone from the roster.
+        pane.reconcile(CensusSnapshot::default(), Local::now());
+        assert!(pane.conns.is_empty());
+    }
+
+    #[test]
+    fn activity_counts_the_reads_of_each_tick() {
+        let mut pane = pane();
+        let t0 = Local::now();
+        pane.reconcile(
+            CensusSnapshot {
+                open: vec![open(1, 5)],
+                ..CensusSnapshot::default()
+            },
+            t0,
+        );
+        pane.reconcile(
+            CensusSnapshot {
+                open: vec![open(1, 12)],
+                reads: 12,
+                ..CensusSnapshot::default()
+            },
+            t0 + chrono::Duration::seconds(1),
+        );
+        let activity: Vec<u32> = pane.conns[&1].activity.iter().copied().collect();
+        assert_eq!(activity, [5, 7, 0]);
+        assert_eq!(pane.rate.0, 12.0);
     }
 }

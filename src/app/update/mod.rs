@@ -33,11 +33,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::Tick { dropped_events } => {
+        Msg::Tick {
+            dropped_events,
+            census,
+        } => {
             app.dropped_events = dropped_events;
             let now = app.now;
-            if let Some(server) = &mut app.server {
-                server.tick(now);
+            if let (Some(server), Some(census)) = (&mut app.server, census) {
+                server.reconcile(census, now);
             }
             Vec::new()
         }
