@@ -75,6 +75,7 @@ pub async fn start(
     let (bound, protocols) = match protocols {
         Protocols::Udp => {
             let socket = super::listen_udp(addr).await?;
+            notices.extend(enlarge_receive_buffer(&socket));
             let bound = socket.local_addr().map_err(cannot_listen)?;
             tasks.spawn(super::udp::run(socket, settings, control, events, shutdown));
             (bound, Protocols::Udp)
@@ -87,6 +88,7 @@ pub async fn start(
                 // The same port for UDP, so `/udp` reaches the same server.
                 match super::listen_udp(bound).await {
                     Ok(socket) => {
+                        notices.extend(enlarge_receive_buffer(&socket));
                         let udp = super::udp::run(
                             socket,
                             settings,
@@ -115,6 +117,27 @@ pub async fn start(
         notices,
         tasks,
     })
+}
+
+/// Receive buffer asked for a UDP server socket: room for a burst of datagrams while the
+/// server is busy, instead of the kernel's default of about 200 KiB, which a flood from one
+/// source fills in a millisecond and everyone else's datagrams then die in the kernel.
+pub const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Asks for [`UDP_RECEIVE_BUFFER`]; the kernel caps it (`net.core.rmem_max`). Says so when it
+/// could not be set at all; the size in force is [`receive_buffer`]'s to report.
+fn enlarge_receive_buffer(socket: &tokio::net::UdpSocket) -> Option<String> {
+    use nix::sys::socket::{setsockopt, sockopt::RcvBuf};
+    setsockopt(socket, RcvBuf, &UDP_RECEIVE_BUFFER)
+        .err()
+        .map(|err| format!("UDP receive buffer left at the kernel's default: {err}"))
+}
+
+/// The receive buffer a UDP socket has, in bytes, as the kernel reports it (twice what was
+/// asked, for its bookkeeping).
+pub fn receive_buffer(socket: &tokio::net::UdpSocket) -> Option<usize> {
+    use nix::sys::socket::{getsockopt, sockopt::RcvBuf};
+    getsockopt(socket, RcvBuf).ok()
 }
 
 /// Exposing the server is the user's explicit choice, and it should look like one: say so,

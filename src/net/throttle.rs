@@ -20,6 +20,8 @@ pub struct Throttle<K, D> {
     window_start: Option<Instant>,
     /// Occurrences from keys beyond [`SOURCES_PER_WINDOW`] in this window.
     others: u64,
+    /// Counts of a window that ended before the caller collected them, kept until it does.
+    ready: Vec<Report<K, D>>,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ impl<K: Hash + Eq + Clone, D> Default for Throttle<K, D> {
             keys: HashMap::new(),
             window_start: None,
             others: 0,
+            ready: Vec::new(),
         }
     }
 }
@@ -53,10 +56,9 @@ impl<K: Hash + Eq + Clone, D> Throttle<K, D> {
     pub fn occurred(&mut self, key: &K, detail: D, now: Instant) -> bool {
         let start = *self.window_start.get_or_insert(now);
         if now.duration_since(start) >= WINDOW {
-            // Whatever the caller did not collect with `due` is dropped with the window: the
-            // caller collects at each deadline, before this can happen.
-            self.keys.clear();
-            self.others = 0;
+            // The window ended before the caller's timer collected it (a busy loop may see
+            // the next occurrence first): its counts wait in `ready`, never lost.
+            self.close_window();
             self.window_start = Some(now);
         }
         if let Some(unreported) = self.keys.get_mut(key) {
@@ -76,39 +78,49 @@ impl<K: Hash + Eq + Clone, D> Throttle<K, D> {
         false
     }
 
-    /// When the current window ends, if anything happened in it: the caller's moment to
-    /// collect [`Throttle::due`].
+    /// When to collect [`Throttle::due`]: the end of the current window, or now if counts of
+    /// an earlier one are waiting; `None` when nothing happened.
     pub fn deadline(&self) -> Option<Instant> {
-        self.window_start.map(|start| start + WINDOW)
+        let window_end = self.window_start.map(|start| start + WINDOW);
+        if self.ready.is_empty() {
+            window_end
+        } else {
+            // Counts are waiting: at once (any instant not after the end of the window).
+            window_end.map(|end| end - WINDOW)
+        }
     }
 
-    /// The counts still to tell once the window that began at least [`WINDOW`] ago is over;
-    /// the caller calls this about once a window.
+    /// The counts still to tell: those of every window that has ended (the caller calls this
+    /// at each [`Throttle::deadline`]).
     pub fn due(&mut self, now: Instant) -> Vec<Report<K, D>> {
-        let Some(start) = self.window_start else {
-            return Vec::new();
-        };
-        if now.duration_since(start) < WINDOW {
-            return Vec::new();
+        if self
+            .window_start
+            .is_some_and(|start| now.duration_since(start) >= WINDOW)
+        {
+            self.close_window();
+            self.window_start = None;
         }
-        let mut reports: Vec<Report<K, D>> = self
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Moves the current window's untold counts to `ready`.
+    fn close_window(&mut self) {
+        let reports = self
             .keys
             .drain()
             .filter(|(_, unreported)| unreported.count > 0)
             .map(|(key, unreported)| Report {
                 key: Some((key, unreported.latest)),
                 count: unreported.count,
-            })
-            .collect();
+            });
+        self.ready.extend(reports);
         if self.others > 0 {
-            reports.push(Report {
+            self.ready.push(Report {
                 key: None,
                 count: self.others,
             });
         }
         self.others = 0;
-        self.window_start = None;
-        reports
     }
 }
 
@@ -135,6 +147,25 @@ mod tests {
         );
         // A new window: told at once again.
         assert!(throttle.occurred(&"a", 0, t0 + WINDOW));
+    }
+
+    #[test]
+    fn a_window_that_ends_before_it_is_collected_keeps_its_counts() {
+        let mut throttle = Throttle::default();
+        let t0 = Instant::now();
+        assert!(throttle.occurred(&"a", 1, t0));
+        assert!(!throttle.occurred(&"a", 2, t0));
+        // The next occurrence comes after the window, before the caller collected it.
+        assert!(throttle.occurred(&"a", 3, t0 + WINDOW));
+        assert!(throttle.deadline().unwrap() <= t0 + WINDOW);
+        let reports = throttle.due(t0 + WINDOW);
+        assert_eq!(
+            reports,
+            [Report {
+                key: Some(("a", 2)),
+                count: 1
+            }]
+        );
     }
 
     #[test]

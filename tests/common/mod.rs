@@ -1,4 +1,5 @@
-//! Helpers shared by the integration test binaries.
+//! Helpers shared by the integration test binaries (each uses its own part of them).
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
