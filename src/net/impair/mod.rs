@@ -13,12 +13,12 @@
 //! "doubling" a chunk of the byte stream would corrupt it instead of emulating anything.
 //!
 //! A round trip through the proxy costs what was asked and little more: what is due now is
-//! written at once, and what is due later waits on a [`timer::Timer`] precise to tens of
-//! microseconds, not on tokio's millisecond wheel (which made `delay 1ms` cost 2 ms).
+//! written at once, and what is due later waits on a timer precise to microseconds, not on
+//! tokio's millisecond wheel (which made `delay 1ms` cost 2 ms more per round trip).
 //!
-//! - [`schedule`]: delay ± jitter and pacing, the arithmetic both relays share.
-//! - [`link`]: one UDP direction's judge and queue (loss, duplicate, reorder).
-//! - [`timer`]: waiting until an instant, precisely. [`tcp`] and [`udp`]: the relays.
+//! - `schedule`: delay ± jitter and pacing, the arithmetic both relays share.
+//! - `link`: one UDP direction's judge and queue (loss, duplicate, reorder).
+//! - `timer`: waiting until an instant, precisely. `tcp` and `udp`: the relays.
 
 mod link;
 mod schedule;
