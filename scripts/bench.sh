@@ -5,6 +5,7 @@
 #   (3) load generator: `echotui bench` vs a minimal tokio load generator, same server;
 #   (4) memory: `echotui serve` RSS before, after and at peak over ~10 million echoes;
 #   (5) idle CPU of the full terminal UI (in a detached tmux) over 10 s;
+#   (6) impairment accuracy: `echotui ping --delay D` against 2·D + the clean RTT, pinned;
 # then one summary table with each measure's target.
 #
 # Usage: scripts/bench.sh            (from anywhere; builds release binaries first; ~3-6 min)
@@ -16,6 +17,8 @@
 #                                    (echoes wanted, max seconds of load, seconds per bench
 #                                     run; QUICK: 2000000, 20, 2)
 #        IDLE_SECS=10                (idle CPU window; QUICK: 5)
+#        IMPAIR_SECS=4               (seconds per delayed ping run in (6); QUICK: 2)
+#        SECTIONS="1 6"              (only these sections; default all: "1 2 3 4 5 6")
 #
 # (1) For each server -- examples/ref_echo_server.rs (blocking, thread per connection) and
 # `echotui serve --headless --quiet` -- it runs ROUNDS rounds of the reference client
@@ -34,6 +37,19 @@
 # 1 MiB of growth between the end of the first run and the end of the last.
 # (5) sums the first field of /proc/PID/task/*/schedstat (ns on CPU) of `echotui` over
 # IDLE_SECS, from 2 s after launch. The UI listens on 127.0.0.1:12345, its fixed default.
+# (6) runs `echotui ping -i 0` through its impairment proxy to a pinned `echotui serve`, all on
+# CPU 0, ROUNDS rounds in alternating order of: a clean link (which bypasses the proxy); TCP
+# with `--loss 30%`, which TCP ignores (target: < 100 µs above clean); and `--delay D` for D =
+# 1, 10 and 50 ms (COUNT probes, or IMPAIR_SECS worth of 2·D round trips, at least 20). Target:
+# median p50 < 2·D + clean median p50 + 100 µs. Beside each delay it runs a clean ping with
+# `-i 2D`, whose server idles as long between probes: its p50 minus the clean one is what
+# waking a program that slept 2·D costs (cold caches, the scheduler), which a real netem link
+# would show too. Behind the proxy both ends sleep 2·D, the server before each probe and the
+# client before each echo, so the table also shows the overshoot minus twice that cost: what
+# is left for the proxy itself. CPU time is
+# the ping process's (proxy included) user + system time, from getrusage. ping's histogram
+# keeps 3 significant digits and reports the top of a bucket: at D = 10 ms a p50 reads up to
+# 16 µs high, at 50 ms up to 65 µs.
 # Everything listens on 127.0.0.1 only; everything started here is stopped on exit (trap).
 # Numbers are for closing notes, never for pass/fail.
 set -euo pipefail
@@ -44,7 +60,7 @@ if [[ ${QUICK:-0} != 0 ]]; then
     QUICK=1
     ROUNDS=${ROUNDS:-3} COUNT=${COUNT:-5000} LOAD_SECS=${LOAD_SECS:-1}
     MEM_MSGS=${MEM_MSGS:-2000000} MEM_BUDGET=${MEM_BUDGET:-20} MEM_CHUNK=${MEM_CHUNK:-2}
-    IDLE_SECS=${IDLE_SECS:-5}
+    IDLE_SECS=${IDLE_SECS:-5} IMPAIR_SECS=${IMPAIR_SECS:-2}
 else
     QUICK=0
 fi
@@ -56,12 +72,20 @@ MEM_MSGS=${MEM_MSGS:-10000000}
 MEM_BUDGET=${MEM_BUDGET:-120}
 MEM_CHUNK=${MEM_CHUNK:-5}
 IDLE_SECS=${IDLE_SECS:-10}
+IMPAIR_SECS=${IMPAIR_SECS:-4}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6}
 LOAD_CONNS=10 # echotui bench's default
 LOAD_SIZE=64  # echotui bench's default
 MEM_MAX_MIB=32
 IDLE_MAX_PCT=0.5
+IMPAIR_MAX_US=100 # what the proxy may add to a round trip beyond what was asked
 
-for tool in python3 tmux getconf; do
+# want N: whether section N is among SECTIONS.
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
+tools=(python3 getconf)
+want 5 && tools+=(tmux)
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
 done
 if command -v taskset >/dev/null; then
@@ -188,15 +212,17 @@ EOF
 }
 
 pinning=${PIN[*]:-unpinned}
-echo "echotui ping vs ref_ping: $ROUNDS rounds x $COUNT probes of $SIZE B, all on '$pinning'"
+if want 1; then
+    echo "echotui ping vs ref_ping: $ROUNDS rounds x $COUNT probes of $SIZE B, all on '$pinning'"
 
-start_server ref_echo_server "${PIN[@]}" "$REF_SERVER" 127.0.0.1:0
-compare "server: ref_echo_server (blocking std::net) on $ADDR" "(1) ping p50 µs, on ref_echo_server"
-stop_server
+    start_server ref_echo_server "${PIN[@]}" "$REF_SERVER" 127.0.0.1:0
+    compare "server: ref_echo_server (blocking std::net) on $ADDR" "(1) ping p50 µs, on ref_echo_server"
+    stop_server
 
-start_server echotui_serve "${PIN[@]}" "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
-compare "server: echotui serve --headless --quiet on $ADDR" "(1) ping p50 µs, on echotui serve"
-stop_server
+    start_server echotui_serve "${PIN[@]}" "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
+    compare "server: echotui serve --headless --quiet on $ADDR" "(1) ping p50 µs, on echotui serve"
+    stop_server
+fi
 
 # ---------------------------------------------------------------------------------------------
 # (2) and (3): throughput, unpinned, alternating rounds.
@@ -239,15 +265,6 @@ with open(sys.argv[8], "a") as summary:
 EOF
 }
 
-echo
-echo "throughput, unpinned: $ROUNDS rounds x $LOAD_SECS s of $LOAD_CONNS connections x $LOAD_SIZE B," \
-    "1 message in flight each; ratio = echotui / reference, higher is better"
-
-start_server ref_tokio_echo "$REF_TOKIO_ECHO" 127.0.0.1:0
-TOKIO_ADDR=$ADDR TOKIO_PID=$SERVER_PID
-start_server echotui_serve "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
-SERVE_ADDR=$ADDR
-
 # ref_load_on ADDR / bench_on ADDR: one throughput run; prints msgs/s.
 ref_load_on() { "$REF_LOAD" "$1" "$LOAD_CONNS" "$LOAD_SECS" "$LOAD_SIZE" | json_field msgs_per_s; }
 bench_on() {
@@ -258,43 +275,57 @@ load_tokio_echo() { ref_load_on "$TOKIO_ADDR"; }
 load_echotui_serve() { ref_load_on "$SERVE_ADDR"; }
 bench_tokio_echo() { bench_on "$TOKIO_ADDR"; }
 
-alternate "(2) server throughput: ref_load against ref_tokio_echo ($TOKIO_ADDR) and echotui serve ($SERVE_ADDR)" \
-    "(2) server msgs/s, ref_load driving" 0.95 \
-    ref_tokio_echo load_tokio_echo "echotui serve" load_echotui_serve
-stop_server # echotui serve; ref_tokio_echo stays up for (3)
+if want 2 || want 3; then
+    echo
+    echo "throughput, unpinned: $ROUNDS rounds x $LOAD_SECS s of $LOAD_CONNS connections x $LOAD_SIZE B," \
+        "1 message in flight each; ratio = echotui / reference, higher is better"
 
-alternate "(3) load generator: ref_load and echotui bench against ref_tokio_echo ($TOKIO_ADDR)" \
-    "(3) client msgs/s on ref_tokio_echo" 0.9 \
-    ref_load load_tokio_echo "echotui bench" bench_tokio_echo
-SERVER_PID=$TOKIO_PID
-stop_server
+    start_server ref_tokio_echo "$REF_TOKIO_ECHO" 127.0.0.1:0
+    TOKIO_ADDR=$ADDR TOKIO_PID=$SERVER_PID
+    if want 2; then
+        start_server echotui_serve "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
+        SERVE_ADDR=$ADDR
+        alternate "(2) server throughput: ref_load against ref_tokio_echo ($TOKIO_ADDR) and echotui serve ($SERVE_ADDR)" \
+            "(2) server msgs/s, ref_load driving" 0.95 \
+            ref_tokio_echo load_tokio_echo "echotui serve" load_echotui_serve
+        stop_server # echotui serve; ref_tokio_echo stays up for (3)
+    fi
+    if want 3; then
+        alternate "(3) load generator: ref_load and echotui bench against ref_tokio_echo ($TOKIO_ADDR)" \
+            "(3) client msgs/s on ref_tokio_echo" 0.9 \
+            ref_load load_tokio_echo "echotui bench" bench_tokio_echo
+    fi
+    SERVER_PID=$TOKIO_PID
+    stop_server
+fi
 
 # ---------------------------------------------------------------------------------------------
 # (4) Server memory over many echoes.
 
-echo
-echo "(4) memory: a fresh echotui serve driven by echotui bench -c 10 -p 16 -s 16 in ${MEM_CHUNK}-s" \
-    "runs until $MEM_MSGS echoes or ${MEM_BUDGET} s"
-start_server echotui_serve_mem "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
-MEM_PID=$SERVER_PID
-rss_before=$(rss_mib "$MEM_PID")
-printf '%6s %12s %10s %8s %8s\n' run echoes msgs/s "time s" "RSS MiB"
-printf '%6s %12s %10s %8s %8s\n' before 0 - 0 "$rss_before"
-total=0 run=0 rss_first= rss_after=$rss_before mem_start=$SECONDS
-while ((total < MEM_MSGS && SECONDS - mem_start + MEM_CHUNK <= MEM_BUDGET)); do
-    run=$((run + 1))
-    stats=$("$ECHOTUI" bench "$ADDR" -c 10 -p 16 -s 16 -d "${MEM_CHUNK}s" --json |
-        python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["messages"], round(d["msgs_per_s"]))')
-    read -r messages rate <<<"$stats"
-    total=$((total + messages))
-    rss_after=$(rss_mib "$MEM_PID")
-    rss_first=${rss_first:-$rss_after}
-    printf '%6s %12s %10s %8s %8s\n' "$run" "$total" "$rate" "$((SECONDS - mem_start))" "$rss_after"
-done
-rss_peak=$(rss_mib "$MEM_PID" VmHWM)
-stop_server
-python3 - "$total" "$MEM_MSGS" "$rss_before" "${rss_first:-$rss_before}" "$rss_after" "$rss_peak" \
-    "$MEM_MAX_MIB" "$SUMMARY" <<'EOF'
+if want 4; then
+    echo
+    echo "(4) memory: a fresh echotui serve driven by echotui bench -c 10 -p 16 -s 16 in ${MEM_CHUNK}-s" \
+        "runs until $MEM_MSGS echoes or ${MEM_BUDGET} s"
+    start_server echotui_serve_mem "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
+    MEM_PID=$SERVER_PID
+    rss_before=$(rss_mib "$MEM_PID")
+    printf '%6s %12s %10s %8s %8s\n' run echoes msgs/s "time s" "RSS MiB"
+    printf '%6s %12s %10s %8s %8s\n' before 0 - 0 "$rss_before"
+    total=0 run=0 rss_first= rss_after=$rss_before mem_start=$SECONDS
+    while ((total < MEM_MSGS && SECONDS - mem_start + MEM_CHUNK <= MEM_BUDGET)); do
+        run=$((run + 1))
+        stats=$("$ECHOTUI" bench "$ADDR" -c 10 -p 16 -s 16 -d "${MEM_CHUNK}s" --json |
+            python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["messages"], round(d["msgs_per_s"]))')
+        read -r messages rate <<<"$stats"
+        total=$((total + messages))
+        rss_after=$(rss_mib "$MEM_PID")
+        rss_first=${rss_first:-$rss_after}
+        printf '%6s %12s %10s %8s %8s\n' "$run" "$total" "$rate" "$((SECONDS - mem_start))" "$rss_after"
+    done
+    rss_peak=$(rss_mib "$MEM_PID" VmHWM)
+    stop_server
+    python3 - "$total" "$MEM_MSGS" "$rss_before" "${rss_first:-$rss_before}" "$rss_after" "$rss_peak" \
+        "$MEM_MAX_MIB" "$SUMMARY" <<'EOF'
 import sys
 total, wanted = int(sys.argv[1]), int(sys.argv[2])
 before, first, after, peak, limit = (float(x) for x in sys.argv[3:8])
@@ -312,33 +343,35 @@ with open(sys.argv[8], "a") as summary:
     print("(4) serve peak RSS MiB (VmHWM)", "-", f"{peak:.1f}", "-", f"< {limit:g}",
           "yes" if peak < limit else "NO", sep="\t", file=summary)
 EOF
+fi
 
 # ---------------------------------------------------------------------------------------------
 # (5) Idle CPU of the full UI.
 
-echo
-echo "(5) idle CPU: $ECHOTUI (full UI, 120x36) in a detached tmux, over ${IDLE_SECS} s from" \
-    "2 s after launch"
-if command -v ss >/dev/null && [[ -n $(ss -Htln 'sport = :12345' 2>/dev/null) ]]; then
-    echo "warning: something already listens on port 12345; the UI's embedded server may fail"
-fi
-tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 120 -y 36 -c "$WORK" "$PWD/$ECHOTUI"
-ui_pid=$(tmux -S "$TMUX_SOCK" list-panes -F '#{pane_pid}')
-if [[ $(cat "/proc/$ui_pid/comm" 2>/dev/null) != echotui ]]; then
-    # tmux ran the command through a shell that did not exec it: take its echotui child.
-    ui_pid=$(pgrep -P "$ui_pid" -x echotui | head -n 1)
-fi
-sleep 2
-kill -0 "$ui_pid" 2>/dev/null || { echo "error: the UI exited within 2 s" >&2; exit 1; }
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime, incl. exited threads
-ns0=$(cpu_ns "$ui_pid") ticks0=$(ticks "$ui_pid") t0=$(date +%s%N)
-sleep "$IDLE_SECS"
-ns1=$(cpu_ns "$ui_pid") ticks1=$(ticks "$ui_pid") t1=$(date +%s%N)
-threads=$(find "/proc/$ui_pid/task" -mindepth 1 -maxdepth 1 | wc -l)
-status_line=$(tmux -S "$TMUX_SOCK" capture-pane -p | grep -v '^ *$' | tail -n 1 | sed 's/^ *//')
-tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
-python3 - "$ns0" "$ns1" "$t0" "$t1" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$threads" \
-    "$IDLE_MAX_PCT" "$status_line" "$SUMMARY" <<'EOF'
+if want 5; then
+    echo
+    echo "(5) idle CPU: $ECHOTUI (full UI, 120x36) in a detached tmux, over ${IDLE_SECS} s from" \
+        "2 s after launch"
+    if command -v ss >/dev/null && [[ -n $(ss -Htln 'sport = :12345' 2>/dev/null) ]]; then
+        echo "warning: something already listens on port 12345; the UI's embedded server may fail"
+    fi
+    tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 120 -y 36 -c "$WORK" "$PWD/$ECHOTUI"
+    ui_pid=$(tmux -S "$TMUX_SOCK" list-panes -F '#{pane_pid}')
+    if [[ $(cat "/proc/$ui_pid/comm" 2>/dev/null) != echotui ]]; then
+        # tmux ran the command through a shell that did not exec it: take its echotui child.
+        ui_pid=$(pgrep -P "$ui_pid" -x echotui | head -n 1)
+    fi
+    sleep 2
+    kill -0 "$ui_pid" 2>/dev/null || { echo "error: the UI exited within 2 s" >&2; exit 1; }
+    ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime, incl. exited threads
+    ns0=$(cpu_ns "$ui_pid") ticks0=$(ticks "$ui_pid") t0=$(date +%s%N)
+    sleep "$IDLE_SECS"
+    ns1=$(cpu_ns "$ui_pid") ticks1=$(ticks "$ui_pid") t1=$(date +%s%N)
+    threads=$(find "/proc/$ui_pid/task" -mindepth 1 -maxdepth 1 | wc -l)
+    status_line=$(tmux -S "$TMUX_SOCK" capture-pane -p | grep -v '^ *$' | tail -n 1 | sed 's/^ *//')
+    tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
+    python3 - "$ns0" "$ns1" "$t0" "$t1" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$threads" \
+        "$IDLE_MAX_PCT" "$status_line" "$SUMMARY" <<'EOF'
 import sys
 ns0, ns1, t0, t1, k0, k1, hz, threads = (int(x) for x in sys.argv[1:9])
 limit = float(sys.argv[9])
@@ -352,6 +385,102 @@ with open(sys.argv[11], "a") as summary:
     print("(5) UI idle CPU, % of one core", "-", f"{pct:.3f}", "-", f"< {limit:g}",
           "yes" if pct < limit else "NO", sep="\t", file=summary)
 EOF
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (6) Impairment accuracy: what the proxy adds to a round trip beyond what was asked.
+
+# impair_run PROBES PING_ARGS...: one pinned `echotui ping` run against ADDR; prints its p50 µs,
+# then the process's CPU time per probe (µs) and its share of one core over the run (%).
+impair_run() {
+    local probes=$1
+    shift
+    python3 - "$probes" "${PIN[@]}" "$ECHOTUI" ping "$ADDR" -c "$probes" -s "$SIZE" --json "$@" <<'EOF'
+import json, resource, subprocess, sys, time
+probes, command = int(sys.argv[1]), sys.argv[2:]
+start = time.monotonic()
+report = subprocess.run(command, stdout=subprocess.PIPE, check=True, text=True).stdout
+wall = time.monotonic() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the one child: taskset execs ping
+cpu = usage.ru_utime + usage.ru_stime
+print(json.loads(report)["rtt_us"]["p50"], f"{cpu / probes * 1e6:.1f}", f"{cpu / wall * 100:.1f}")
+EOF
+}
+
+if want 6; then
+    # LABEL|PROBES|PING ARGS, in the order of odd rounds (even rounds run them backwards).
+    links=("clean|$COUNT|-i 0" "TCP loss 30% (ignored)|$COUNT|-i 0 --loss 30%")
+    for delay in 1 10 50; do
+        probes=$((IMPAIR_SECS * 1000 / (2 * delay)))
+        probes=$((probes < 20 ? 20 : probes < COUNT ? probes : COUNT))
+        links+=("delay ${delay}ms|$probes|-i 0 --delay ${delay}ms"
+            "clean, -i $((2 * delay))ms|$probes|-i $((2 * delay))ms")
+    done
+    echo
+    echo "(6) impairment accuracy: echotui ping through its proxy to echotui serve, all on" \
+        "'$pinning', $ROUNDS rounds, ${IMPAIR_SECS} s per delayed run"
+    start_server echotui_serve_impair "${PIN[@]}" "$ECHOTUI" serve --headless --quiet \
+        --listen 127.0.0.1:0
+    runs=$WORK/impair.tsv # label, round, p50 µs, CPU µs per probe, % of a core
+    for round in $(seq "$ROUNDS"); do
+        order=("${links[@]}")
+        if ((round % 2 == 0)); then
+            order=()
+            for ((i = ${#links[@]} - 1; i >= 0; i--)); do order+=("${links[i]}"); done
+        fi
+        for link in "${order[@]}"; do
+            IFS='|' read -r label probes args <<<"$link"
+            read -r -a args <<<"$args"
+            read -r p50 cpu pct <<<"$(impair_run "$probes" "${args[@]}")"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$p50" "$cpu" "$pct" >>"$runs"
+        done
+    done
+    stop_server
+    python3 - "$runs" "$IMPAIR_MAX_US" "$SUMMARY" <<'EOF'
+import re, statistics, sys
+runs, limit = {}, float(sys.argv[2])
+for line in open(sys.argv[1]):
+    label, _, p50, cpu, pct = line.rstrip("\n").split("\t")
+    runs.setdefault(label, []).append((float(p50), float(cpu), float(pct)))
+median = {label: [statistics.median(run[i] for run in rows) for i in range(3)]
+          for label, rows in runs.items()}
+clean = median["clean"][0]
+
+def asked(label):
+    """The RTT asked for: the clean one, plus twice the delay (once each way)."""
+    delay = re.fullmatch(r"delay (\d+)ms", label)
+    if delay:
+        return clean + 2000 * int(delay[1])
+    return clean if label.startswith("TCP") else None
+
+def idle_cost(label):
+    """What waking a program idle as long as behind this delay costs, from the clean -i 2D run."""
+    delay = re.fullmatch(r"delay (\d+)ms", label)
+    paced = delay and median.get(f"clean, -i {2 * int(delay[1])}ms")
+    return paced[0] - clean if paced else None
+
+print(f"{'link':<24} {'p50 µs per round':<44} {'median':>10} {'asked':>10} {'over':>7} "
+      f"{'- 2 wakes':>9} {'CPU µs/probe':>12} {'CPU %':>6}")
+rows = []
+for label, (p50, cpu, pct) in median.items():
+    per_round = " ".join(f"{p:.1f}" for p, _, _ in runs[label])
+    target, idle = asked(label), idle_cost(label)
+    over = "" if target is None else f"{p50 - target:+.1f}"
+    shown = "" if target is None else f"{target:.1f}"
+    left = "" if idle is None else f"{p50 - target - 2 * idle:+.1f}"
+    print(f"{label:<24} {per_round:<44} {p50:>10.1f} {shown:>10} {over:>7} {left:>9} "
+          f"{cpu:>12.1f} {pct:>6.1f}")
+    if target is not None:
+        met = "yes" if p50 - target < limit else "NO"
+        rows.append((f"(6) ping p50 µs, {label}", f"{target:.1f}", f"{p50:.1f}",
+                     f"{p50 / target:.3f}", f"< +{limit:g} µs", met))
+print(f"asked = clean median p50 + 2·D; over = median p50 - asked (target < +{limit:g} µs); "
+      "- 2 wakes = over - 2 x (p50 of 'clean, -i 2D' - clean p50): left for the proxy itself")
+with open(sys.argv[3], "a") as summary:
+    for row in rows:
+        print(*row, sep="\t", file=summary)
+EOF
+fi
 
 # ---------------------------------------------------------------------------------------------
 echo

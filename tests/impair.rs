@@ -475,9 +475,12 @@ async fn udp_duplicate_applies_to_each_direction() {
 }
 
 #[tokio::test]
-async fn udp_reorder_swaps_datagrams_but_loses_none() {
+async fn udp_reorder_under_a_delay_overtakes_but_loses_none() {
+    // netem's model: a reordered datagram skips the delay the others wait, so it overtakes
+    // those still queued. A window of 32 in flight keeps plenty queued to overtake.
     let link = Impairments {
-        reorder: percent("50%"),
+        delay: ms(20),
+        reorder: percent("25%"),
         ..Impairments::default()
     };
     let proxy = Proxy::udp(udp_echo_server().await, link).await;
@@ -488,6 +491,30 @@ async fn udp_reorder_swaps_datagrams_but_loses_none() {
     let overtaken = arrivals.windows(2).filter(|pair| pair[1] < pair[0]).count();
     assert!(overtaken > 0, "no datagram arrived out of order");
     assert!(proxy.counted(|s| &s.reordered) > 0);
+}
+
+#[tokio::test]
+async fn udp_reorder_without_a_delay_keeps_the_order() {
+    // Nothing waits, so nothing can be overtaken (netem refuses this setting outright).
+    let link = Impairments {
+        reorder: percent("100%"),
+        ..Impairments::default()
+    };
+    assert!(link.reorder_needs_delay());
+    let proxy = Proxy::udp(udp_echo_server().await, link).await;
+    let client = udp_client(proxy.addr).await;
+    for seq in 0..20u32 {
+        client.send(&seq.to_be_bytes()).await.expect("send");
+    }
+    let mut buf = [0u8; 16];
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 20 {
+        let n = within("echo", client.recv(&mut buf)).await.expect("recv");
+        let seq = buf[..n].try_into().expect("a 4-byte sequence number");
+        arrivals.push(u32::from_be_bytes(seq));
+    }
+    assert_eq!(arrivals, (0..20).collect::<Vec<_>>());
+    assert_eq!(proxy.counted(|s| &s.reordered), 0);
 }
 
 #[tokio::test]
