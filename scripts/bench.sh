@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures echotui against minimal references run in the same session (DESIGN.md §8):
+# Measures echotui against minimal references run in the same session (ARCHITECTURE.md §7):
 #   (1) RTT overhead of `echotui ping` against a blocking std::net client, pinned to one CPU;
 #   (2) server throughput: `echotui serve` vs a minimal tokio echo server, same load generator;
 #   (3) load generator: `echotui bench` vs a minimal tokio load generator, same server;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of `echotui serve --headless --quiet` on loopback: throughput with many busy
-# connections, then what many idle connections cost (DESIGN.md §5: bounded memory, an idle
+# connections, then what many idle connections cost (ARCHITECTURE.md §2: bounded memory, an idle
 # server idles).
 #
 # Usage: scripts/load.sh                                  (from anywhere; builds release first)

@@ -153,7 +153,7 @@ pub struct ImpairOpts {
     /// Send this share of datagrams twice, each direction (UDP only).
     #[arg(long, value_name = "PCT")]
     pub duplicate: Option<Percent>,
-    /// Hold this share of datagrams back behind the next one (UDP only).
+    /// Send this share of datagrams at once, ahead of the delayed ones (UDP only; needs --delay).
     #[arg(long, value_name = "PCT")]
     pub reorder: Option<Percent>,
     /// Limit each direction to this many bytes per second, e.g. 10kB/s.

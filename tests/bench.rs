@@ -1,4 +1,4 @@
-//! `echotui bench` (DESIGN §2): the JSON contract, exit codes, and that echoes are checked,
+//! `echotui bench` (README, "Measuring"): the JSON contract, exit codes, and that echoes are checked,
 //! against the embedded server and against `std::net` servers written here, honest or not.
 //! Correctness only: no figure is compared with a speed.
 

@@ -1,4 +1,4 @@
-//! The command-line contract (DESIGN §2): help, exit codes, JSON shapes, and one clear
+//! The command-line contract (README, "Modes" and "Output and exit codes"): help, exit codes, JSON shapes, and one clear
 //! `error:` line for every user mistake, never a panic.
 
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -1,4 +1,4 @@
-//! The impairment proxy over real loopback sockets (DESIGN §2, §8).
+//! The impairment proxy over real loopback sockets (ARCHITECTURE.md §3, §7).
 //!
 //! TCP through the proxy to an echo server keeps every byte in order while it is delayed and
 //! paced; UDP through it loses, doubles and reorders datagrams as configured, within

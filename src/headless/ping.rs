@@ -26,7 +26,7 @@ use crate::session_log::SessionLog;
 use crate::stats::{EchoUpdate, ProbeReply, ProbeWindow, RttStats, RttSummary, RttTracker};
 use crate::units;
 
-/// The `ping --json` object (DESIGN §2): one line, nothing else on stdout.
+/// The `ping --json` object (README, "Output and exit codes"): one line, nothing else on stdout.
 #[derive(Debug, Serialize)]
 pub struct PingReport {
     pub target: String,

@@ -203,7 +203,7 @@ fn change_impairments(app: &mut App, change: ImpairChange) -> Vec<Effect> {
                 ignored.join(", ")
             );
         }
-        if !new.reorder.is_zero() && new.delay.is_zero() {
+        if new.reorder_needs_delay() {
             notice +=
                 "; reorder needs a /delay: a reordered datagram skips the delay the others wait";
         }

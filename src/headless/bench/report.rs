@@ -14,7 +14,7 @@ use crate::net::Transport;
 use crate::stats::{RttStats, RttSummary};
 use crate::units;
 
-/// The `bench --json` object (DESIGN §2): one line, nothing else on stdout. Figures have
+/// The `bench --json` object (README, "Measuring"): one line, nothing else on stdout. Figures have
 /// three decimals at most (times in µs: to the nanosecond).
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
