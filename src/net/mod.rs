@@ -10,6 +10,7 @@ pub mod impair;
 pub mod interfaces;
 pub mod serve;
 pub mod server;
+pub mod sockinfo;
 pub mod throttle;
 pub mod udp;
 
