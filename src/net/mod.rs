@@ -11,6 +11,7 @@ pub mod interfaces;
 pub mod serve;
 pub mod server;
 pub mod sockinfo;
+pub mod stamp;
 pub mod throttle;
 pub mod udp;
 
