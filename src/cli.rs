@@ -6,7 +6,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::net::impair::Impairments;
+use crate::net::sockinfo::Congestion;
 use crate::net::{DEFAULT_READ_SIZE, MAX_MESSAGE_SIZE, MAX_READ_SIZE};
+use crate::stats::Clock;
 use crate::units::{self, Percent, parse_duration, parse_positive_duration, parse_rate};
 
 /// The echo protocol (RFC 862) made visible: an echo server and client side by side.
@@ -81,6 +83,14 @@ pub struct ClientOpts {
     /// Leave Nagle's algorithm on (default: TCP_NODELAY, Nagle off, since we measure latency).
     #[arg(long, global = true)]
     pub nagle: bool,
+    /// TCP congestion control for the client's connections (e.g. cubic, reno, bbr; the
+    /// kernel lists what it offers).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub congestion: Option<Congestion>,
+    /// Which clock ends each RTT: the kernel's receive timestamp, or echotui's own clock
+    /// after its read returned (which adds our wake-up) [kernel, user].
+    #[arg(long, value_name = "CLOCK", default_value = "kernel", value_parser = parse_clock, global = true)]
+    pub clock: Clock,
 }
 
 /// `echotui serve`.
@@ -242,6 +252,14 @@ pub fn parse_target(s: &str) -> Result<String, String> {
 /// Like [`parse_target`], but port 0 asks the OS for a free port (handy for scripts and tests).
 fn parse_listen(s: &str) -> Result<String, String> {
     units::parse_host_port(s, 0)
+}
+
+fn parse_clock(s: &str) -> Result<Clock, String> {
+    match s {
+        "kernel" => Ok(Clock::Kernel),
+        "user" => Ok(Clock::User),
+        _ => Err("expected kernel or user".to_owned()),
+    }
 }
 
 fn parse_read_size(s: &str) -> Result<usize, String> {

@@ -91,6 +91,16 @@ async fn dispatch(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitC
         }
         (Some(path), _) => Some(session_log::SessionLog::create(path)?),
     };
+    // `--congestion` too is the client's, and an algorithm the kernel lacks is refused now,
+    // in one line naming those it has, rather than on every connection.
+    if let Some(algorithm) = cli.client.congestion {
+        if let Some(Command::Serve(_)) = cli.command {
+            anyhow::bail!(
+                "--congestion sets the client's congestion control: use it with echotui, connect, ping or bench"
+            );
+        }
+        net::sockinfo::congestion::check(algorithm).map_err(anyhow::Error::msg)?;
+    }
     let transport = cli.transport.transport();
     match &cli.command {
         None => {

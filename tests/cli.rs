@@ -167,10 +167,37 @@ fn ping_json_has_the_documented_shape() {
             "lost",
             "connect_us",
             "rtt_us",
-            "jitter_us"
+            "jitter_us",
+            "clock",
+            "user_clock_echoes",
+            "user_clock_p50_us",
+            "tcp_info"
         ]
     );
     assert_eq!(v["protocol"], "tcp");
+    let tcp_info: Vec<&str> = v["tcp_info"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tcp_info,
+        [
+            "srtt_us",
+            "rttvar_us",
+            "min_rtt_us",
+            "cwnd",
+            "retrans",
+            "total_retrans",
+            "pmtu",
+            "snd_mss",
+            "delivery_rate",
+            "bytes_acked"
+        ]
+    );
+    // 5 probes of 13 bytes, every one acknowledged by the server's kernel.
+    assert!(v["tcp_info"]["bytes_acked"].as_u64().unwrap() >= 65, "{v}");
     assert_eq!(v["size"], 13);
     assert_eq!(
         (
@@ -199,6 +226,76 @@ fn ping_json_has_the_documented_shape() {
     assert!(
         !v["target"].as_str().unwrap().ends_with(":12345"),
         "embedded ping server never uses 12345"
+    );
+}
+
+/// The RTTs end at the kernel's receive timestamps unless `--clock user` (or a system without
+/// them) says otherwise, and the report says which clock it was; the same echoes as seen by
+/// echotui (after its read returned) can never be faster.
+#[test]
+fn ping_reports_which_clock_timed_its_rtts() {
+    for transport in [&[][..], &["--udp"]] {
+        let mut args = vec!["ping", "-c", "20", "-i", "0", "--json"];
+        args.extend_from_slice(transport);
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        let expected = if cfg!(target_os = "linux") {
+            "kernel"
+        } else {
+            "user"
+        };
+        assert_eq!(v["clock"], expected, "{v}");
+        let p50 = v["rtt_us"]["p50"].as_f64().unwrap();
+        assert!(v["user_clock_p50_us"].as_f64().unwrap() >= p50, "{v}");
+        assert!(v["user_clock_echoes"].as_u64().unwrap() <= 20);
+
+        args.extend(["--clock", "user"]);
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(
+            (v["clock"].as_str(), v["user_clock_echoes"].as_u64()),
+            (Some("user"), Some(20))
+        );
+        assert_eq!(v["user_clock_p50_us"], v["rtt_us"]["p50"]);
+    }
+    let (code, stdout, _) = run(&["ping", "-c", "2", "-i", "0"]);
+    assert_eq!(code, 0);
+    let last = stdout.lines().last().unwrap();
+    if cfg!(target_os = "linux") {
+        assert!(last.starts_with("p50: kernel "), "{stdout}");
+        assert!(last.contains(", as seen by echotui ") && last.contains(" was our own wake-up"));
+    }
+    assert_user_error(&["ping", "--clock", "sundial"], "expected kernel or user");
+}
+
+/// An algorithm the kernel does not offer is one line naming those it does.
+#[test]
+fn an_unknown_congestion_control_is_refused_naming_the_available_ones() {
+    assert_user_error(
+        &["ping", "--congestion", "nosuchalgo"],
+        "congestion control 'nosuchalgo'",
+    );
+    if cfg!(target_os = "linux") {
+        assert_user_error(
+            &["ping", "--congestion", "nosuchalgo"],
+            "this system offers ",
+        );
+        let (code, _, stderr) = run(&["ping", "-c", "1", "--congestion", "reno"]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    assert_user_error(
+        &["ping", "--udp", "--congestion", "reno"],
+        "--congestion applies to TCP only",
+    );
+    assert_user_error(
+        &["serve", "--headless", "--congestion", "reno"],
+        "--congestion sets the client's",
+    );
+    assert_user_error(
+        &["ping", "--congestion", "a b"],
+        "is not a congestion control name",
     );
 }
 

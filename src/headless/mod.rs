@@ -7,8 +7,11 @@ pub mod serve;
 
 use std::net::SocketAddr;
 
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::ClientOpts;
+use crate::net::sockinfo::TcpInfo;
 use crate::net::{self, EventSink, Limits, ServerControl, ServerSettings, Transport};
 use crate::stats::{PROBE_HEADER, RttSummary};
 use crate::units;
@@ -52,6 +55,57 @@ pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--congestion` chooses TCP's congestion control: over UDP there is none to choose.
+pub fn refuse_congestion_over_udp(command: &str, opts: &ClientOpts) -> anyhow::Result<()> {
+    if opts.congestion.is_some() {
+        anyhow::bail!(
+            "{command} --udp: --congestion applies to TCP only (UDP has no congestion control)"
+        );
+    }
+    Ok(())
+}
+
+/// The `tcp_info` object of `ping --json` and `bench --json`: the kernel's view of a client
+/// socket at the end of the run, named as `ss -ti` names it (README, "What the kernel knows").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TcpInfoReport {
+    /// The kernel's smoothed RTT and its mean deviation, µs.
+    pub srtt_us: u64,
+    pub rttvar_us: u64,
+    /// The lowest RTT the kernel saw, µs (`null` on kernels before 4.6).
+    pub min_rtt_us: Option<u64>,
+    /// Congestion window, in segments.
+    pub cwnd: u32,
+    /// Segments retransmitted and not yet acknowledged, and retransmissions in all.
+    pub retrans: u32,
+    pub total_retrans: u32,
+    /// Path MTU and our MSS, bytes.
+    pub pmtu: u32,
+    pub snd_mss: u32,
+    /// The kernel's delivery rate estimate, bytes per second (`null` before 4.9).
+    pub delivery_rate: Option<u64>,
+    /// Bytes the peer acknowledged (`null` before 4.1).
+    pub bytes_acked: Option<u64>,
+}
+
+impl From<&TcpInfo> for TcpInfoReport {
+    fn from(info: &TcpInfo) -> Self {
+        let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        Self {
+            srtt_us: micros(info.rtt),
+            rttvar_us: micros(info.rttvar),
+            min_rtt_us: info.min_rtt.map(micros),
+            cwnd: info.cwnd,
+            retrans: info.retrans,
+            total_retrans: info.total_retrans,
+            pmtu: info.pmtu,
+            snd_mss: info.snd_mss,
+            delivery_rate: info.delivery_rate,
+            bytes_acked: info.bytes_acked,
+        }
+    }
 }
 
 /// The percentile ladder as `ping` and `bench` print it:

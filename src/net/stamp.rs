@@ -118,6 +118,46 @@ impl StampedReader {
     }
 }
 
+/// How long [`wait_until_stamping`] waits for the kernel, at most.
+pub const STAMPING_WAIT: Duration = Duration::from_millis(500);
+
+/// Blocks until the kernel timestamps arrivals, at most [`STAMPING_WAIT`]; whether it does.
+///
+/// Linux turns receive timestamps on for the whole system lazily, from a work queue, when the
+/// first socket asks (and off again when the last one closes), so for a while the packets of
+/// a socket that asked arrive without one: on a busy CPU, thousands of echoes. `ping` and
+/// `bench`, which stop everything else to measure, wait here first, once a socket of theirs
+/// has asked (which keeps timestamps on), by sending themselves datagrams until one comes
+/// back timestamped. (The UI does not wait: its first echoes may be timed by our clock, and
+/// are counted.)
+pub fn wait_until_stamping() -> bool {
+    let deadline = Instant::now() + STAMPING_WAIT;
+    let Ok(socket) = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0)) else {
+        return false;
+    };
+    let mut reader = StampedReader::new(socket.as_fd(), Clock::Kernel);
+    let ready = socket
+        .local_addr()
+        .and_then(|me| socket.connect(me))
+        .and_then(|()| socket.set_read_timeout(Some(Duration::from_millis(10))));
+    if reader.clock() != Clock::Kernel || ready.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 8];
+    while Instant::now() < deadline {
+        if socket.send(b"stamp?").is_err() {
+            return false;
+        }
+        if let Ok((_, arrival)) = reader.recv(socket.as_fd(), &mut buf)
+            && arrival.kernel.is_some()
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
 /// A tokio socket [`StampedReader::read`] can wait on: TCP streams and UDP sockets.
 pub trait Pollable: AsFd {
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
