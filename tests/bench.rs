@@ -38,29 +38,44 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
     );
     let v: Value = serde_json::from_str(&stdout).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        [
-            "target",
-            "protocol",
-            "connections",
-            "size",
-            "pipeline",
-            "duration_s",
-            "messages",
-            "bytes",
-            "msgs_per_s",
-            "mib_per_s",
-            "rtt_us",
-            "jitter_us",
-            "errors"
-        ]
-    );
+    let mut expected = vec![
+        "target",
+        "protocol",
+        "connections",
+        "size",
+        "pipeline",
+        "duration_s",
+        "messages",
+        "bytes",
+        "msgs_per_s",
+        "mib_per_s",
+        "rtt_us",
+        "jitter_us",
+        "errors",
+        "clock",
+        "user_clock_echoes",
+    ];
     let protocol = if args.contains(&"--udp") {
         "udp"
     } else {
+        expected.push("tcp_info");
         "tcp"
     };
+    assert_eq!(keys, expected);
+    let clock = match (args.contains(&"user"), cfg!(target_os = "linux")) {
+        (false, true) => "kernel",
+        _ => "user",
+    };
+    assert_eq!(v["clock"], clock, "{v}");
+    let echoes = v["messages"].as_u64().unwrap();
+    let by_user = v["user_clock_echoes"].as_u64().unwrap();
+    assert!(by_user <= echoes, "{v}");
+    if clock == "user" {
+        assert_eq!(by_user, echoes, "{v}");
+    }
+    if protocol == "tcp" && cfg!(target_os = "linux") {
+        assert!(v["tcp_info"]["bytes_acked"].as_u64().unwrap() > 0, "{v}");
+    }
     assert!(v["target"].is_string() && v["protocol"] == protocol, "{v}");
     for key in [
         "connections",
@@ -224,6 +239,9 @@ fn json_against_a_std_net_echo_server() {
     assert_eq!(v["target"], addr.as_str());
     assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["errors"], 0, "{v}");
+    // The same with echotui's own clock: `bench_json` checks `clock` says so.
+    let (code, v) = bench_json(&[&addr, "-c", "2", "-d", "200ms", "--clock", "user"]);
+    assert_eq!((code, v["errors"].as_u64()), (0, Some(0)), "{v}");
 }
 
 /// The server counts what it reads; the bench's figures leave out the warm-up, so the server

@@ -59,13 +59,9 @@ impl StampedReader {
     /// A reader for `socket`: with `Clock::Kernel`, turns on the kernel's receive timestamps
     /// (falling back to ours where the system has none).
     pub fn new(socket: BorrowedFd<'_>, wanted: Clock) -> Self {
-        let clock = match wanted {
-            Clock::Kernel if enable(socket) => Clock::Kernel,
-            _ => Clock::User,
-        };
         Self {
             control: control_space(),
-            clock,
+            clock: ask(socket, wanted),
         }
     }
 
@@ -115,6 +111,15 @@ impl StampedReader {
                 done => return done,
             }
         }
+    }
+}
+
+/// Asks the kernel to timestamp `socket`'s arrivals when `wanted` is its clock (it stays so
+/// for the socket's life); the clock its reads will be timed by.
+pub fn ask(socket: BorrowedFd<'_>, wanted: Clock) -> Clock {
+    match wanted {
+        Clock::Kernel if enable(socket) => Clock::Kernel,
+        _ => Clock::User,
     }
 }
 
@@ -243,13 +248,15 @@ mod tests {
     }
 
     // The kernel switches timestamps on for the whole system lazily (a deferred static key),
-    // so the first reads after the first socket asks may come without one: those fall back.
+    // so the first reads after the first socket asks may come without one: those fall back,
+    // until `wait_until_stamping` has seen them on (our socket then keeps them on).
     #[cfg(target_os = "linux")]
     #[test]
     fn the_kernel_arrival_is_never_after_our_own_reading_and_never_before_the_send() {
         let (client, mut server) = tcp_pair();
         let mut reader = StampedReader::new(client.as_fd(), Clock::Kernel);
         assert_eq!(reader.clock(), Clock::Kernel);
+        assert!(wait_until_stamping());
         let mut buf = [0u8; 64];
         let mut stamped = 0;
         for _ in 0..200 {

@@ -53,12 +53,13 @@ impl ClockCount {
     }
 
     /// The clock a run reports: the kernel's when it timed any echo (the others are counted
-    /// in [`ClockCount::user`]), else ours.
-    pub fn clock(&self) -> Clock {
-        if self.kernel > 0 {
-            Clock::Kernel
-        } else {
-            Clock::User
+    /// in [`ClockCount::user`]), ours when it timed them all, and the one `in_force` on the
+    /// run's sockets when there was no echo at all.
+    pub fn clock(&self, in_force: Clock) -> Clock {
+        match (self.kernel, self.user) {
+            (0, 0) => in_force,
+            (0, _) => Clock::User,
+            _ => Clock::Kernel,
         }
     }
 }
@@ -70,14 +71,18 @@ mod tests {
     #[test]
     fn a_run_is_kernel_timed_when_the_kernel_timed_any_echo() {
         let mut count = ClockCount::default();
-        assert_eq!(count.clock(), Clock::User);
+        assert_eq!(
+            count.clock(Clock::Kernel),
+            Clock::Kernel,
+            "no echo: the clock in force"
+        );
         count.record(Clock::User, 2);
-        assert_eq!(count.clock(), Clock::User);
+        assert_eq!(count.clock(Clock::Kernel), Clock::User);
         let mut other = ClockCount::default();
         other.record(Clock::Kernel, 5);
         count.merge(&other);
         assert_eq!(
-            (count.clock(), count.kernel, count.user),
+            (count.clock(Clock::User), count.kernel, count.user),
             (Clock::Kernel, 5, 2)
         );
         assert_eq!(Clock::Kernel.to_string(), "kernel");

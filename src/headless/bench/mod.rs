@@ -28,11 +28,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use self::progress::{PROGRESS_EVERY, Progress};
-use self::report::ErrorTally;
-use self::tcp::{Connection, Payloads};
+use self::report::{ErrorTally, Measured};
+use self::tcp::{Connection, Options, Payloads};
 use crate::cli::{BenchArgs, ClientOpts};
 use crate::net::{self, Transport};
-use crate::stats::RttStats;
+use crate::stats::{Clock, ClockCount, RttStats};
 use crate::units;
 
 pub use self::report::BenchReport;
@@ -45,15 +45,27 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     match transport {
-        Transport::Tcp => run_tcp(args, !client_opts.nagle, shutdown).await,
-        Transport::Udp => run_udp(args, shutdown).await,
+        Transport::Tcp => run_tcp(args, client_opts, shutdown).await,
+        Transport::Udp => {
+            super::refuse_congestion_over_udp("bench", client_opts)?;
+            run_udp(args, client_opts.clock, shutdown).await
+        }
     }
+}
+
+/// Waits until the kernel timestamps arrivals (see [`net::stamp::wait_until_stamping`]),
+/// once the run's sockets have asked for it, when the kernel's clock is wanted.
+async fn wait_until_stamping(clock: Clock) -> anyhow::Result<()> {
+    if clock == Clock::Kernel {
+        tokio::task::spawn_blocking(net::stamp::wait_until_stamping).await?;
+    }
+    Ok(())
 }
 
 /// `bench` over TCP: connections (see [`tcp`]).
 async fn run_tcp(
     args: &BenchArgs,
-    nodelay: bool,
+    client_opts: &ClientOpts,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let target = match &args.target {
@@ -61,12 +73,18 @@ async fn run_tcp(
         None => super::embedded_server(&shutdown, args.connections, Transport::Tcp).await?,
     };
     let mut errors = ErrorTally::default();
-    let streams = tcp::connect_all(target, args.connections, nodelay, &mut errors).await?;
+    let options = Options {
+        nodelay: !client_opts.nagle,
+        congestion: client_opts.congestion,
+    };
+    let streams = tcp::connect_all(target, args.connections, options, &mut errors).await?;
     let payloads = Arc::new(Payloads::new(args.size, args.pipeline));
+    let clock = client_opts.clock;
     let mut conns: Vec<Connection> = streams
         .into_iter()
-        .map(|stream| Connection::new(stream, payloads.clone(), args.pipeline))
+        .map(|stream| Connection::new(stream, payloads.clone(), args.pipeline, clock))
         .collect();
+    wait_until_stamping(clock).await?;
 
     if args.warmup > 0 {
         (conns, _) = run_phase(conns, Some(args.warmup), args.duration, &shutdown, None).await?;
@@ -82,13 +100,21 @@ async fn run_tcp(
         progress
     });
     let (conns, elapsed) = run_phase(conns, None, args.duration, &shutdown, progress).await?;
+    // Every connection is alike: the first one's socket stands for them all.
+    let tcp_info = Some(conns.first().and_then(Connection::tcp_info));
+    let in_force = conns.first().map_or(Clock::User, Connection::clock);
     shutdown.cancel();
 
-    let mut stats = RttStats::new();
+    let mut measured = Measured {
+        stats: RttStats::new(),
+        clocks: ClockCount::default(),
+        in_force,
+        tcp_info,
+    };
     for conn in &conns {
-        conn.tally(&mut stats, &mut errors);
+        conn.tally(&mut measured.stats, &mut measured.clocks, &mut errors);
     }
-    report::report(args, target, Transport::Tcp, &stats, elapsed, &errors)
+    report::report(args, target, Transport::Tcp, &measured, elapsed, &errors)
 }
 
 /// Runs every connection still open until each has `budget` messages echoed (`None`: no
@@ -149,20 +175,29 @@ async fn run_phase(
 }
 
 /// `bench --udp`: sockets instead of connections (see [`udp`]).
-async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+async fn run_udp(
+    args: &BenchArgs,
+    clock: Clock,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
     super::check_udp_probe_size("bench", args.size)?;
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
         None => super::embedded_server(&shutdown, args.connections, Transport::Udp).await?,
     };
     let sockets = Arc::new(udp::open_all(target, args.connections).await?);
+    let mut in_force = clock;
+    for socket in sockets.iter() {
+        in_force = net::stamp::ask(std::os::fd::AsFd::as_fd(socket), clock);
+    }
+    wait_until_stamping(clock).await?;
     let phase = |until: Instant, replies: Option<u64>| {
         let mut tasks = JoinSet::new();
         for i in 0..sockets.len() {
             let (sockets, stop) = (sockets.clone(), shutdown.clone());
             let (size, pipeline) = (args.size, args.pipeline);
             tasks.spawn(async move {
-                udp::run(&sockets[i], size, pipeline, until, replies, stop).await
+                udp::run(&sockets[i], clock, size, pipeline, until, replies, stop).await
             });
         }
         tasks.join_all()
@@ -174,7 +209,12 @@ async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Resul
     let loads = phase(started + args.duration, None).await;
     let elapsed = started.elapsed().min(args.duration);
     shutdown.cancel();
-    let mut stats = RttStats::new();
+    let mut measured = Measured {
+        stats: RttStats::new(),
+        clocks: ClockCount::default(),
+        in_force,
+        tcp_info: None,
+    };
     let mut errors = ErrorTally::default();
     let lost = format!(
         "lost (no reply within {})",
@@ -182,7 +222,8 @@ async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Resul
     );
     let (mut late, mut duplicates) = (0, 0);
     for load in &loads {
-        stats.merge(&load.stats);
+        measured.stats.merge(&load.stats);
+        measured.clocks.merge(&load.clocks);
         errors.add(&lost, load.lost);
         errors.add("echo differs from what was sent", load.mismatched);
         late += load.late;
@@ -195,5 +236,5 @@ async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Resul
             units::count(duplicates, "duplicate reply", "duplicate replies")
         );
     }
-    report::report(args, target, Transport::Udp, &stats, elapsed, &errors)
+    report::report(args, target, Transport::Udp, &measured, elapsed, &errors)
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
+use crate::headless::TcpInfoReport;
 use crate::net::Transport;
-use crate::stats::{RttStats, RttSummary};
+use crate::stats::{Clock, ClockCount, RttStats, RttSummary};
 use crate::units;
 
 /// The `bench --json` object (README, "Measuring"): one line, nothing else on stdout. Figures have
@@ -35,6 +36,25 @@ pub struct BenchReport {
     /// Mean difference of consecutive RTTs on each connection; `null` below two RTTs.
     pub jitter_us: Option<f64>,
     pub errors: u64,
+    /// Which clock timed the RTTs' ends: `"kernel"` (its receive timestamps) or `"user"`.
+    pub clock: &'static str,
+    /// Echoes in `rtt_us` timed by our own clock (all of them under `"user"`).
+    pub user_clock_echoes: u64,
+    /// TCP only: the kernel's view of the first connection's socket at the end (`null` where
+    /// not available).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_info: Option<Option<TcpInfoReport>>,
+}
+
+/// What a bench measured, merged over its connections.
+#[derive(Debug)]
+pub struct Measured {
+    pub stats: RttStats,
+    pub clocks: ClockCount,
+    /// The clock the sockets' reads were set to be timed by.
+    pub in_force: Clock,
+    /// TCP: the first connection's socket at the end; `None` over UDP.
+    pub tcp_info: Option<Option<TcpInfoReport>>,
 }
 
 /// Errors by kind, in the order first seen.
@@ -82,10 +102,11 @@ pub fn report(
     args: &BenchArgs,
     target: SocketAddr,
     transport: Transport,
-    stats: &RttStats,
+    measured: &Measured,
     elapsed: Duration,
     errors: &ErrorTally,
 ) -> anyhow::Result<ExitCode> {
+    let stats = &measured.stats;
     let messages = stats.count();
     let bytes = messages * args.size as u64;
     let seconds = elapsed.as_secs_f64();
@@ -110,6 +131,9 @@ pub fn report(
         rtt_us: stats.summary(),
         jitter_us: stats.jitter_us(),
         errors: errors.total(),
+        clock: measured.clocks.clock(measured.in_force).name(),
+        user_clock_echoes: measured.clocks.user,
+        tcp_info: measured.tcp_info,
     };
     let mut out = io::stdout().lock();
     if args.json {
@@ -157,12 +181,25 @@ fn write_table(out: &mut impl Write, r: &BenchReport, errors: &ErrorTally) -> io
             "jitter",
             r.jitter_us.map_or_else(|| "-".to_owned(), units::micros),
         ),
+        ("clock", clock_words(r)),
         ("errors", errors.to_string()),
     ];
     for (name, value) in rows {
         writeln!(out, "{name:<12} {value}")?;
     }
     Ok(())
+}
+
+/// Which clock timed the RTTs, in the table's words.
+fn clock_words(r: &BenchReport) -> String {
+    match (r.clock, r.user_clock_echoes) {
+        ("kernel", 0) => "kernel (receive timestamps)".to_owned(),
+        ("kernel", n) => format!(
+            "kernel (receive timestamps; {} without one timed by echotui's clock)",
+            units::count(n, "echo", "echoes")
+        ),
+        _ => "echotui's own (our wake-up included)".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +228,9 @@ mod tests {
             rtt_us: None,
             jitter_us: None,
             errors: 0,
+            clock: "kernel",
+            user_clock_echoes: 0,
+            tcp_info: None,
         };
         let text = table(&report, &ErrorTally::default());
         assert!(
@@ -200,6 +240,10 @@ mod tests {
         assert!(text.contains("\nduration     1.50s\n"), "{text}");
         assert!(text.contains("\nrtt          no echoes\n"), "{text}");
         assert!(text.contains("\njitter       -\n"), "{text}");
+        assert!(
+            text.contains("\nclock        kernel (receive timestamps)\n"),
+            "{text}"
+        );
         assert!(text.ends_with("\nerrors       0\n"), "{text}");
         report.jitter_us = Some(87.4);
         assert!(table(&report, &ErrorTally::default()).contains("\njitter       87µs\n"));

@@ -24,25 +24,29 @@
 //! - Neighbouring messages differ (each starts with its index in a ring of payloads, see
 //!   [`Payloads`]), so a server that drops, repeats or reorders bytes is caught as well.
 //! - An RTT runs from when the message enters the window, right before the write that hands
-//!   it to the socket (later only if the socket's send buffer is full), to right after the
-//!   read that completes its echo; the clock is [`Instant`].
+//!   it to the socket (later only if the socket's send buffer is full), to the kernel's
+//!   arrival time of the read that completes its echo ([`crate::net::stamp`]), or, without
+//!   one, to right after that read returned ([`Instant`]); each clock's echoes are counted.
 //! - `--warmup N`: each connection first exchanges N messages, checked but not measured; the
 //!   clock starts when every connection is done with them.
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::progress::{self, LiveRtts};
 use super::report::ErrorTally;
+use crate::headless::TcpInfoReport;
+use crate::net::sockinfo::{self, Congestion, congestion};
+use crate::net::stamp::{Arrival, StampedReader};
 use crate::net::{self, CloseReason, NetError};
-use crate::stats::{EchoUpdate, RttStats, RttTracker};
+use crate::stats::{Clock, ClockCount, EchoUpdate, RttStats, RttTracker};
 
 /// How long one connection may take to be established.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,7 +68,7 @@ const READ_BUF_MAX: usize = 64 << 10;
 pub async fn connect_all(
     target: SocketAddr,
     n: usize,
-    nodelay: bool,
+    options: Options,
     errors: &mut ErrorTally,
 ) -> anyhow::Result<Vec<TcpStream>> {
     let mut connecting = JoinSet::new();
@@ -73,7 +77,7 @@ pub async fn connect_all(
     let mut first_error = None;
     loop {
         while to_start > 0 && connecting.len() < CONNECTS_AT_ONCE {
-            connecting.spawn(connect(target, nodelay));
+            connecting.spawn(connect(target, options));
             to_start -= 1;
         }
         let Some(connected) = connecting.join_next().await else {
@@ -93,10 +97,18 @@ pub async fn connect_all(
     }
 }
 
+/// How each connection is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// `TCP_NODELAY` (Nagle off).
+    pub nodelay: bool,
+    pub congestion: Option<Congestion>,
+}
+
 /// One asynchronous connect, with the same errors as [`net::connect`]. Not `net::connect`
 /// itself: that one times the handshake on a blocking thread, which `bench` does not report,
 /// and a thread per connection made opening 1000 of them take a second.
-async fn connect(addr: SocketAddr, nodelay: bool) -> Result<TcpStream, NetError> {
+async fn connect(addr: SocketAddr, options: Options) -> Result<TcpStream, NetError> {
     let fail = |cause| NetError::Connect { addr, cause };
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
         Ok(connected) => connected.map_err(fail)?,
@@ -107,13 +119,19 @@ async fn connect(addr: SocketAddr, nodelay: bool) -> Result<TcpStream, NetError>
             });
         }
     };
-    stream.set_nodelay(nodelay).map_err(fail)?;
+    stream.set_nodelay(options.nodelay).map_err(fail)?;
+    if let Some(algorithm) = options.congestion {
+        // The algorithm was checked against the kernel's list already: this is a refusal.
+        congestion::set(stream.as_fd(), algorithm).map_err(|why| fail(io::Error::other(why)))?;
+    }
     Ok(stream)
 }
 
 /// One connection: its socket and its traffic.
 pub struct Connection {
     stream: TcpStream,
+    /// Reads the echoes, with the kernel's arrival times where it gives them.
+    reader: StampedReader,
     /// Reused for every read.
     read_buf: Box<[u8]>,
     load: Load,
@@ -122,13 +140,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection on `stream` that will keep `pipeline` messages from `payloads` in flight.
-    pub fn new(stream: TcpStream, payloads: Arc<Payloads>, pipeline: usize) -> Self {
+    /// A connection on `stream` that will keep `pipeline` messages from `payloads` in flight,
+    /// its echoes timed by `clock`.
+    pub fn new(stream: TcpStream, payloads: Arc<Payloads>, pipeline: usize, clock: Clock) -> Self {
         let read_size = payloads
             .size
             .saturating_mul(pipeline)
             .clamp(READ_BUF_MIN, READ_BUF_MAX);
         Self {
+            reader: StampedReader::new(stream.as_fd(), clock),
             stream,
             read_buf: vec![0; read_size].into_boxed_slice(),
             load: Load::new(payloads, pipeline),
@@ -158,13 +178,25 @@ impl Connection {
 
     /// Adds what this connection measured to the run's figures, and what went wrong to its
     /// errors.
-    pub fn tally(&self, stats: &mut RttStats, errors: &mut ErrorTally) {
+    pub fn tally(&self, stats: &mut RttStats, clocks: &mut ClockCount, errors: &mut ErrorTally) {
         stats.merge(&self.load.stats);
+        clocks.merge(&self.load.clocks);
         errors.add("echo differs from what was sent", self.load.mismatches);
         errors.add("bytes arrived that were never sent", self.load.unsolicited);
         if let Some(reason) = &self.ended {
             errors.add(reason, 1);
         }
+    }
+
+    /// The clock this connection's echoes are timed by, where the kernel gives it.
+    pub fn clock(&self) -> Clock {
+        self.reader.clock()
+    }
+
+    /// What the kernel knows about this connection's socket now, for `--json`.
+    pub fn tcp_info(&self) -> Option<TcpInfoReport> {
+        let info = sockinfo::tcp_info(self.stream.as_fd()).ok()?;
+        Some(TcpInfoReport::from(&info))
     }
 
     /// Exchanges messages until `budget` of them are complete (`None`: no limit) or `stop`
@@ -188,18 +220,18 @@ impl Connection {
     /// The loop of the module docs: write while the window has room, read whatever comes back,
     /// whichever the socket allows first.
     async fn exchange(&mut self, budget: u64) -> Result<(), CloseReason> {
-        let (mut reader, mut writer) = self.stream.split();
+        let stream = &self.stream;
+        let reader = &mut self.reader;
         let load = &mut self.load;
         let buf = &mut self.read_buf[..];
         let payloads = load.payloads.clone();
         while load.completed < budget {
             load.fill_window(budget);
             let unwritten = payloads.stream(load.written, load.started);
-            // Ask for no more than is still to come back. A read that fills its buffer
-            // leaves tokio's readiness set, so the read right after the next write is a real
+            // Ask for no more than is still to come back. A read leaves tokio's readiness set
+            // until one would block, so the read right after the next write is a real
             // `recv()`, which on loopback often finds the echo already there (the server ran
-            // as soon as we sent), instead of a round through epoll. A short read would clear
-            // the readiness, as it does for a generator reading into a large buffer.
+            // as soon as we sent), instead of a round through epoll.
             let want = match load.awaited() {
                 0 => buf.len(),
                 bytes => bytes.min(buf.len()),
@@ -207,19 +239,31 @@ impl Connection {
             // Writing first takes the send time right before the write, when both are ready.
             tokio::select! {
                 biased;
-                written = writer.write(unwritten), if !unwritten.is_empty() => match written {
+                written = write_some(stream, unwritten), if !unwritten.is_empty() => match written {
                     Ok(0) => return Err(CloseReason::from_io(&io::ErrorKind::WriteZero.into())),
                     Ok(n) => load.written += n as u64,
                     Err(err) => return Err(CloseReason::from_io(&err)),
                 },
-                read = reader.read(&mut buf[..want]) => match read {
-                    Ok(0) => return Err(CloseReason::PeerClosed),
-                    Ok(n) => load.received(&buf[..n], Instant::now()),
+                read = reader.read(stream, &mut buf[..want]) => match read {
+                    Ok((0, _)) => return Err(CloseReason::PeerClosed),
+                    Ok((n, arrival)) => load.received(&buf[..n], arrival),
                     Err(err) => return Err(CloseReason::from_io(&err)),
                 },
             }
         }
         Ok(())
+    }
+}
+
+/// Writes what the socket takes of `bytes` now, waiting until it takes some. Cancel-safe:
+/// either bytes were written (and counted) or none were.
+async fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            written => return written,
+        }
     }
 }
 
@@ -241,6 +285,8 @@ struct Load {
     /// False during the warm-up: echoes are checked but not measured.
     measuring: bool,
     stats: RttStats,
+    /// How many measured echoes each clock timed.
+    clocks: ClockCount,
     mismatches: u64,
     unsolicited: u64,
     /// RTTs since the last progress line, when one is shown.
@@ -260,6 +306,7 @@ impl Load {
             completed: 0,
             measuring: false,
             stats: RttStats::new(),
+            clocks: ClockCount::default(),
             mismatches: 0,
             unsolicited: 0,
             live: None,
@@ -288,10 +335,11 @@ impl Load {
         usize::try_from(started.saturating_sub(self.read)).unwrap_or(usize::MAX)
     }
 
-    /// Consumes bytes read at `at`: RTTs for echoes completed equal, errors for the others.
-    fn received(&mut self, data: &[u8], at: Instant) {
+    /// Consumes bytes that arrived as `arrival` says: RTTs for echoes completed equal, errors
+    /// for the others.
+    fn received(&mut self, data: &[u8], arrival: Arrival) {
         self.read += data.len() as u64;
-        self.tracker.received(data, at, &mut self.updates);
+        self.tracker.received(data, arrival.at(), &mut self.updates);
         let mut live = self.live.as_deref().map(|live| net::lock(live));
         for update in self.updates.drain(..) {
             match update {
@@ -299,6 +347,7 @@ impl Load {
                     self.completed += 1;
                     if self.measuring {
                         self.stats.record(rtt);
+                        self.clocks.record(arrival.clock(), 1);
                         if let Some(live) = &mut live {
                             progress::record(live, rtt);
                         }
@@ -381,6 +430,11 @@ fn payload(index: usize, size: usize) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Bytes read at `user`, without a kernel timestamp.
+    fn user_only(user: Instant) -> Arrival {
+        Arrival { user, kernel: None }
+    }
+
     fn load(size: usize, pipeline: usize) -> Load {
         let mut load = Load::new(Arc::new(Payloads::new(size, pipeline)), pipeline);
         load.measuring = true;
@@ -437,10 +491,10 @@ mod tests {
         load.fill_window(u64::MAX);
         let sent = load.payloads.stream(0, 2).to_vec();
         let at = Instant::now() + Duration::from_micros(50);
-        load.received(&sent[..5], at);
+        load.received(&sent[..5], user_only(at));
         assert_eq!((load.completed, load.stats.count()), (0, 0));
         assert_eq!(load.awaited(), 11);
-        load.received(&sent[5..], at);
+        load.received(&sent[5..], user_only(at));
         assert_eq!((load.completed, load.stats.count()), (2, 2));
         assert_eq!(load.awaited(), 0);
         assert!(load.stats.summary().unwrap().min >= 50.0);
@@ -450,16 +504,37 @@ mod tests {
     }
 
     #[test]
+    fn echoes_end_at_the_kernel_arrival_when_there_is_one_and_each_clock_is_counted() {
+        let mut load = load(8, 1);
+        load.fill_window(u64::MAX);
+        let sent = load.payloads.message(0);
+        let kernel = Instant::now() + Duration::from_micros(20);
+        let user = kernel + Duration::from_micros(30);
+        load.received(
+            &sent,
+            Arrival {
+                user,
+                kernel: Some(kernel),
+            },
+        );
+        let rtt = load.stats.summary().unwrap().max;
+        assert!((20.0..50.0).contains(&rtt), "{rtt}");
+        load.fill_window(u64::MAX);
+        load.received(&load.payloads.message(1), user_only(user));
+        assert_eq!((load.clocks.kernel, load.clocks.user), (1, 1));
+    }
+
+    #[test]
     fn corrupted_echoes_and_extra_bytes_are_errors_not_rtts() {
         let mut load = load(8, 1);
         load.fill_window(u64::MAX);
         let upper = load.payloads.message(0).to_ascii_uppercase();
-        load.received(&upper, Instant::now());
+        load.received(&upper, user_only(Instant::now()));
         assert_eq!(
             (load.completed, load.mismatches, load.stats.count()),
             (1, 1, 0)
         );
-        load.received(b"extra", Instant::now());
+        load.received(b"extra", user_only(Instant::now()));
         assert_eq!(load.unsolicited, 1);
     }
 
@@ -468,7 +543,7 @@ mod tests {
         let mut load = load(8, 1);
         load.measuring = false;
         load.fill_window(1);
-        load.received(&load.payloads.message(0), Instant::now());
+        load.received(&load.payloads.message(0), user_only(Instant::now()));
         assert_eq!((load.completed, load.stats.count()), (1, 0));
     }
 }

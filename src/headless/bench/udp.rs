@@ -8,13 +8,15 @@
 //! or late reply is counted but never taken for an RTT.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
+use crate::net::stamp::StampedReader;
 use crate::net::{self, udp::MAX_DATAGRAM};
-use crate::stats::{ProbeReply, ProbeWindow, RttStats};
+use crate::stats::{Clock, ClockCount, ProbeReply, ProbeWindow, RttStats};
 
 /// How long a datagram may go unanswered before it counts as lost.
 pub const LOSS_AFTER: Duration = Duration::from_secs(1);
@@ -22,8 +24,9 @@ pub const LOSS_AFTER: Duration = Duration::from_secs(1);
 /// What one socket measured.
 #[derive(Debug, Default)]
 pub struct UdpLoad {
-    /// RTTs of the datagrams that came back equal.
+    /// RTTs of the datagrams that came back equal, and the clock that timed each.
     pub stats: RttStats,
+    pub clocks: ClockCount,
     /// Datagrams unanswered after [`LOSS_AFTER`], or that could not be sent: errors.
     pub lost: u64,
     /// Datagrams answered with other bytes: errors.
@@ -47,9 +50,10 @@ pub async fn open_all(target: SocketAddr, connections: usize) -> anyhow::Result<
 }
 
 /// Runs one socket's load until `until`, `stop`, or (for a warm-up) `replies` datagrams
-/// came back.
+/// came back; replies are timed by `clock` where the kernel gives it.
 pub async fn run(
     socket: &UdpSocket,
+    clock: Clock,
     size: usize,
     pipeline: usize,
     until: Instant,
@@ -59,6 +63,7 @@ pub async fn run(
     let mut load = UdpLoad::default();
     let mut window = ProbeWindow::new(fastrand::u32(..), net::probe_payload(size), LOSS_AFTER);
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    let mut reader = StampedReader::new(socket.as_fd(), clock);
     let deadline = tokio::time::Instant::from_std(until);
     // After a failed send (the kernel refusing every datagram, say), wait a little before the
     // next one instead of spinning through failures until the deadline.
@@ -86,12 +91,14 @@ pub async fn run(
             _ = tokio::time::sleep_until(retry_at.unwrap_or(deadline)), if retry_at.is_some() => {
                 retry_at = None;
             }
-            received = socket.recv(&mut buf) => {
-                let at = Instant::now();
+            received = reader.read(socket, &mut buf) => {
                 // An error is an ICMP reply to an earlier datagram: that one expires anyway.
-                let Ok(n) = received else { continue };
-                match window.reply(&buf[..n], at) {
-                    ProbeReply::Echoed(rtt) => load.stats.record(rtt),
+                let Ok((n, arrival)) = received else { continue };
+                match window.reply(&buf[..n], arrival.at()) {
+                    ProbeReply::Echoed(rtt) => {
+                        load.stats.record(rtt);
+                        load.clocks.record(arrival.clock(), 1);
+                    }
                     ProbeReply::Mismatch => load.mismatched += 1,
                     ProbeReply::Duplicate => load.duplicates += 1,
                     ProbeReply::Late => load.late += 1,

@@ -264,7 +264,7 @@ impl Measured {
             jitter_us: self.stats.jitter_us(),
             duplicates,
             late,
-            clock: self.clocks.clock().name(),
+            clock: self.clocks.clock(pinger.clock()).name(),
             user_clock_echoes: self.clocks.user,
             user_clock_p50_us: self.user.summary().map(|s| s.p50),
             tcp_info: pinger

@@ -75,6 +75,14 @@ impl Pinger {
         }
     }
 
+    /// The clock the socket's reads are timed by, where the kernel gives it.
+    pub fn clock(&self) -> Clock {
+        match self {
+            Pinger::Tcp(tcp) => tcp.reader.clock(),
+            Pinger::Udp(udp) => udp.reader.clock(),
+        }
+    }
+
     /// Probe `seq`, the next one (probes are numbered from 0, one call each); `None` when
     /// `shutdown` was cancelled meanwhile.
     pub fn probe(&mut self, seq: u64, shutdown: &CancellationToken) -> Option<Probe> {
