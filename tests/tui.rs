@@ -8,6 +8,7 @@ use chrono::{DateTime, Local, TimeZone};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use echotui::app::model::{ClientPane, ServerPane};
 use echotui::app::{App, Msg, update};
+use echotui::net::ServerControl;
 use echotui::net::census::{CensusSnapshot, ConnSnapshot, SourceSnapshot};
 use echotui::net::serve::Protocols;
 use echotui::net::udp::DropReason;
@@ -33,7 +34,11 @@ fn at(ms: i64) -> DateTime<Local> {
 fn both() -> App {
     App::new(
         Some(ClientPane::new(addr(SERVER), Transport::Tcp, false)),
-        Some(ServerPane::new(addr(SERVER), Protocols::Both, 1024)),
+        Some(ServerPane::new(
+            addr(SERVER),
+            Protocols::Both,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     )
 }
@@ -258,7 +263,11 @@ fn too_small_terminal_says_so() {
 fn server_only_80x24() {
     let mut app = App::new(
         None,
-        Some(ServerPane::new(addr("0.0.0.0:12345"), Protocols::Tcp, 1024)),
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     );
     for conn in 1..=4u64 {
@@ -525,7 +534,11 @@ fn impaired_link_80x24_and_its_help() {
 fn roster_with_many_clients_120x40() {
     let mut app = App::new(
         None,
-        Some(ServerPane::new(addr("0.0.0.0:12345"), Protocols::Tcp, 1024)),
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     );
     for conn in 1..=40u64 {

@@ -12,16 +12,20 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod connection;
 mod control;
+mod plan;
+mod threads;
 
 pub(super) use control::next_reading;
-pub use control::{Reading, ServerCommand, ServerControl};
+pub use control::{Behaviour, ServerCommand, ServerControl, ServerModel};
+pub use plan::{CHUNK_GAP, Misbehaviour};
 
-use super::event::{ConnId, EventSink, NetEvent, Refused, ServerEventKind};
+use super::event::{CloseReason, ConnId, EventSink, NetEvent, Refused, ServerEventKind};
 use super::throttle::Throttle;
 use connection::Connection;
 
@@ -87,8 +91,31 @@ impl Default for ServerSettings {
     }
 }
 
+/// What ends a connection from the server's side: `generation` is cancelled when the server
+/// shuts down or restarts with another model, and the close then says which.
+#[derive(Debug, Clone)]
+pub(super) struct Stop {
+    generation: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+impl Stop {
+    /// Why the server ended the connection.
+    pub(super) fn reason(&self) -> CloseReason {
+        if self.shutdown.is_cancelled() {
+            CloseReason::Shutdown
+        } else {
+            CloseReason::Restarting
+        }
+    }
+}
+
 /// Serves echo on `listener` until `shutdown` is cancelled; returns once every connection
-/// task has finished, so no task outlives the call and the port is free again.
+/// (task or thread) has finished, so none outlives the call and the port is free again.
+///
+/// The model in force ([`ServerModel`]) says how connections are served; when it changes,
+/// every connection is closed (`server restarting`) and serving starts over, on the same
+/// listener, with the new one.
 pub async fn run(
     listener: TcpListener,
     settings: ServerSettings,
@@ -96,65 +123,156 @@ pub async fn run(
     events: EventSink,
     shutdown: CancellationToken,
 ) {
-    let tasks = TaskTracker::new();
-    let mut backoff = AcceptBackoff::default();
+    let mut changes = control.watch();
     let mut turned_away = TurnedAway::default();
-    loop {
-        let flood_told = turned_away.deadline().map(tokio::time::Instant::from_std);
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep_until(flood_told.unwrap_or_else(tokio::time::Instant::now)),
-                if flood_told.is_some() => {
-                tell_flood(&mut turned_away, &events);
-                continue;
-            }
-            accepted = listener.accept() => accepted,
+    while !shutdown.is_cancelled() {
+        let model = changes.borrow_and_update().model;
+        let stop = Stop {
+            generation: shutdown.child_token(),
+            shutdown: shutdown.clone(),
         };
-        let (stream, peer) = match accepted {
-            Ok(pair) => {
-                backoff.reset();
-                pair
+        let server = Server {
+            listener: &listener,
+            settings,
+            control: &control,
+            events: &events,
+            stop: &stop,
+            tasks: TaskTracker::new(),
+            sockets: threads::Sockets::default(),
+        };
+        server
+            .accept_until_model_changes(model, &mut changes, &mut turned_away)
+            .await;
+        stop.generation.cancel();
+        server.sockets.shut_all();
+        server.tasks.close();
+        server.tasks.wait().await;
+    }
+}
+
+/// One generation of the server: a model serving until it changes or the server stops.
+struct Server<'a> {
+    listener: &'a TcpListener,
+    settings: ServerSettings,
+    control: &'a ServerControl,
+    events: &'a EventSink,
+    stop: &'a Stop,
+    /// Every connection of this generation (threads are tracked by their completion).
+    tasks: TaskTracker,
+    sockets: threads::Sockets,
+}
+
+impl Server<'_> {
+    async fn accept_until_model_changes(
+        &self,
+        model: ServerModel,
+        changes: &mut watch::Receiver<Behaviour>,
+        turned_away: &mut TurnedAway,
+    ) {
+        let mut backoff = AcceptBackoff::default();
+        let model_changed = |changes: &mut watch::Receiver<Behaviour>| {
+            let changes = changes.clone();
+            async move {
+                let mut changes = changes;
+                let _ = changes.wait_for(|b| b.model != model).await;
             }
-            Err(err) => {
-                // EMFILE, ENFILE, ECONNABORTED…: never fatal. Log, wait a little (so a full
-                // file table does not turn this loop into a spin), and accept again.
-                events.emit(NetEvent::AcceptFailed {
-                    at: Local::now(),
-                    reason: super::describe(&err),
-                });
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff.next()) => continue,
+        };
+        loop {
+            let flood_told = turned_away.deadline().map(tokio::time::Instant::from_std);
+            let accepted = tokio::select! {
+                _ = self.stop.generation.cancelled() => return,
+                () = model_changed(changes) => return,
+                _ = tokio::time::sleep_until(flood_told.unwrap_or_else(tokio::time::Instant::now)),
+                    if flood_told.is_some() => {
+                    tell_flood(turned_away, self.events);
+                    continue;
                 }
-            }
-        };
-        let conn = control.next_conn_id();
-        let report = |kind| events.server(conn, peer, kind);
-        match control.census().admit(conn, peer, &settings.limits) {
-            Ok(admission) => {
-                report(ServerEventKind::Connected);
-                let connection = Connection {
-                    conn,
-                    peer,
-                    settings,
-                    control: control.clone(),
-                    events: events.clone(),
-                };
-                tasks.spawn(connection.serve(stream, admission, shutdown.clone()));
-            }
-            // Accepted then closed at once (dropping `stream`): the peer sees a clean close
-            // instead of a SYN queue that never answers. A flood of them is told once a
-            // second, so the log grows with time, not with the attacker's rate.
-            Err(limit) => {
-                if turned_away.occurred(&peer.ip(), (conn, peer, limit), Instant::now()) {
-                    report(ServerEventKind::Rejected { limit, count: 1 });
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => {
+                    backoff.reset();
+                    pair
+                }
+                Err(err) => {
+                    // EMFILE, ENFILE, ECONNABORTED…: never fatal. Log, wait a little (so a
+                    // full file table does not turn this loop into a spin), and accept again.
+                    self.events.emit(NetEvent::AcceptFailed {
+                        at: Local::now(),
+                        reason: super::describe(&err),
+                    });
+                    tokio::select! {
+                        _ = self.stop.generation.cancelled() => return,
+                        _ = tokio::time::sleep(backoff.next()) => continue,
+                    }
+                }
+            };
+            let conn = self.control.next_conn_id();
+            let report = |kind| self.events.server(conn, peer, kind);
+            let admission = match self
+                .control
+                .census()
+                .admit(conn, peer, &self.settings.limits)
+            {
+                Ok(admission) => admission,
+                // Accepted then closed at once (dropping `stream`): the peer sees a clean
+                // close instead of a SYN queue that never answers. A flood of them is told
+                // once a second, so the log grows with time, not with the attacker's rate.
+                Err(limit) => {
+                    if turned_away.occurred(&peer.ip(), (conn, peer, limit), Instant::now()) {
+                        report(ServerEventKind::Rejected { limit, count: 1 });
+                    }
+                    continue;
+                }
+            };
+            report(ServerEventKind::Connected);
+            let connection = Connection {
+                conn,
+                peer,
+                settings: self.settings,
+                control: self.control.clone(),
+                events: self.events.clone(),
+            };
+            let stop = self.stop.clone();
+            match model {
+                ServerModel::Async => {
+                    self.tasks.spawn(connection.serve(stream, admission, stop));
+                }
+                // The tutorial's server: this one connection, to the end, before any other.
+                ServerModel::Iterative => {
+                    tokio::select! {
+                        () = connection.serve(stream, admission, stop) => {}
+                        () = model_changed(changes) => return,
+                    }
+                }
+                ServerModel::Threads => {
+                    let runtime = tokio::runtime::Handle::current();
+                    match threads::spawn(
+                        connection,
+                        stream,
+                        admission,
+                        stop,
+                        &self.sockets,
+                        runtime,
+                    ) {
+                        Ok(finished) => {
+                            self.tasks.spawn(async move {
+                                let _ = finished.await;
+                            });
+                        }
+                        Err(err) => report(ServerEventKind::Closed {
+                            reason: CloseReason::Error(format!(
+                                "no thread for it: {}",
+                                super::describe(&err)
+                            )),
+                            bytes_in: 0,
+                            bytes_out: 0,
+                        }),
+                    }
                 }
             }
         }
     }
-    drop(listener);
-    tasks.close();
-    tasks.wait().await;
 }
 
 /// Connections turned away, by source IP, with the latest one's number, address and limit.
