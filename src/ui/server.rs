@@ -14,7 +14,7 @@ use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
 use crate::net::ConnId;
 use crate::net::event::{echoed_words, times};
 use crate::net::framing::Framing;
-use crate::net::server::Behaviour;
+use crate::net::server::{Behaviour, ServerModel};
 use crate::units;
 
 /// Below this inner width the roster is one compact line per client, without columns.
@@ -69,12 +69,14 @@ pub(super) fn draw(
 }
 
 /// The server's settings in short words, the ones a lesson changes first: `async · read 1024
-/// · PAUSED · frame line · chunks 5 B · think 200ms`.
-pub(super) fn behaviour_words(behaviour: &Behaviour) -> Vec<String> {
-    let mut words = vec![
-        behaviour.model.to_string(),
-        format!("read {}", behaviour.read_size),
-    ];
+/// · PAUSED · frame line · chunks 5 B · think 200ms`. The model is left out when it is the
+/// default and `terse` (the status bar, where room is short).
+pub(super) fn behaviour_words(behaviour: &Behaviour, terse: bool) -> Vec<String> {
+    let mut words = Vec::new();
+    if !terse || behaviour.model != ServerModel::default() {
+        words.push(behaviour.model.to_string());
+    }
+    words.push(format!("read {}", behaviour.read_size));
     if behaviour.paused {
         words.push("PAUSED".to_owned());
     }
@@ -104,7 +106,7 @@ pub(super) fn behaviour_words(behaviour: &Behaviour) -> Vec<String> {
 fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
     let census = &server.census;
     let (reads_per_s, bytes_per_s) = server.rate;
-    let settings = behaviour_words(&server.behaviour).join(" · ");
+    let settings = behaviour_words(&server.behaviour, false).join(" · ");
     let mut text = format!(
         "── {} · {settings} · {} open (peak {}) · {reads_per_s:.0} reads/s · {}/s · {} accepted ",
         server.protocols,

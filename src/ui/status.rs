@@ -147,7 +147,7 @@ fn settings(app: &App) -> Vec<String> {
         (None, None) => {}
     }
     if let Some(server) = &app.server {
-        settings.extend(super::server::behaviour_words(&server.behaviour));
+        settings.extend(super::server::behaviour_words(&server.behaviour, true));
     }
     settings
 }
