@@ -521,6 +521,10 @@ fn impaired_link_80x24_and_its_help() {
     type_line(&mut app, 1100, "/loss 10%");
     insta::assert_snapshot!(render(&app, 80, 24));
     key(&mut app, KeyCode::F(1));
+    // The netem line is at the end of the help: scroll down to it.
+    for _ in 0..5 {
+        key(&mut app, KeyCode::PageDown);
+    }
     let help = render(&app, 120, 40);
     assert!(
         help.contains("tc qdisc add dev eth0 root netem delay 50ms loss 10%"),
