@@ -127,9 +127,12 @@ fn server(app: &mut App, command: ServerCommand) -> Vec<Effect> {
     server.behaviour.apply(command.clone());
     let mut notice = describe_server_change(&command);
     let mut effects = vec![Effect::Server(command.clone())];
-    if let (ServerCommand::SetModel(_), Some(client)) = (&command, &app.client) {
+    if let (ServerCommand::SetModel(_), Some(client)) = (&command, &mut app.client) {
         match client.transport {
-            Transport::Tcp => effects.push(Effect::Client(ClientCommand::Reconnect)),
+            Transport::Tcp => {
+                client.reconnecting = true;
+                effects.push(Effect::Client(ClientCommand::Reconnect));
+            }
             Transport::Udp => {
                 notice += "; the client speaks UDP, which has no connections \
                 to serve one way or another: /tcp to see the model at work"
