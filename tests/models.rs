@@ -348,3 +348,38 @@ fn bench_refuses_server_settings_for_a_target() {
         "{stderr}"
     );
 }
+
+/// Nagle's algorithm meets the peer's delayed ACK: a message written in two pieces to a
+/// server that answers only whole lines waits for the ACK of the first piece, which the
+/// server's kernel delays (40 ms on Linux) because it has nothing to send back yet. Only a
+/// lower bound is checked: a slow machine makes the wait longer, never shorter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nagle_holds_the_second_piece_for_the_delayed_ack() {
+    let mut behaviour = behaving(ServerModel::Async);
+    behaviour.framing = Framing::Line;
+    let (server, _control, shutdown) = server(behaviour).await;
+    let addr = server.addr;
+    let slowest = blocking(move || {
+        let mut client = connect(addr);
+        client.set_nodelay(false).expect("Nagle on");
+        (0..6)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                client.write_all(b"Hello").expect("the first piece");
+                client.write_all(b", World!\n").expect("the second piece");
+                let mut echo = [0u8; 14];
+                client.read_exact(&mut echo).expect("the line");
+                assert_eq!(&echo, b"Hello, World!\n");
+                started.elapsed()
+            })
+            .max()
+            .expect("six round trips")
+    })
+    .await;
+    assert!(
+        slowest >= Duration::from_millis(30),
+        "no round trip waited for a delayed ACK: the slowest took {slowest:?}"
+    );
+    shutdown.cancel();
+    server.stopped().await;
+}
