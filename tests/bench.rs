@@ -52,6 +52,11 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
         "rtt_us",
         "jitter_us",
         "errors",
+        "model",
+        "read_size",
+        "served",
+        "server_threads",
+        "rss_kib",
         "clock",
         "user_clock_echoes",
     ];

@@ -427,6 +427,7 @@ impl Client {
         self.command(ClientCommand::Send(vec![Message {
             id,
             bytes: bytes.into(),
+            pieces: None,
         }]));
     }
 
@@ -843,6 +844,7 @@ async fn nagle_on_coalesces_back_to_back_small_writes() {
         .map(|id| Message {
             id,
             bytes: b"x".as_slice().into(),
+            pieces: None,
         })
         .collect();
     client.command(ClientCommand::Send(one_byte));

@@ -30,27 +30,166 @@ use tokio_util::sync::CancellationToken;
 use self::progress::{PROGRESS_EVERY, Progress};
 use self::report::{ErrorTally, Measured};
 use self::tcp::{Connection, Options, Payloads};
-use crate::cli::{BenchArgs, ClientOpts};
-use crate::net::{self, Transport};
+use std::net::SocketAddr;
+
+use crate::cli::{BenchArgs, ClientOpts, ServerOpts};
+use crate::net::{self, ServerModel, Transport};
 use crate::stats::{Clock, ClockCount, RttStats};
 use crate::units;
 
-pub use self::report::BenchReport;
+pub use self::report::{BenchReport, RunResult};
 
-/// Runs the bench; exit 0 if echoes were measured and nothing went wrong, 1 otherwise.
+/// One run of a comparison: every combination of the lists given is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSpec {
+    /// The embedded server's model and read size; `None` against a target.
+    pub model: Option<ServerModel>,
+    pub read_size: Option<usize>,
+    pub connections: usize,
+    pub size: usize,
+    pub pipeline: usize,
+}
+
+/// Every run asked for, in the order the lists give them (models outermost).
+fn specs(args: &BenchArgs, server: &ServerOpts) -> anyhow::Result<Vec<RunSpec>> {
+    let embedded = args.target.is_none();
+    let server_lists: Vec<(Option<ServerModel>, Option<usize>)> = if embedded {
+        let mut pairs = Vec::new();
+        for &model in &server.model {
+            for &read_size in &server.read_size {
+                pairs.push((Some(model), Some(read_size)));
+            }
+        }
+        pairs
+    } else {
+        let default = ServerOpts::default_lists();
+        if (server.model.as_slice(), server.read_size.as_slice())
+            != (default.0.as_slice(), default.1.as_slice())
+        {
+            anyhow::bail!(
+                "--model and --read-size set the embedded server: a target serves as it does"
+            );
+        }
+        vec![(None, None)]
+    };
+    let mut specs = Vec::new();
+    for (model, read_size) in server_lists {
+        for &connections in &args.connections {
+            for &size in &args.size {
+                for &pipeline in &args.pipeline {
+                    specs.push(RunSpec {
+                        model,
+                        read_size,
+                        connections,
+                        size,
+                        pipeline,
+                    });
+                }
+            }
+        }
+    }
+    if specs.len() > MAX_RUNS {
+        anyhow::bail!(
+            "{} runs asked for: at most {MAX_RUNS} in one comparison",
+            specs.len()
+        );
+    }
+    Ok(specs)
+}
+
+/// Most runs one comparison may ask for: each is a `--duration` of load.
+const MAX_RUNS: usize = 64;
+
+/// Runs the bench (every combination of the lists, each against a fresh embedded server
+/// when there is no target); exit 0 if every run measured echoes and nothing went wrong.
 pub async fn run(
     args: &BenchArgs,
+    server: &ServerOpts,
     client_opts: &ClientOpts,
     transport: Transport,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    match transport {
-        Transport::Tcp => run_tcp(args, client_opts, shutdown).await,
-        Transport::Udp => {
-            super::refuse_congestion_over_udp("bench", client_opts)?;
-            run_udp(args, client_opts.clock, shutdown).await
+    if transport == Transport::Udp {
+        super::refuse_congestion_over_udp("bench", client_opts)?;
+    }
+    let specs = specs(args, server)?;
+    let mut results = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        // This run's server and sockets stop with it, before the next run starts.
+        let run_stop = shutdown.child_token();
+        let target = match &args.target {
+            Some(target) => Target::Remote(net::resolve(target).await?),
+            None => {
+                let behaviour = server.behaviour(
+                    spec.model.unwrap_or_default(),
+                    spec.read_size.unwrap_or(net::DEFAULT_READ_SIZE),
+                );
+                let embedded = super::embedded_server(
+                    &run_stop,
+                    spec.connections,
+                    transport,
+                    behaviour,
+                    server.backlog,
+                )
+                .await?;
+                Target::Embedded(embedded)
+            }
+        };
+        let result = match transport {
+            Transport::Tcp => run_tcp(args, &spec, &target, client_opts, &shutdown).await?,
+            Transport::Udp => run_udp(args, &spec, &target, client_opts.clock, &shutdown).await?,
+        };
+        run_stop.cancel();
+        results.push(result);
+    }
+    report::report(args.json, &results)
+}
+
+/// Who a run loads: a server somewhere, or one started for this run.
+enum Target {
+    Remote(SocketAddr),
+    Embedded(super::Embedded),
+}
+
+impl Target {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Target::Remote(addr) => *addr,
+            Target::Embedded(embedded) => embedded.addr,
         }
     }
+
+    /// The run's result with what only the end of it can tell: the server's threads and
+    /// our memory.
+    fn result(&self, spec: &RunSpec, transport: Transport, measured: Measured) -> RunResult {
+        RunResult {
+            spec: *spec,
+            target: self.addr(),
+            transport,
+            stats: measured.stats,
+            elapsed: measured.elapsed,
+            errors: measured.errors,
+            served: measured.served,
+            clocks: measured.clocks,
+            in_force: measured.in_force,
+            tcp_info: measured.tcp_info,
+            server_threads: match self {
+                Target::Remote(_) => None,
+                Target::Embedded(embedded) => Some(embedded.control.snapshot().threads),
+            },
+            rss_kib: rss_kib(),
+        }
+    }
+}
+
+/// echotui's resident memory in KiB, as Linux reports it (`None` elsewhere).
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Waits until the kernel timestamps arrivals (see [`net::stamp::wait_until_stamping`]),
@@ -62,32 +201,31 @@ async fn wait_until_stamping(clock: Clock) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `bench` over TCP: connections (see [`tcp`]).
+/// One run over TCP: connections (see [`tcp`]).
 async fn run_tcp(
     args: &BenchArgs,
+    spec: &RunSpec,
+    target: &Target,
     client_opts: &ClientOpts,
-    shutdown: CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    let target = match &args.target {
-        Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, args.connections, Transport::Tcp).await?,
-    };
+    shutdown: &CancellationToken,
+) -> anyhow::Result<RunResult> {
+    let addr = target.addr();
     let mut errors = ErrorTally::default();
     let options = Options {
         nodelay: !client_opts.nagle,
         congestion: client_opts.congestion,
     };
-    let streams = tcp::connect_all(target, args.connections, options, &mut errors).await?;
-    let payloads = Arc::new(Payloads::new(args.size, args.pipeline));
+    let streams = tcp::connect_all(addr, spec.connections, options, &mut errors).await?;
+    let payloads = Arc::new(Payloads::new(spec.size, spec.pipeline));
     let clock = client_opts.clock;
     let mut conns: Vec<Connection> = streams
         .into_iter()
-        .map(|stream| Connection::new(stream, payloads.clone(), args.pipeline, clock))
+        .map(|stream| Connection::new(stream, payloads.clone(), spec.pipeline, clock))
         .collect();
     wait_until_stamping(clock).await?;
 
     if args.warmup > 0 {
-        (conns, _) = run_phase(conns, Some(args.warmup), args.duration, &shutdown, None).await?;
+        (conns, _) = run_phase(conns, Some(args.warmup), args.duration, shutdown, None).await?;
     }
     for conn in &mut conns {
         conn.finish_warmup(args.warmup, args.duration);
@@ -99,22 +237,24 @@ async fn run_tcp(
         }
         progress
     });
-    let (conns, elapsed) = run_phase(conns, None, args.duration, &shutdown, progress).await?;
-    // Every connection is alike: the first one's socket stands for them all.
-    let tcp_info = Some(conns.first().and_then(Connection::tcp_info));
-    let in_force = conns.first().map_or(Clock::User, Connection::clock);
-    shutdown.cancel();
-
-    let mut measured = Measured {
-        stats: RttStats::new(),
-        clocks: ClockCount::default(),
-        in_force,
-        tcp_info,
-    };
+    let (conns, elapsed) = run_phase(conns, None, args.duration, shutdown, progress).await?;
+    let mut stats = RttStats::new();
+    let mut clocks = ClockCount::default();
     for conn in &conns {
-        conn.tally(&mut measured.stats, &mut measured.clocks, &mut errors);
+        conn.tally(&mut stats, &mut clocks, &mut errors);
     }
-    report::report(args, target, Transport::Tcp, &measured, elapsed, &errors)
+    let measured = Measured {
+        stats,
+        elapsed,
+        errors,
+        served: conns.iter().filter(|conn| conn.served()).count(),
+        clocks,
+        in_force: conns.first().map_or(Clock::User, Connection::clock),
+        // Every connection is alike: the first one's socket stands for them all.
+        tcp_info: Some(conns.first().and_then(Connection::tcp_info)),
+    };
+    // The connections are still open: the server's threads are still there to count.
+    Ok(target.result(spec, Transport::Tcp, measured))
 }
 
 /// Runs every connection still open until each has `budget` messages echoed (`None`: no
@@ -174,18 +314,16 @@ async fn run_phase(
     Ok((done, elapsed))
 }
 
-/// `bench --udp`: sockets instead of connections (see [`udp`]).
+/// One run over UDP: sockets instead of connections (see [`udp`]).
 async fn run_udp(
     args: &BenchArgs,
+    spec: &RunSpec,
+    target: &Target,
     clock: Clock,
-    shutdown: CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    super::check_udp_probe_size("bench", args.size)?;
-    let target = match &args.target {
-        Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, args.connections, Transport::Udp).await?,
-    };
-    let sockets = Arc::new(udp::open_all(target, args.connections).await?);
+    shutdown: &CancellationToken,
+) -> anyhow::Result<RunResult> {
+    super::check_udp_probe_size("bench", spec.size)?;
+    let sockets = Arc::new(udp::open_all(target.addr(), spec.connections).await?);
     let mut in_force = clock;
     for socket in sockets.iter() {
         in_force = net::stamp::ask(std::os::fd::AsFd::as_fd(socket), clock);
@@ -195,7 +333,7 @@ async fn run_udp(
         let mut tasks = JoinSet::new();
         for i in 0..sockets.len() {
             let (sockets, stop) = (sockets.clone(), shutdown.clone());
-            let (size, pipeline) = (args.size, args.pipeline);
+            let (size, pipeline) = (spec.size, spec.pipeline);
             tasks.spawn(async move {
                 udp::run(&sockets[i], clock, size, pipeline, until, replies, stop).await
             });
@@ -208,13 +346,8 @@ async fn run_udp(
     let started = Instant::now();
     let loads = phase(started + args.duration, None).await;
     let elapsed = started.elapsed().min(args.duration);
-    shutdown.cancel();
-    let mut measured = Measured {
-        stats: RttStats::new(),
-        clocks: ClockCount::default(),
-        in_force,
-        tcp_info: None,
-    };
+    let mut stats = RttStats::new();
+    let mut clocks = ClockCount::default();
     let mut errors = ErrorTally::default();
     let lost = format!(
         "lost (no reply within {})",
@@ -222,8 +355,8 @@ async fn run_udp(
     );
     let (mut late, mut duplicates) = (0, 0);
     for load in &loads {
-        measured.stats.merge(&load.stats);
-        measured.clocks.merge(&load.clocks);
+        stats.merge(&load.stats);
+        clocks.merge(&load.clocks);
         errors.add(&lost, load.lost);
         errors.add("echo differs from what was sent", load.mismatched);
         late += load.late;
@@ -236,5 +369,14 @@ async fn run_udp(
             units::count(duplicates, "duplicate reply", "duplicate replies")
         );
     }
-    report::report(args, target, Transport::Udp, &measured, elapsed, &errors)
+    let measured = Measured {
+        served: loads.iter().filter(|load| load.stats.count() > 0).count(),
+        stats,
+        elapsed,
+        errors,
+        clocks,
+        in_force,
+        tcp_info: None,
+    };
+    Ok(target.result(spec, Transport::Udp, measured))
 }

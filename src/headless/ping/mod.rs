@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::pinger::{Pinger, Probe, TcpPinger, UdpPinger, WAKE_EVERY};
 use self::report::write_summary;
-use crate::cli::{ClientOpts, PingArgs};
+use crate::cli::{ClientOpts, PingArgs, ServerOpts};
 use crate::net::{self, Transport, sockinfo::congestion};
 use crate::session_log::SessionLog;
 use crate::stats::{ClockCount, RttStats};
@@ -32,6 +32,7 @@ pub use self::report::PingReport;
 /// Runs the probes; exit 0 if every one was answered, 1 if any was lost.
 pub async fn run(
     args: &PingArgs,
+    server_opts: &ServerOpts,
     client_opts: &ClientOpts,
     transport: Transport,
     log: Option<SessionLog>,
@@ -43,7 +44,12 @@ pub async fn run(
     }
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, 1, transport).await?,
+        None => {
+            let behaviour = server_opts.single()?;
+            super::embedded_server(&shutdown, 1, transport, behaviour, server_opts.backlog)
+                .await?
+                .addr
+        }
     };
     // With impairments, probes go through the proxy; the report still names the target.
     let impairments = args.impair.impairments();
