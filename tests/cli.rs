@@ -534,15 +534,29 @@ fn try_echo(addr: &str, payload: &[u8]) -> io::Result<Vec<u8>> {
 fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
     let server = HeadlessServer::start(&["--json"]);
     assert_eq!(echo_once(&server.addr, b"Hello, World!"), b"Hello, World!");
-    let events: Vec<Value> = (0..3)
-        .map(|_| serde_json::from_str(&server.next_line()).unwrap())
-        .collect();
+    let mut events: Vec<Value> = Vec::new();
+    while events.last().is_none_or(|event| event["event"] != "closed") {
+        events.push(serde_json::from_str(&server.next_line()).unwrap());
+    }
     assert_eq!(events[0]["event"], "connected");
     assert_eq!(events[1]["event"], "read");
     assert_eq!(events[1]["bytes"], 13);
     assert_eq!(events[1]["data"], "Hello, World!");
-    assert_eq!(events[2]["event"], "closed");
-    assert_eq!(events[2]["reason"], "closed by peer");
+    let closed = events.last().unwrap();
+    assert_eq!(closed["reason"], "closed by peer");
+    // The close lesson in the server's words: the peer's FIN read (CLOSE_WAIT), ours sent.
+    let states: Vec<&str> = events[2..events.len() - 1]
+        .iter()
+        .map(|event| {
+            assert_eq!(event["event"], "tcp_state", "{event}");
+            event["state"].as_str().unwrap()
+        })
+        .collect();
+    if cfg!(target_os = "linux") {
+        assert_eq!(states.first(), Some(&"CLOSE_WAIT"), "{states:?}");
+        assert!(closed["rtt_us"].as_f64().unwrap() > 0.0, "{closed}");
+        assert_eq!(closed["retrans"], 0, "loopback loses nothing: {closed}");
+    }
     for event in &events {
         assert_eq!(event["conn"], 1);
         assert!(event["peer"].as_str().unwrap().starts_with("127.0.0.1:"));

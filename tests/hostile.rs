@@ -171,6 +171,7 @@ fn close_of(events: &[ServerEvent], conn: ConnId) -> Option<(CloseReason, u64, u
             reason,
             bytes_in,
             bytes_out,
+            ..
         } if e.conn == conn => Some((reason.clone(), *bytes_in, *bytes_out)),
         _ => None,
     })

@@ -129,7 +129,14 @@ async fn threads_and_async_serve_twenty_clients_at_once() {
 async fn a_new_model_restarts_the_server_on_the_same_port() {
     let (server, control, shutdown) = server(behaving(ServerModel::Async)).await;
     let addr = server.addr;
-    let mut before = blocking(move || connect(addr)).await;
+    // An echo first: a connection the kernel accepted but the old model had not yet taken
+    // would be served by the new one, and never closed by the restart.
+    let mut before = blocking(move || {
+        let mut before = connect(addr);
+        assert_eq!(round_trip(&mut before, b"before"), b"before");
+        before
+    })
+    .await;
     control.apply(ServerCommand::SetModel(ServerModel::Threads));
     let closed = blocking(move || before.read(&mut [0u8; 8])).await;
     assert!(

@@ -129,6 +129,7 @@ fn census_of(app: &App) -> CensusSnapshot {
             bytes_in: info.bytes_in,
             bytes_out: info.bytes_out,
             pending: info.pending,
+            tcp: info.tcp,
         })
         .collect();
     CensusSnapshot {
@@ -299,6 +300,7 @@ fn server_only_80x24() {
             reason: CloseReason::PeerClosed,
             bytes_in: 6,
             bytes_out: 6,
+            tcp: None,
         },
     );
     server(
@@ -310,6 +312,7 @@ fn server_only_80x24() {
             reason: CloseReason::Reset,
             bytes_in: 6,
             bytes_out: 6,
+            tcp: None,
         },
     );
     server(

@@ -331,14 +331,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         names: &["sort"],
-        usage: "/sort age|activity|bytes",
+        usage: "/sort age|activity|bytes|rtt",
         takes_args: true,
         help: "order the server's client roster",
         parse: |_, args| match args {
             "age" => Ok(Command::Sort(RosterSort::Age)),
             "activity" => Ok(Command::Sort(RosterSort::Activity)),
             "bytes" => Ok(Command::Sort(RosterSort::Bytes)),
-            _ => Err(format!("/sort age|activity|bytes: got '{args}'")),
+            "rtt" => Ok(Command::Sort(RosterSort::Rtt)),
+            _ => Err(format!("/sort age|activity|bytes|rtt: got '{args}'")),
         },
     },
     CommandSpec {

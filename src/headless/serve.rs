@@ -235,9 +235,19 @@ fn text_line(line: &Line) -> String {
                     reason,
                     bytes_in,
                     bytes_out,
+                    tcp,
                 } => {
-                    format!("{reason} (in {bytes_in} B, out {bytes_out} B)")
+                    let kernel = tcp.map_or(String::new(), |tcp| {
+                        let retrans = units::count(
+                            tcp.total_retrans.into(),
+                            "retransmission",
+                            "retransmissions",
+                        );
+                        format!(", rtt {}, {retrans}", units::duration(tcp.rtt))
+                    });
+                    format!("{reason} (in {bytes_in} B, out {bytes_out} B{kernel})")
                 }
+                ServerEventKind::TcpState(state) => format!("TCP state {state}"),
                 ServerEventKind::Rejected { limit, count } => {
                     format!("turned away{}: {limit}", net::event::times(*count))
                 }
@@ -317,10 +327,16 @@ fn json_line(line: &Line) -> serde_json::Value {
                     reason,
                     bytes_in,
                     bytes_out,
+                    tcp,
                 } => json!({
                     "event": if matches!(reason, CloseReason::Error(_)) { "error" } else { "closed" },
                     "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out,
+                    "rtt_us": tcp.map(|tcp| units::json_micros(tcp.rtt)),
+                    "retrans": tcp.map(|tcp| tcp.total_retrans),
                 }),
+                ServerEventKind::TcpState(state) => {
+                    json!({ "event": "tcp_state", "state": state.to_string() })
+                }
                 ServerEventKind::Rejected { limit, count } => {
                     json!({ "event": "limit", "reason": limit.to_string(), "count": count })
                 }

@@ -7,18 +7,22 @@
 //! missed events is corrected at the next snapshot instead of showing phantom connections.
 //!
 //! Costs: a connection's task updates its own counters with relaxed atomic additions (no lock
-//! on the echo path); a UDP datagram takes one uncontended lock; a snapshot is O(clients).
+//! on the echo path); a UDP datagram takes one uncontended lock; a snapshot is O(clients),
+//! with one `getsockopt(TCP_INFO)` per open connection for its kernel RTT and retransmissions
+//! (see [`ConnCounters::share_socket`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local};
 
 use super::event::ConnId;
 use super::server::{Limit, Limits};
+use super::sockinfo::{self, Sampled, TcpSummary, Unavailable};
 
 /// UDP sources remembered at once; beyond, the least recently heard from are forgotten (and
 /// counted), so a spray of spoofed addresses costs bounded memory.
@@ -61,6 +65,9 @@ pub struct ConnCounters {
     bytes_out: AtomicU64,
     /// Bytes waiting to be echoed while the peer does not read, plus one (0: none).
     pending: AtomicU64,
+    /// A duplicate of the connection's socket, so the census can ask the kernel about it;
+    /// given back before the socket closes ([`ConnCounters::release_socket`]).
+    socket: Mutex<Option<OwnedFd>>,
 }
 
 impl ConnCounters {
@@ -86,6 +93,34 @@ impl ConnCounters {
         (self.bytes_in.load(Relaxed), self.bytes_out.load(Relaxed))
     }
 
+    /// Lends the census a duplicate of the connection's socket, so the roster can show what
+    /// the kernel knows about it (its RTT, its retransmissions) without the connection's
+    /// task doing anything on its echo path. A duplicate, not the descriptor's number: a
+    /// number could name another file once the task has closed the socket.
+    pub fn share_socket(&self, socket: BorrowedFd<'_>) {
+        *super::lock(&self.socket) = socket.try_clone_to_owned().ok();
+    }
+
+    /// Gives the duplicate back. Call it right before closing the socket: a socket closes
+    /// (sends its FIN, or its RST) only when its last descriptor does, and ours must not
+    /// hold that back. Dropping the admission gives it back too.
+    pub fn release_socket(&self) {
+        super::lock(&self.socket).take();
+    }
+
+    /// Asks the kernel about the socket, while the census has it.
+    fn sample(&self) -> Sampled {
+        match &*super::lock(&self.socket) {
+            Some(socket) => sockinfo::sample(socket.as_fd()),
+            None => Err(Unavailable::NoSocket),
+        }
+    }
+
+    fn tcp(&self) -> Option<TcpSummary> {
+        let socket = super::lock(&self.socket);
+        sockinfo::summary(socket.as_ref()?.as_fd())
+    }
+
     fn snapshot(&self) -> ConnSnapshot {
         ConnSnapshot {
             conn: self.conn,
@@ -98,6 +133,7 @@ impl ConnCounters {
                 0 => None,
                 n => usize::try_from(n - 1).ok(),
             },
+            tcp: self.tcp(),
         }
     }
 }
@@ -120,6 +156,7 @@ impl std::ops::Deref for Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        self.counters.release_socket();
         let mut state = self.census.lock();
         state.open.remove(&self.counters.conn);
         state.closed_reads += self.counters.reads.load(Relaxed);
@@ -182,6 +219,9 @@ pub struct ConnSnapshot {
     pub bytes_out: u64,
     /// Bytes waiting to be echoed because the peer stopped reading.
     pub pending: Option<usize>,
+    /// What the kernel knows: its RTT estimate and retransmissions (`None` where it
+    /// cannot be asked).
+    pub tcp: Option<TcpSummary>,
 }
 
 /// One UDP source heard from lately.
@@ -230,6 +270,7 @@ impl Census {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             pending: AtomicU64::new(0),
+            socket: Mutex::new(None),
         });
         state.open.insert(conn, counters.clone());
         state.accepted += 1;
@@ -303,6 +344,16 @@ impl Census {
             .sources
             .retain(|_, source| now.duration_since(source.last_heard) < UDP_SOURCE_IDLE);
         state.sources_forgotten += (before - state.sources.len()) as u64;
+    }
+
+    /// Everything the kernel knows about open connection `conn`'s socket (for a view on
+    /// screen: one connection, a few times a second).
+    pub fn sample(&self, conn: ConnId) -> Sampled {
+        let state = self.lock();
+        match state.open.get(&conn) {
+            Some(counters) => counters.sample(),
+            None => Err(Unavailable::NoSocket),
+        }
     }
 
     /// What the server knows now.
@@ -428,6 +479,39 @@ mod tests {
         );
         conn.pending(None);
         assert_eq!(census.snapshot().open[0].pending, None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_census_asks_the_kernel_and_its_duplicate_never_holds_a_close_back() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, peer) = listener.accept().unwrap();
+        let census = Arc::new(Census::default());
+        let admission = census.admit(1, peer, &limits(9, 9)).unwrap();
+        admission.share_socket(server.as_fd());
+        client.write_all(b"Hello, World!").unwrap();
+        let mut buf = [0u8; 13];
+        server.read_exact(&mut buf).unwrap();
+        server.write_all(&buf).unwrap();
+        client.read_exact(&mut buf).unwrap();
+        let tcp = census.snapshot().open[0].tcp.expect("the kernel's figures");
+        assert_eq!(tcp.state, sockinfo::TcpState::Established);
+        assert!(tcp.rtt > Duration::ZERO);
+        assert!(census.sample(1).unwrap().tcp.bytes_acked >= Some(13));
+        // The connection's task closes its socket the way the servers do: the duplicate
+        // first, then the socket. The client sees the FIN at once, not when the admission
+        // goes.
+        admission.release_socket();
+        drop(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(client.read(&mut buf).unwrap(), 0, "a FIN, not a timeout");
+        assert_eq!(census.sample(1), Err(Unavailable::NoSocket));
+        drop(admission);
+        assert_eq!(census.sample(1), Err(Unavailable::NoSocket));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use chrono::{DateTime, Local};
 use tokio::sync::mpsc;
 
 use super::server::Limit;
+use super::sockinfo::{TcpState, TcpSummary};
 use super::udp::DropReason;
 use crate::stats::EchoUpdate;
 
@@ -103,7 +104,14 @@ pub enum ServerEventKind {
         reason: CloseReason,
         bytes_in: u64,
         bytes_out: u64,
+        /// What the kernel knew just before the socket closed: its RTT estimate and
+        /// retransmissions (`None` where it cannot be asked).
+        tcp: Option<TcpSummary>,
     },
+    /// The kernel's TCP state at a moment a close lesson is about: the peer's FIN read,
+    /// ours sent (`CLOSE_WAIT`, then `LAST_ACK`). Reported with the reads (not under
+    /// `--quiet`).
+    TcpState(TcpState),
     /// The write back of a read has waited: the peer is not reading. `pending` bytes wait.
     Stalled {
         pending: usize,

@@ -162,7 +162,7 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
     let mut lines = Vec::new();
     if wide {
         let header = format!(
-            "{:<5} {:<21} {:<state_width$} {:>6} {:>6} {:>9} {:>8} activity · sort: {} (/sort)",
+            "{:<5} {:<21} {:<state_width$} {:>6} {:>6} {:>9} {:>8} {:>7} {:>5} activity · sort: {} (/sort)",
             "#",
             "peer",
             "state",
@@ -170,6 +170,8 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
             "reads",
             "in",
             "pending",
+            "rtt",
+            "retr",
             server.sort.name()
         );
         lines.push(Line::styled(fit(&header, width), theme.dim()));
@@ -215,9 +217,9 @@ fn state_words(info: &ConnInfo) -> String {
     }
 }
 
-/// One roster row: `#3  10.0.0.7:50002  open  1m05s  42  1024 B  -  ▁▃▇▅` in columns of
-/// which the state takes `state_width`, or `#3 10.0.0.7:50002 open 1m05s · 42 reads · 1024 B`
-/// when narrow (`None`).
+/// One roster row: `#3  10.0.0.7:50002  open  1m05s  42  1024 B  -  3.1ms  0  ▁▃▇▅` in
+/// columns of which the state takes `state_width`, or
+/// `#3 10.0.0.7:50002 open 1m05s · rtt 3.1ms · 42 reads · 1024 B` when narrow (`None`).
 fn roster_row(
     id: ConnId,
     info: &ConnInfo,
@@ -231,6 +233,9 @@ fn roster_row(
     );
     let state = state_words(info);
     let bytes_in = units::bytes(info.bytes_in);
+    // The kernel's RTT to this client and its retransmissions, from the server's own socket.
+    let rtt = info.tcp.map(|tcp| units::duration(tcp.rtt));
+    let retrans = info.tcp.map(|tcp| tcp.total_retrans);
     let Some(state_width) = state_width else {
         let pending = info.pending.map_or(String::new(), |n| {
             format!(" · {} pending", units::bytes(n as u64))
@@ -239,22 +244,30 @@ fn roster_row(
             1 => "1 read".to_owned(),
             n => format!("{n} reads"),
         };
+        let kernel = match (rtt, retrans) {
+            (Some(rtt), Some(0)) => format!(" · rtt {rtt}"),
+            (Some(rtt), Some(n)) => format!(" · rtt {rtt} · {n} retrans"),
+            _ => String::new(),
+        };
         return format!(
-            "#{id} {} {state} {age} · {reads} · {bytes_in}{pending}",
+            "#{id} {} {state} {age}{kernel} · {reads} · {bytes_in}{pending}",
             info.peer
         );
     };
     let pending = info
         .pending
         .map_or("-".to_owned(), |n| units::bytes(n as u64));
+    let dash = || "-".to_owned();
     format!(
-        "{:<5} {:<21} {state:<state_width$} {:>6} {:>6} {:>9} {:>8} {}",
+        "{:<5} {:<21} {state:<state_width$} {:>6} {:>6} {:>9} {:>8} {:>7} {:>5} {}",
         format!("#{id}"),
         info.peer.to_string(),
         age,
         info.reads,
         bytes_in,
         pending,
+        rtt.unwrap_or_else(dash),
+        retrans.map_or_else(dash, |n| n.to_string()),
         sparkline(&info.activity),
     )
 }
@@ -444,6 +457,14 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
         ServerRowKind::Flood { what, count } => {
             (what.describe(*count), String::new(), theme.warning())
         }
+        ServerRowKind::TcpState { conn, from, to } => (
+            format!(
+                "#{conn} {}",
+                crate::app::model::kernel::transition(*from, *to)
+            ),
+            String::new(),
+            theme.notice(),
+        ),
         ServerRowKind::Error(message) => (format!("! {message}"), String::new(), theme.error()),
         ServerRowKind::Notice(message) => (format!("· {message}"), String::new(), theme.notice()),
     }

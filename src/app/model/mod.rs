@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod input;
+pub mod kernel;
 pub mod log;
 pub mod server;
 

@@ -13,10 +13,12 @@ use std::time::Duration;
 use chrono::{DateTime, Local};
 
 use super::Payload;
+use super::kernel::StateTrail;
 use super::log::Log;
 use crate::net::census::CensusSnapshot;
 use crate::net::serve::Protocols;
 use crate::net::server::Behaviour;
+use crate::net::sockinfo::{TcpState, TcpSummary};
 use crate::net::udp::DropReason;
 use crate::net::{CloseReason, ConnId, Limit, NetEvent, Refused, ServerEvent, ServerEventKind};
 
@@ -70,6 +72,11 @@ pub struct ConnInfo {
     pub activity: VecDeque<u32>,
     /// Reads at the last tick, to count this tick's.
     reads_at_tick: u64,
+    /// What the kernel knows of the server's socket (its RTT to this client, its
+    /// retransmissions): from the census while open, from the close after.
+    pub tcp: Option<TcpSummary>,
+    /// Its TCP states seen so far, told as rows when they change (close lessons).
+    pub tcp_trail: StateTrail,
 }
 
 /// How a connection in the roster ended.
@@ -121,6 +128,16 @@ impl ServerPane {
             RosterSort::Bytes => {
                 conns.sort_by_key(|(id, c)| (std::cmp::Reverse(c.bytes_in), std::cmp::Reverse(*id)))
             }
+            // The slowest round trip first (a Wi-Fi laptop at the back of the room); those
+            // the kernel has no RTT for (UDP sources) last.
+            RosterSort::Rtt => conns.sort_by_key(|(id, c)| {
+                let rtt = c.tcp.map(|tcp| tcp.rtt);
+                (
+                    rtt.is_none(),
+                    std::cmp::Reverse(rtt),
+                    std::cmp::Reverse(*id),
+                )
+            }),
         }
         conns
     }
@@ -128,7 +145,10 @@ impl ServerPane {
     /// Applies a network event about the server (client events are not ours).
     pub fn apply(&mut self, event: NetEvent) {
         let (at, kind) = match event {
-            NetEvent::Server(event) => (event.at, self.server_event(event)),
+            NetEvent::Server(event) => match (event.at, self.server_event(event)) {
+                (at, Some(kind)) => (at, kind),
+                (_, None) => return,
+            },
             NetEvent::AcceptFailed { at, reason } => (at, ServerRowKind::AcceptFailed { reason }),
             NetEvent::Flood { at, what, count } => (at, ServerRowKind::Flood { what, count }),
             NetEvent::Client(_) => return,
@@ -137,15 +157,16 @@ impl ServerPane {
     }
 
     /// Updates the roster from one event (at once; the next census corrects any count) and
-    /// says what the log row shows.
-    fn server_event(&mut self, event: ServerEvent) -> ServerRowKind {
+    /// says what the log row shows, if any.
+    fn server_event(&mut self, event: ServerEvent) -> Option<ServerRowKind> {
         let ServerEvent {
             at,
             conn,
             peer,
             kind,
         } = event;
-        match kind {
+        Some(match kind {
+            ServerEventKind::TcpState(state) => return self.state_change(conn, state),
             ServerEventKind::Connected => {
                 self.conns.insert(conn, ConnInfo::new(peer, at, false));
                 ServerRowKind::Connected { conn, peer }
@@ -164,11 +185,16 @@ impl ServerPane {
                 reason,
                 bytes_in,
                 bytes_out,
+                tcp,
             } => {
+                if let Some(tcp) = tcp {
+                    self.saw_state(conn, tcp.state, at);
+                }
                 if let Some(info) = self.conns.get_mut(&conn) {
                     info.close(Closed::Reported(reason.clone()), at);
                     info.bytes_in = bytes_in;
                     info.bytes_out = bytes_out;
+                    info.tcp = tcp.or(info.tcp);
                 }
                 self.forget_old_closed();
                 ServerRowKind::Closed {
@@ -239,7 +265,7 @@ impl ServerPane {
                     pending: None,
                 }
             }
-        }
+        })
     }
 
     /// Once a tick: the census replaces what events said. Open connections take its counts;
@@ -266,6 +292,10 @@ impl ServerPane {
                 .or_insert_with(|| ConnInfo::new(c.peer, c.since, false));
             (info.reads, info.bytes_in, info.bytes_out) = (c.reads, c.bytes_in, c.bytes_out);
             info.pending = c.pending;
+            info.tcp = c.tcp.or(info.tcp);
+            if let Some(tcp) = c.tcp {
+                self.saw_state(c.conn, tcp.state, now);
+            }
         }
         for s in &census.sources {
             let info = self
@@ -298,6 +328,19 @@ impl ServerPane {
         }
         self.last_tick = Some(now);
         self.census = census;
+    }
+
+    /// Connection `conn`'s socket is in `state` now: a change is a row (close lessons).
+    pub fn saw_state(&mut self, conn: ConnId, state: TcpState, at: DateTime<Local>) {
+        if let Some(kind) = self.state_change(conn, state) {
+            self.rows.push(ServerRow { at, kind });
+        }
+    }
+
+    /// The row telling that connection `conn`'s state is now `state`, if that is a change.
+    fn state_change(&mut self, conn: ConnId, state: TcpState) -> Option<ServerRowKind> {
+        let (from, to) = self.conns.get_mut(&conn)?.tcp_trail.saw(state)?;
+        Some(ServerRowKind::TcpState { conn, from, to })
     }
 
     /// TCP connections open now, by the roster (between censuses, events keep it current).
@@ -366,6 +409,12 @@ impl ConnInfo {
             udp,
             activity: VecDeque::from([0]),
             reads_at_tick: 0,
+            tcp: None,
+            tcp_trail: if udp {
+                StateTrail::default()
+            } else {
+                StateTrail::at(TcpState::Established)
+            },
         }
     }
 
@@ -404,6 +453,8 @@ pub enum RosterSort {
     Activity,
     /// Most bytes first.
     Bytes,
+    /// Longest round trip (the kernel's estimate) first.
+    Rtt,
 }
 
 impl RosterSort {
@@ -413,6 +464,7 @@ impl RosterSort {
             RosterSort::Age => "age",
             RosterSort::Activity => "activity",
             RosterSort::Bytes => "bytes",
+            RosterSort::Rtt => "rtt",
         }
     }
 }
@@ -492,6 +544,12 @@ pub enum ServerRowKind {
         what: Refused,
         count: u64,
     },
+    /// The kernel's TCP state of the connection changed (close lessons).
+    TcpState {
+        conn: ConnId,
+        from: TcpState,
+        to: TcpState,
+    },
     /// A command's answer, when there is no client pane to show it in.
     Error(String),
     Notice(String),
@@ -504,6 +562,7 @@ impl ServerRowKind {
             ServerRowKind::Connected { conn, .. }
             | ServerRowKind::Read { conn, .. }
             | ServerRowKind::Closed { conn, .. }
+            | ServerRowKind::TcpState { conn, .. }
             | ServerRowKind::Rejected { conn, .. }
             | ServerRowKind::Stalled { conn, .. }
             | ServerRowKind::Datagram { conn, .. }
@@ -547,6 +606,7 @@ mod tests {
             bytes_in: reads * 10,
             bytes_out: reads * 10,
             pending: None,
+            tcp: None,
         }
     }
 

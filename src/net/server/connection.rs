@@ -1,6 +1,7 @@
 //! One TCP connection's task: read, report, echo, until the peer is done.
 
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +12,7 @@ use super::plan::{Plan, PlannedEnd, Planner};
 use super::{READ_PREVIEW_BYTES, ServerSettings, Stop};
 use crate::net::census::Admission;
 use crate::net::event::{CloseReason, ConnId, EventSink, ServerEventKind};
+use crate::net::sockinfo;
 
 /// A write back that waits this long is reported: the peer has stopped reading.
 pub(super) const STALL_NOTICE: Duration = Duration::from_millis(250);
@@ -47,13 +49,31 @@ impl Connection {
             }
             _ => {}
         }
-        drop(stream);
+        self.close(stream.as_fd(), reason, &counters);
+    }
+
+    /// Reports the close with what the kernel knew last, and lets the census's duplicate of
+    /// the socket go first, so the socket closes when the caller drops it (right after).
+    pub(super) fn close(&self, socket: BorrowedFd<'_>, reason: CloseReason, counters: &Admission) {
+        let tcp = sockinfo::summary(socket);
+        counters.release_socket();
         let (bytes_in, bytes_out) = counters.bytes();
         self.report(ServerEventKind::Closed {
             reason,
             bytes_in,
             bytes_out,
+            tcp,
         });
+    }
+
+    /// Tells the class the socket's TCP state at a moment of a close lesson (with the reads:
+    /// not under `--quiet`).
+    pub(super) fn tell_state(&self, socket: BorrowedFd<'_>) {
+        if self.settings.report_reads
+            && let Some(state) = sockinfo::state(socket)
+        {
+            self.report(ServerEventKind::TcpState(state));
+        }
     }
 
     /// Echoes until the peer is done; returns why the connection ended.
@@ -104,7 +124,9 @@ impl Connection {
                 // The peer's FIN. Everything it sent has been echoed already (we echo before
                 // reading again), so finish our side too: half-close aware by construction.
                 Ok(0) => {
+                    self.tell_state(stream.as_fd());
                     let _ = stream.shutdown().await;
+                    self.tell_state(stream.as_fd());
                     return CloseReason::PeerClosed;
                 }
                 Ok(n) => n,

@@ -226,6 +226,7 @@ impl Server<'_> {
                 }
             };
             report(ServerEventKind::Connected);
+            admission.share_socket(std::os::fd::AsFd::as_fd(&stream));
             let connection = Connection {
                 conn,
                 peer,
@@ -267,6 +268,7 @@ impl Server<'_> {
                             )),
                             bytes_in: 0,
                             bytes_out: 0,
+                            tcp: None,
                         }),
                     }
                 }

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -91,13 +92,7 @@ impl Connection {
             }
             _ => {}
         }
-        drop(stream);
-        let (bytes_in, bytes_out) = counters.bytes();
-        self.report(ServerEventKind::Closed {
-            reason,
-            bytes_in,
-            bytes_out,
-        });
+        self.close(stream.as_fd(), reason, &counters);
     }
 
     fn echo_blocking(
@@ -135,7 +130,9 @@ impl Connection {
             buf.resize(behaviour.read_size, 0);
             let n = match stream.read(&mut buf) {
                 Ok(0) => {
+                    self.tell_state(stream.as_fd());
                     let _ = stream.shutdown(Shutdown::Write);
+                    self.tell_state(stream.as_fd());
                     return CloseReason::PeerClosed;
                 }
                 Ok(n) => n,

@@ -58,6 +58,32 @@ impl TcpState {
     }
 }
 
+impl TcpState {
+    /// What being in this state means, in a student's words (for the close lessons).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            TcpState::Established => "data flows both ways",
+            TcpState::SynSent => "our SYN is sent, waiting for the peer's",
+            TcpState::SynRecv => "the peer's SYN arrived, ours is sent",
+            TcpState::FinWait1 => {
+                "our FIN is sent (after any data still queued), not yet acknowledged"
+            }
+            TcpState::FinWait2 => "our FIN is acknowledged; the peer may still send",
+            TcpState::TimeWait => {
+                "the peer's FIN arrived too; the kernel keeps the connection a while for late segments"
+            }
+            TcpState::Close => "nothing left: the connection is gone",
+            TcpState::CloseWait => "the peer's FIN arrived; we may still send",
+            TcpState::LastAck => {
+                "our FIN is sent after the peer's; waiting for its acknowledgement"
+            }
+            TcpState::Listen => "waiting for connections",
+            TcpState::Closing => "both FINs crossed on the way",
+            TcpState::Other(_) => "a state this program does not know",
+        }
+    }
+}
+
 impl fmt::Display for TcpState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
