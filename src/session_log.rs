@@ -57,6 +57,7 @@ impl SessionLog {
                 local,
                 peer,
                 connect_time,
+                ..
             } => return self.connected(*local, *peer, *connect_time),
             ClientEvent::Closed(reason) => {
                 json!({ "event": "closed", "reason": reason.to_string() })
@@ -71,6 +72,9 @@ impl SessionLog {
                 return;
             }
             ClientEvent::Connecting { .. }
+            | ClientEvent::UserClockEchoes(_)
+            | ClientEvent::TcpState(_)
+            | ClientEvent::Congestion(_)
             | ClientEvent::HalfClosed
             | ClientEvent::SendBlocked
             | ClientEvent::SendUnblocked

@@ -195,6 +195,8 @@ async fn start_client(
     let settings = ClientSettings {
         transport,
         nodelay: !opts.nagle,
+        clock: opts.clock,
+        congestion: opts.congestion,
         ..ClientSettings::default()
     };
     let proxy = net::impair::start(server, impairments, shutdown).await?;

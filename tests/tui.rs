@@ -15,7 +15,7 @@ use echotui::net::udp::DropReason;
 use echotui::net::{
     ClientEvent, CloseReason, Limit, NetEvent, ServerEvent, ServerEventKind, Transport,
 };
-use echotui::stats::EchoUpdate;
+use echotui::stats::{Clock, EchoUpdate};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -73,6 +73,7 @@ fn connected(app: &mut App) {
             local: addr(PEER),
             peer: addr(SERVER),
             connect_time: Some(Duration::from_micros(85)),
+            clock: Clock::Kernel,
         },
     );
     server(app, 0, 1, PEER, ServerEventKind::Connected);
@@ -351,6 +352,7 @@ fn client_only_closed_by_peer_80x24() {
             local: addr(PEER),
             peer: addr("127.0.0.1:7"),
             connect_time: Some(Duration::from_micros(120)),
+            clock: Clock::Kernel,
         },
     );
     type_line(&mut app, 100, "ping");
@@ -424,6 +426,7 @@ fn udp_mode_120x40() {
             local: addr(PEER),
             peer: addr(SERVER),
             connect_time: None,
+            clock: Clock::Kernel,
         },
     );
     type_line(&mut app, 100, "Hello, World!");

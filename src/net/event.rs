@@ -10,9 +10,9 @@ use chrono::{DateTime, Local};
 use tokio::sync::mpsc;
 
 use super::server::Limit;
-use super::sockinfo::{TcpState, TcpSummary};
+use super::sockinfo::{Congestion, TcpState, TcpSummary};
 use super::udp::DropReason;
-use crate::stats::EchoUpdate;
+use crate::stats::{Clock, EchoUpdate};
 
 /// Numbers the server's connections in accept order, so rows can say `#3`.
 pub type ConnId = u64;
@@ -163,12 +163,22 @@ pub enum ClientEvent {
         target: SocketAddr,
         transport: super::Transport,
     },
-    /// Ready to send. `connect_time` is the TCP handshake; UDP has none.
+    /// Ready to send. `connect_time` is the TCP handshake; UDP has none. `clock` is the one
+    /// its RTTs end at: the kernel's receive timestamps, where it gives them.
     Connected {
         local: SocketAddr,
         peer: SocketAddr,
         connect_time: Option<Duration>,
+        clock: Clock,
     },
+    /// This many more echoes were timed by our own clock: the kernel gave their read no
+    /// timestamp (counted, as the run's fallbacks).
+    UserClockEchoes(u64),
+    /// The socket's TCP state at a moment a close lesson is about: our FIN sent
+    /// (`FIN_WAIT1`/`FIN_WAIT2`), the peer's read (`TIME_WAIT`).
+    TcpState(TcpState),
+    /// This congestion control algorithm is in force from now on (`/congestion`).
+    Congestion(Congestion),
     Echo(EchoUpdate),
     /// Our FIN is sent; the peer may still echo what it has.
     HalfClosed,

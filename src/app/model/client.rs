@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Local};
 
+use super::kernel::ClientKernel;
 use super::log::{Log, RowId};
 use super::{LatencyView, Payload};
 use crate::net::framing::Framing;
@@ -63,6 +64,8 @@ pub struct ClientPane {
     pub latency_view: LatencyView,
     /// How messages are framed on the wire (`/frame`).
     pub framing: Framing,
+    /// The kernel's word on the connection: TCP states, the clock RTTs end at.
+    pub kernel: ClientKernel,
 }
 
 /// A message on its way: what it carried and where its rows are.
@@ -187,6 +190,7 @@ impl ClientPane {
             send_blocked: false,
             latency_view: LatencyView::default(),
             framing: Framing::None,
+            kernel: ClientKernel::default(),
         }
     }
 
@@ -273,7 +277,10 @@ impl ClientPane {
                 local,
                 peer,
                 connect_time,
+                clock,
             } => {
+                self.kernel
+                    .connected(self.transport == Transport::Tcp, clock);
                 self.state = ConnState::Connected;
                 self.connect_time = connect_time;
                 self.handshake_to_proxy = self.via_proxy;
@@ -318,6 +325,20 @@ impl ClientPane {
                 self.note(now, ClientRowKind::Notice(notice));
             }
             ClientEvent::Echo(update) => self.echo(update, now),
+            ClientEvent::UserClockEchoes(n) => self.kernel.user_clock_echoes += n,
+            ClientEvent::TcpState(state) => self.tcp_state(state, now),
+            ClientEvent::Congestion(algorithm) => {
+                self.kernel.congestion = Some(algorithm);
+                let notice = format!("congestion control {algorithm} from now on");
+                self.note(now, ClientRowKind::Notice(notice));
+            }
+        }
+    }
+
+    /// The socket is in `state` now: a change becomes a row (the close lessons).
+    pub fn tcp_state(&mut self, state: crate::net::sockinfo::TcpState, now: DateTime<Local>) {
+        if let Some(change) = self.kernel.saw(state) {
+            self.note(now, ClientRowKind::Notice(change));
         }
     }
 

@@ -3,7 +3,7 @@
 //! the way, which the close lessons show as rows.
 
 use crate::net::ConnId;
-use crate::net::sockinfo::{Sampled, TcpState};
+use crate::net::sockinfo::{Congestion, Sampled, TcpState};
 use crate::stats::Clock;
 
 /// The last TCP state seen of one socket, so that a change becomes a row.
@@ -31,19 +31,44 @@ pub fn transition(from: TcpState, to: TcpState) -> String {
     format!("TCP {from} → {to}: {}", to.meaning())
 }
 
-/// Both ends of the embedded connection, as the socket view last asked the kernel, with
-/// what the client's own measurements need beside them.
+/// What the client pane keeps of the kernel's word on its connection.
 #[derive(Debug, Clone, Default)]
+pub struct ClientKernel {
+    /// The socket's TCP states, for the close lessons' rows.
+    pub trail: StateTrail,
+    /// The clock the RTTs end at (`None` before the first connection), and how many echoes
+    /// the kernel gave no timestamp for, so our clock timed them.
+    pub clock: Option<Clock>,
+    pub user_clock_echoes: u64,
+    /// The congestion control chosen with `/congestion`, if any.
+    pub congestion: Option<Congestion>,
+}
+
+impl ClientKernel {
+    /// A connection is ready: a TCP one starts `ESTABLISHED`; its RTTs end at `clock`.
+    pub fn connected(&mut self, tcp: bool, clock: Clock) {
+        self.trail = if tcp {
+            StateTrail::at(TcpState::Established)
+        } else {
+            StateTrail::default()
+        };
+        self.clock = Some(clock);
+    }
+
+    /// The socket is in `state` now: the row telling the change, if it is one.
+    pub fn saw(&mut self, state: TcpState) -> Option<String> {
+        let (from, to) = self.trail.saw(state)?;
+        Some(transition(from, to))
+    }
+}
+
+/// Both ends of the embedded connection, as the socket view last asked the kernel.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct KernelView {
     /// The client's socket (`None`: not asked yet).
     pub client: Option<Sampled>,
     /// The server's end of the same connection: its number, and what its socket says.
     pub server: Option<(ConnId, Sampled)>,
-    /// The client's TCP states, for the close lessons' rows.
-    pub client_trail: StateTrail,
-    /// The clock the client's RTTs end at, and how many echoes the kernel left to ours.
-    pub clock: Option<Clock>,
-    pub user_clock_echoes: u64,
 }
 
 /// One look at both ends, taken by the runtime for the socket view.

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::*;
 use crate::app::model::{ClientPane, ClientRowKind, ServerPane};
 use crate::net::{ClientCommand, ClientEvent, CloseReason, Transport};
-use crate::stats::EchoUpdate;
+use crate::stats::{Clock, EchoUpdate};
 
 fn connected_app() -> App {
     let target = "127.0.0.1:7".parse().unwrap();
@@ -18,6 +18,7 @@ fn connected_app() -> App {
         local: target,
         peer: target,
         connect_time: Some(Duration::from_micros(50)),
+        clock: Clock::Kernel,
     };
     update(&mut app, Msg::Net(NetEvent::Client(event)));
     app

@@ -13,18 +13,21 @@
 mod udp;
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
+use super::sockinfo::{self, Congestion, Holding, SharedSocket, congestion};
+use super::stamp::StampedReader;
 use super::{Transport, lock};
-use crate::stats::{EchoUpdate, MessageId, RttTracker};
+use crate::stats::{Clock, EchoUpdate, MessageId, RttTracker};
 
 /// How many commands may wait for the actor; beyond that the UI is told the client is busy.
 const COMMAND_QUEUE: usize = 256;
@@ -48,6 +51,10 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// UDP: how long to wait for a reply before declaring the datagram lost.
     pub reply_timeout: Duration,
+    /// The clock RTTs end at: the kernel's receive timestamps where it gives them.
+    pub clock: Clock,
+    /// TCP congestion control for each connection (`None`: the system's default).
+    pub congestion: Option<Congestion>,
 }
 
 impl Default for ClientSettings {
@@ -57,6 +64,8 @@ impl Default for ClientSettings {
             nodelay: true,
             connect_timeout: Duration::from_secs(5),
             reply_timeout: Duration::from_secs(2),
+            clock: Clock::Kernel,
+            congestion: None,
         }
     }
 }
@@ -90,12 +99,16 @@ pub enum ClientCommand {
     SetTransport(Transport),
     /// Reconnect to another address (through the impairment proxy, or around it again).
     SetTarget(SocketAddr),
+    /// TCP congestion control, now and for later connections (`/congestion`).
+    SetCongestion(Congestion),
 }
 
 /// The UI's handle on the client actor.
 #[derive(Debug, Clone)]
 pub struct ClientHandle {
     commands: mpsc::Sender<Queued>,
+    /// The current connection's socket, for the socket view to ask the kernel about.
+    socket: SharedSocket,
 }
 
 /// A command with the moment it was given, so a message that waits behind a blocked write
@@ -120,6 +133,11 @@ impl ClientHandle {
         };
         self.commands.try_send(queued).map_err(|_| ClientBusy)
     }
+
+    /// The current TCP connection's socket (none while not connected, or over UDP).
+    pub fn socket(&self) -> &SharedSocket {
+        &self.socket
+    }
 }
 
 /// A connection made before the actor starts (so a typo'd address fails on the command line,
@@ -136,6 +154,7 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> ClientHandle {
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let socket = SharedSocket::default();
     let actor = Actor {
         target,
         settings,
@@ -143,9 +162,13 @@ pub fn spawn(
         shutdown,
         commands: rx,
         given_at: Instant::now(),
+        socket: socket.clone(),
     };
     tokio::spawn(actor.run(first));
-    ClientHandle { commands: tx }
+    ClientHandle {
+        commands: tx,
+        socket,
+    }
 }
 
 struct Actor {
@@ -156,6 +179,8 @@ struct Actor {
     commands: mpsc::Receiver<Queued>,
     /// When the command being carried out was given.
     given_at: Instant,
+    /// Shares each TCP connection's socket with the socket view, while it lasts.
+    socket: SharedSocket,
 }
 
 /// What the actor does after a connection ends.
@@ -257,8 +282,24 @@ impl Actor {
                         .await
                 }
                 ClientCommand::SetNagle(on) => self.settings.nodelay = !on,
+                ClientCommand::SetCongestion(algorithm) => {
+                    let checked = congestion::check(algorithm).map(|()| algorithm);
+                    self.congestion_set(checked).await;
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// A congestion control algorithm is in force from now on (and for later connections),
+    /// or could not be: the UI is told which.
+    async fn congestion_set(&mut self, outcome: Result<Congestion, String>) {
+        match outcome {
+            Ok(algorithm) => {
+                self.settings.congestion = Some(algorithm);
+                self.report(ClientEvent::Congestion(algorithm)).await;
+            }
+            Err(problem) => self.report(ClientEvent::Problem(problem)).await,
         }
     }
 
@@ -293,6 +334,12 @@ impl Actor {
                 None => return Next::WaitForReconnect,
             },
         };
+        if let Some(algorithm) = self.settings.congestion
+            && let Err(problem) = congestion::set(stream.as_fd(), algorithm)
+        {
+            self.report(ClientEvent::Problem(problem)).await;
+        }
+        let stamped = StampedReader::new(stream.as_fd(), self.settings.clock);
         // Both addresses exist on a connected socket; if the OS cannot say, show the target.
         let local = stream.local_addr().unwrap_or(self.target);
         let peer = stream.peer_addr().unwrap_or(self.target);
@@ -300,15 +347,21 @@ impl Actor {
             local,
             peer,
             connect_time: Some(connect_time),
+            clock: stamped.clock(),
         })
         .await;
 
+        let holding = self.socket.hold(stream.as_fd());
         let (reader, writer) = stream.into_split();
         let tracker = Arc::new(Mutex::new(RttTracker::default()));
         // Cancelled when the reader sees the end of the connection, or when we end it.
         let ended = self.shutdown.child_token();
         let reading = tokio::spawn(read_echoes(
-            reader,
+            Reader {
+                half: reader,
+                stamped,
+                holding,
+            },
             tracker.clone(),
             self.events.clone(),
             ended.clone(),
@@ -388,10 +441,21 @@ impl Actor {
                         self.report(ClientEvent::Problem(problem)).await;
                     }
                 }
+                ClientCommand::SetCongestion(algorithm) => {
+                    let set = congestion::set(writer.as_ref().as_fd(), algorithm);
+                    self.congestion_set(set.map(|()| algorithm)).await;
+                }
                 ClientCommand::HalfClose if !half_closed => {
                     half_closed = true;
                     match writer.shutdown().await {
-                        Ok(()) => self.report(ClientEvent::HalfClosed).await,
+                        Ok(()) => {
+                            self.report(ClientEvent::HalfClosed).await;
+                            // FIN_WAIT1 while our FIN waits behind unsent data (or for its
+                            // ACK), FIN_WAIT2 once the peer acknowledged it.
+                            if let Some(state) = sockinfo::state(writer.as_ref().as_fd()) {
+                                self.report(ClientEvent::TcpState(state)).await;
+                            }
+                        }
                         Err(err) => {
                             ended.cancel();
                             let next = Next::WaitForReconnect;
@@ -502,34 +566,75 @@ impl Actor {
     }
 }
 
+/// The reading side of a connection: its half of the socket, read with the kernel's arrival
+/// times, and the socket view's hold on the socket.
+struct Reader {
+    half: OwnedReadHalf,
+    stamped: StampedReader,
+    holding: Holding,
+}
+
 /// Reads echoes until the connection ends or `ended` is cancelled; returns why it stopped
 /// (the actor reports it, unless it ended the connection itself).
 async fn read_echoes(
-    mut reader: OwnedReadHalf,
+    reader: Reader,
     tracker: Arc<Mutex<RttTracker>>,
     events: EventSink,
     ended: CancellationToken,
 ) -> CloseReason {
     // However we leave, tell the writer the connection is over.
     let _ended = ended.clone().drop_guard();
+    let Reader {
+        half,
+        mut stamped,
+        holding,
+    } = reader;
+    let reason = read_until_the_end(&half, &mut stamped, &tracker, &events, &ended).await;
+    // The socket view lets go of the socket before our half does: the socket closes (and
+    // after `/reset`, sends its RST) when the last of them goes.
+    drop(holding);
+    reason
+}
+
+async fn read_until_the_end(
+    half: &OwnedReadHalf,
+    stamped: &mut StampedReader,
+    tracker: &Mutex<RttTracker>,
+    events: &EventSink,
+    ended: &CancellationToken,
+) -> CloseReason {
+    let report = |event| events.deliver(NetEvent::Client(event));
     let mut buf = vec![0u8; READ_BUFFER];
     let mut updates = Vec::new();
     loop {
         let read = tokio::select! {
             biased;
             _ = ended.cancelled() => return CloseReason::Shutdown,
-            read = reader.read(&mut buf) => read,
+            read = stamped.read(half.as_ref(), &mut buf) => read,
         };
-        let at = Instant::now();
-        match read {
-            Ok(0) => return CloseReason::PeerClosed,
-            Ok(n) => lock(&tracker).received(&buf[..n], at, &mut updates),
+        let arrival = match read {
+            Ok((0, _)) => {
+                // The peer's FIN: TIME_WAIT when ours went first, CLOSE_WAIT when not.
+                if let Some(state) = sockinfo::state(half.as_ref().as_fd()) {
+                    report(ClientEvent::TcpState(state)).await;
+                }
+                return CloseReason::PeerClosed;
+            }
+            Ok((n, arrival)) => {
+                lock(tracker).received(&buf[..n], arrival.at(), &mut updates);
+                arrival
+            }
             Err(err) => return CloseReason::from_io(&err),
+        };
+        let echoed = updates
+            .iter()
+            .filter(|u| matches!(u, EchoUpdate::Echoed { .. }));
+        let echoes = echoed.count() as u64;
+        if echoes > 0 && stamped.clock() == Clock::Kernel && arrival.kernel.is_none() {
+            report(ClientEvent::UserClockEchoes(echoes)).await;
         }
         for update in updates.drain(..) {
-            events
-                .deliver(NetEvent::Client(ClientEvent::Echo(update)))
-                .await;
+            report(ClientEvent::Echo(update)).await;
         }
     }
 }

@@ -2,6 +2,7 @@
 //! datagram without a reply within the timeout is reported lost, at its deadline.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Actor, ClientCommand, Ending, Message, Next};
 use crate::net::event::{ClientEvent, CloseReason, EventSink, NetEvent};
+use crate::net::sockinfo::congestion;
+use crate::net::stamp::StampedReader;
 use crate::net::udp::MAX_DATAGRAM;
 use crate::net::{Transport, describe, lock};
 use crate::stats::DatagramTracker;
@@ -40,10 +43,12 @@ impl Actor {
             }
         };
         let local = socket.local_addr().unwrap_or(self.target);
+        let stamped = StampedReader::new(socket.as_fd(), self.settings.clock);
         self.report(ClientEvent::Connected {
             local,
             peer: self.target,
             connect_time: None,
+            clock: stamped.clock(),
         })
         .await;
         let shared = Arc::new(Shared {
@@ -53,6 +58,7 @@ impl Actor {
         let ended = self.shutdown.child_token();
         let reading = tokio::spawn(read_replies(
             socket.clone(),
+            stamped,
             self.target,
             shared.clone(),
             self.events.clone(),
@@ -86,6 +92,14 @@ impl Actor {
                         "Nagle applies to TCP only; it will be in force after /tcp".into(),
                     ))
                     .await;
+                }
+                ClientCommand::SetCongestion(algorithm) => {
+                    let outcome = congestion::check(algorithm).map(|()| {
+                        self.settings.congestion = Some(algorithm);
+                        format!("congestion control applies to TCP; {algorithm} will be in force after /tcp")
+                    });
+                    let words = outcome.unwrap_or_else(|problem| problem);
+                    self.report(ClientEvent::Problem(words)).await;
                 }
                 ClientCommand::HalfClose | ClientCommand::Reset => {
                     self.report(ClientEvent::Problem(
@@ -121,6 +135,7 @@ impl Actor {
 /// Reads replies and declares each loss at its deadline until `ended` is cancelled.
 async fn read_replies(
     socket: Arc<UdpSocket>,
+    mut stamped: StampedReader,
     target: SocketAddr,
     shared: Arc<Shared>,
     events: EventSink,
@@ -144,11 +159,21 @@ async fn read_replies(
             _ = ended.cancelled() => return,
             () = wait_for_loss => None,
             () = shared.sent.notified() => None,
-            received = socket.recv(&mut buf) => Some(received),
+            received = stamped.read(&*socket, &mut buf) => Some(received),
         };
         let now = Instant::now();
         match received {
-            Some(Ok(n)) => updates.push(lock(&shared.tracker).received(&buf[..n], now)),
+            Some(Ok((n, arrival))) => {
+                let update = lock(&shared.tracker).received(&buf[..n], arrival.at());
+                if matches!(update, crate::stats::EchoUpdate::Echoed { .. })
+                    && stamped.clock() == crate::stats::Clock::Kernel
+                    && arrival.kernel.is_none()
+                {
+                    let fallback = ClientEvent::UserClockEchoes(1);
+                    events.deliver(NetEvent::Client(fallback)).await;
+                }
+                updates.push(update);
+            }
             // ICMP port unreachable, reported on the next receive of a connected socket.
             Some(Err(err)) => {
                 let problem = format!("{target}: {}", crate::net::udp::explain_error(&err));

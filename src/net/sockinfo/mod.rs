@@ -18,7 +18,7 @@ use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 pub use congestion::Congestion;
-pub use shared::SharedSocket;
+pub use shared::{Holding, SharedSocket};
 
 /// A TCP connection's state, as the kernel names it (RFC 793's states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
