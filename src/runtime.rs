@@ -14,6 +14,7 @@ use ratatui::backend::Backend;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use crate::app::model::SocketLook;
 use crate::app::{App, Effect, Msg, update};
 use crate::net::impair::Proxy;
 use crate::net::practice::PracticeClients;
@@ -27,6 +28,9 @@ const FRAME: Duration = Duration::from_millis(33);
 const TICK: Duration = Duration::from_secs(1);
 /// Network events applied per wake-up before the loop looks at the keyboard again.
 const EVENT_BATCH: usize = 1024;
+/// How often the kernel is asked about the connection's sockets while the socket view (or
+/// a close lesson) wants it: four times a second, as a person can follow.
+const SOCKET_LOOK: Duration = Duration::from_millis(250);
 
 /// The handles through which effects reach the network: what this mode has running.
 #[derive(Debug, Default)]
@@ -57,6 +61,8 @@ where
 {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut looks = tokio::time::interval(SOCKET_LOOK);
+    looks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
     let mut network_open = true;
@@ -97,6 +103,10 @@ where
                     continue;
                 }
             },
+            _ = looks.tick(), if app.wants_socket_looks() => match look_at_sockets(app, &controls) {
+                Some(look) => Msg::Sockets(look),
+                None => continue,
+            },
             _ = tick.tick() => {
                 if let Some(log) = &mut controls.log {
                     log.flush()?;
@@ -122,6 +132,17 @@ where
             }
         }
     }
+}
+
+/// Asks the kernel about the client's socket and, when this UI runs the server too, the
+/// server's end of the same connection: two sockets, nothing else.
+fn look_at_sockets(app: &App, controls: &Controls) -> Option<SocketLook> {
+    let client = controls.client.as_ref()?.socket().sample();
+    let server = app
+        .server_end()
+        .zip(controls.server.as_ref())
+        .map(|(conn, server)| (conn, server.census().sample(conn)));
+    Some(SocketLook { client, server })
 }
 
 /// The user quit: the session record gets an outcome for every message still outstanding

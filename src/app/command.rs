@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::app::model::{LatencyView, RosterSort};
 use crate::net::framing::Framing;
 use crate::net::impair::Impairments;
+use crate::net::sockinfo::Congestion;
 use crate::net::{MAX_MESSAGE_SIZE, MAX_READ_SIZE, ServerCommand, Transport};
 use crate::units::{Percent, parse_duration, parse_in_range, parse_rate};
 
@@ -61,6 +62,8 @@ pub enum Command {
     Sort(RosterSort),
     /// Show this latency view (or the sparkline again, if it is already shown).
     View(LatencyView),
+    /// TCP congestion control for the client (`/congestion cubic`).
+    Congestion(Congestion),
 }
 
 /// One change to the emulated link.
@@ -354,6 +357,26 @@ pub const COMMANDS: &[CommandSpec] = &[
                 LatencyView::Histogram
             };
             Ok(Command::View(view))
+        },
+    },
+    CommandSpec {
+        names: &["socket"],
+        usage: "/socket",
+        takes_args: false,
+        help: "what the kernel knows about both sockets",
+        parse: |_, _| Ok(Command::View(LatencyView::Socket)),
+    },
+    CommandSpec {
+        names: &["congestion"],
+        usage: "/congestion NAME",
+        takes_args: true,
+        help: "TCP congestion control (cubic, reno, bbr…)",
+        parse: |_, args| match args {
+            "" => Err("/congestion NAME: NAME is missing (cubic, reno, bbr…)".into()),
+            _ => args
+                .parse()
+                .map(Command::Congestion)
+                .map_err(|e| format!("/congestion NAME: {e}")),
         },
     },
     CommandSpec {

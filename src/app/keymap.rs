@@ -18,7 +18,7 @@ pub enum Action {
     ScrollOldest,
     FollowNewest,
     Help,
-    /// Sparkline → chart → histogram in the latency pane.
+    /// Sparkline → chart → histogram → socket in the latency pane.
     NextLatencyView,
     /// Close the help, or stop showing one client's reads.
     Dismiss,
@@ -134,7 +134,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[(KeyCode::F(2), NONE)],
         label: "F2",
         action: Action::NextLatencyView,
-        help: "latency chart, hist",
+        help: "chart, hist, socket",
         footer: None,
     },
     Binding {

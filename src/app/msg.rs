@@ -2,6 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
+use crate::app::model::SocketLook;
 use crate::net::census::CensusSnapshot;
 use crate::net::impair::Impairments;
 use crate::net::{ClientCommand, NetEvent, ServerCommand};
@@ -19,6 +20,9 @@ pub enum Msg {
         dropped_events: u64,
         census: Option<CensusSnapshot>,
     },
+    /// A look at both ends of the client's connection, for the socket view (taken only
+    /// while [`crate::app::App::wants_socket_looks`], at most a few times a second).
+    Sockets(SocketLook),
 }
 
 /// What `update` asks the runtime to do, since it does no I/O itself.

@@ -11,6 +11,7 @@ use ratatui::widgets::{
 
 use super::pane_block;
 use super::theme::Theme;
+use crate::app::App;
 use crate::app::model::{ClientPane, LatencyView};
 use crate::units;
 
@@ -24,11 +25,13 @@ pub(super) fn height(client: &ClientPane) -> u16 {
     match client.latency_view {
         LatencyView::Sparkline => SPARKLINE_HEIGHT,
         LatencyView::Chart | LatencyView::Histogram => CHART_HEIGHT,
+        LatencyView::Socket => super::socket::HEIGHT,
     }
 }
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App, theme: Theme) {
     let title = match (client.latency_view, client.stats.summary()) {
+        (LatencyView::Socket, _) => Line::from(super::socket::TITLE),
         (LatencyView::Sparkline, _) => Line::from(" Latency (round trip) · F2 chart "),
         // The chart's legend lives in the title, where it never hides a line.
         (LatencyView::Chart, Some(summary)) => Line::from(vec![
@@ -45,12 +48,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         ]),
         (LatencyView::Chart, None) => Line::from(" Latency over time · F2 histogram "),
         (LatencyView::Histogram, _) => {
-            Line::from(" Latency distribution: echoes per RTT range · F2 sparkline ")
+            Line::from(" Latency distribution: echoes per RTT range · F2 socket ")
         }
     };
     let block = pane_block(title, false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    if client.latency_view == LatencyView::Socket {
+        return super::socket::draw(frame, inner, client, app, theme);
+    }
     let [numbers, chart] =
         Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
 
@@ -150,6 +156,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, theme: Th
         LatencyView::Sparkline => draw_sparkline(frame, chart, client, theme),
         LatencyView::Chart => draw_chart(frame, chart, client, theme),
         LatencyView::Histogram => draw_histogram(frame, chart, client, theme),
+        // Drawn above, in place of the numbers: it has figures of its own.
+        LatencyView::Socket => {}
     }
 }
 

@@ -5,6 +5,7 @@ mod help;
 mod input;
 mod latency;
 mod server;
+mod socket;
 mod status;
 pub mod theme;
 
@@ -60,7 +61,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
         (None, None) => {}
     }
     if let Some(client) = &app.client {
-        latency::draw(frame, latency_area, client, theme);
+        latency::draw(frame, latency_area, client, app, theme);
     }
     input::draw(frame, input_area, app, theme);
     status::draw(frame, status_area, app, theme);

@@ -279,8 +279,8 @@ impl ClientPane {
                 connect_time,
                 clock,
             } => {
-                self.kernel
-                    .connected(self.transport == Transport::Tcp, clock);
+                let tcp = self.transport == Transport::Tcp;
+                self.kernel.connected(local, tcp, clock);
                 self.state = ConnState::Connected;
                 self.connect_time = connect_time;
                 self.handshake_to_proxy = self.via_proxy;

@@ -2,6 +2,9 @@
 //! the embedded connection, the clock the client's RTTs end at, and the TCP states seen on
 //! the way, which the close lessons show as rows.
 
+use std::net::SocketAddr;
+
+use super::App;
 use crate::net::ConnId;
 use crate::net::sockinfo::{Congestion, Sampled, TcpState};
 use crate::stats::Clock;
@@ -42,11 +45,15 @@ pub struct ClientKernel {
     pub user_clock_echoes: u64,
     /// The congestion control chosen with `/congestion`, if any.
     pub congestion: Option<Congestion>,
+    /// The connection's own address: the server's roster knows it as its peer.
+    pub local: Option<SocketAddr>,
 }
 
 impl ClientKernel {
-    /// A connection is ready: a TCP one starts `ESTABLISHED`; its RTTs end at `clock`.
-    pub fn connected(&mut self, tcp: bool, clock: Clock) {
+    /// A connection from `local` is ready: a TCP one starts `ESTABLISHED`; its RTTs end at
+    /// `clock`.
+    pub fn connected(&mut self, local: SocketAddr, tcp: bool, clock: Clock) {
+        self.local = Some(local);
         self.trail = if tcp {
             StateTrail::at(TcpState::Established)
         } else {
@@ -76,6 +83,22 @@ pub struct KernelView {
 pub struct SocketLook {
     pub client: Sampled,
     pub server: Option<(ConnId, Sampled)>,
+}
+
+/// Keeps a look for the socket view, and tells each socket's state changes as rows in its
+/// pane (a close lesson's `FIN_WAIT1 → FIN_WAIT2`).
+pub fn apply_look(app: &mut App, look: SocketLook) {
+    let now = app.now;
+    if let (Some(client), Ok(sample)) = (&mut app.client, &look.client) {
+        client.tcp_state(sample.tcp.state, now);
+    }
+    if let (Some(server), Some((conn, Ok(sample)))) = (&mut app.server, &look.server) {
+        server.saw_state(*conn, sample.tcp.state, now);
+    }
+    app.kernel = KernelView {
+        client: Some(look.client),
+        server: look.server,
+    };
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use chrono::{DateTime, Local};
 
 pub use client::{ClientPane, ClientRow, ClientRowKind, ConnState, EchoProgress, MessageCounts};
 pub use input::InputLine;
+pub use kernel::{KernelView, SocketLook};
 pub use log::{Log, MAX_ROWS, RowId};
 pub use server::{ConnInfo, RosterSort, ServerPane, ServerRow, ServerRowKind};
 
@@ -47,6 +48,8 @@ pub struct App {
     pub impairments: Option<Impairments>,
     /// How many rows each pane showed in the last frame: what one page of scrolling is.
     pub viewport: Viewport,
+    /// What the kernel said last about both ends of the connection (the socket view).
+    pub kernel: KernelView,
     pub(crate) next_message: MessageId,
 }
 
@@ -100,6 +103,7 @@ impl App {
             hex: false,
             impairments: None,
             viewport: Viewport::default(),
+            kernel: KernelView::default(),
             next_message: 1,
         }
     }
@@ -135,7 +139,35 @@ impl App {
     }
 }
 
-/// The latency pane's picture of recent RTTs (`/chart`, `/hist`, F2).
+impl App {
+    /// Whether the kernel should be asked about the client's connection now: while the
+    /// socket view is on screen, and while a close lesson is under way (FIN sent), whose
+    /// states would otherwise pass unseen.
+    pub fn wants_socket_looks(&self) -> bool {
+        self.client.as_ref().is_some_and(|client| {
+            client.transport == crate::net::Transport::Tcp
+                && (client.latency_view == LatencyView::Socket
+                    || client.state == ConnState::HalfClosed)
+        })
+    }
+
+    /// The server's end of the client's connection, when this UI runs both: the open
+    /// connection whose peer is the client's own address (through the impairment proxy,
+    /// the server's peer is the proxy, and there is none).
+    pub fn server_end(&self) -> Option<crate::net::ConnId> {
+        let local = self.client.as_ref()?.kernel.local?;
+        let server = self.server.as_ref()?;
+        server
+            .conns
+            .iter()
+            .rev()
+            .find(|(_, info)| info.peer == local && info.closed.is_none() && !info.udp)
+            .map(|(&conn, _)| conn)
+    }
+}
+
+/// The latency pane's picture of recent RTTs (`/chart`, `/hist`, F2), or of what the kernel
+/// knows about the connection's two sockets (`/socket`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LatencyView {
     #[default]
@@ -144,6 +176,8 @@ pub enum LatencyView {
     Chart,
     /// How many echoes took how long.
     Histogram,
+    /// Both ends' `TCP_INFO` and queues, side by side.
+    Socket,
 }
 
 impl LatencyView {
@@ -152,7 +186,8 @@ impl LatencyView {
         match self {
             LatencyView::Sparkline => LatencyView::Chart,
             LatencyView::Chart => LatencyView::Histogram,
-            LatencyView::Histogram => LatencyView::Sparkline,
+            LatencyView::Histogram => LatencyView::Socket,
+            LatencyView::Socket => LatencyView::Sparkline,
         }
     }
 }

@@ -89,6 +89,7 @@ fn run(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Close => Effect::Client(ClientCommand::HalfClose),
         Command::Reset => Effect::Client(ClientCommand::Reset),
         Command::Nagle(on) => Effect::Client(ClientCommand::SetNagle(on)),
+        Command::Congestion(algorithm) => Effect::Client(ClientCommand::SetCongestion(algorithm)),
         Command::Transport(transport) => Effect::Client(ClientCommand::SetTransport(transport)),
         Command::Server(command) => return server(app, command),
         Command::Frame(framing) => return frame(app, framing),

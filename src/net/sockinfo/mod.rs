@@ -72,7 +72,9 @@ impl TcpState {
             TcpState::TimeWait => {
                 "the peer's FIN arrived too; the kernel keeps the connection a while for late segments"
             }
-            TcpState::Close => "nothing left: the connection is gone",
+            TcpState::Close => {
+                "this socket is done (whichever side's FIN went first leaves a TIME_WAIT entry behind a while)"
+            }
             TcpState::CloseWait => "the peer's FIN arrived; we may still send",
             TcpState::LastAck => {
                 "our FIN is sent after the peer's; waiting for its acknowledgement"
