@@ -104,7 +104,7 @@ where
                 }
             },
             _ = looks.tick(), if app.wants_socket_looks() => match look_at_sockets(app, &controls) {
-                Some(look) => Msg::Sockets(look),
+                Some(look) => Msg::Sockets(Box::new(look)),
                 None => continue,
             },
             _ = tick.tick() => {

@@ -22,7 +22,7 @@ pub enum Msg {
     },
     /// A look at both ends of the client's connection, for the socket view (taken only
     /// while [`crate::app::App::wants_socket_looks`], at most a few times a second).
-    Sockets(SocketLook),
+    Sockets(Box<SocketLook>),
 }
 
 /// What `update` asks the runtime to do, since it does no I/O itself.

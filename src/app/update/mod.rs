@@ -45,7 +45,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Sockets(look) => {
-            crate::app::model::kernel::apply_look(app, look);
+            crate::app::model::kernel::apply_look(app, *look);
             Vec::new()
         }
     }
