@@ -14,6 +14,7 @@
 pub mod app;
 pub mod cli;
 pub mod headless;
+pub mod lesson;
 pub mod net;
 pub mod panics;
 pub mod runtime;
@@ -22,6 +23,7 @@ pub mod signals;
 pub mod stats;
 pub mod terminal;
 pub mod text;
+pub mod tomlfile;
 pub mod tui;
 pub mod ui;
 pub mod units;

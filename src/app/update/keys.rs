@@ -5,7 +5,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::commands;
 use crate::app::command;
-use crate::app::keymap::{self, Action};
+use crate::app::keymap::{self, Action, KeyContext};
 use crate::app::model::{App, Focus};
 use crate::app::msg::Effect;
 
@@ -15,7 +15,12 @@ const HELP_SCROLL_MAX: u16 = 64;
 const HELP_PAGE: i16 = 10;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let action = keymap::action_for(&key);
+    let typing = app.lesson.as_ref().is_some_and(|run| run.typing());
+    let context = KeyContext {
+        lesson: app.lesson.is_some(),
+        line_free: typing || app.input.value().is_empty(),
+    };
+    let action = keymap::action_for(&key, context);
     if app.help_open {
         // The overlay keeps the keys while open: it scrolls, closes, or the program quits.
         let scroll = |by: i16| {
@@ -34,19 +39,25 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    // While a lesson types, the message line is its: the class watches the command appear.
     let Some(action) = action else {
-        edit(app, key);
+        if !typing {
+            edit(app, key);
+        }
         return Vec::new();
     };
     match action {
+        Action::Send if typing => {}
         Action::Send => return commands::submit_line(app),
+        Action::LessonNext => super::lesson::next(app),
+        Action::LessonBack => super::lesson::back(app),
         Action::Up | Action::Down => match (&mut app.server, app.focus) {
             (Some(server), Focus::Server) => {
                 server.select_step(if action == Action::Up { -1 } else { 1 })
             }
             _ => app.input.browse(action == Action::Up),
         },
-        Action::FocusNext if app.input.value().starts_with('/') => complete(app),
+        Action::FocusNext if !typing && app.input.value().starts_with('/') => complete(app),
         Action::FocusNext | Action::FocusPrev => {
             // Two panes at most, so next and previous are the same move.
             if app.client.is_some() && app.server.is_some() {
@@ -142,7 +153,16 @@ fn scroll_focused(app: &mut App, page: Page) {
         Page::Oldest => isize::MAX,
         Page::Newest => isize::MIN,
     };
-    match app.focus {
+    scroll(app, app.focus, delta);
+}
+
+/// Scrolls `pane` by `delta` rows (positive: back in time), a page being what it showed.
+pub(super) fn scroll(app: &mut App, pane: Focus, delta: isize) {
+    let rows = match pane {
+        Focus::Client => app.viewport.client_rows,
+        Focus::Server => app.viewport.server_rows,
+    };
+    match pane {
         Focus::Client => {
             if let Some(client) = &mut app.client {
                 client.rows.scroll_by(delta, rows);
