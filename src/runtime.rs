@@ -7,7 +7,7 @@
 use std::io;
 use std::time::Duration;
 
-use crossterm::event::Event;
+use crossterm::event::{Event, MouseEvent, MouseEventKind};
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -26,6 +26,9 @@ const FRAME: Duration = Duration::from_millis(33);
 const TICK: Duration = Duration::from_secs(1);
 /// Network events applied per wake-up before the loop looks at the keyboard again.
 const EVENT_BATCH: usize = 1024;
+/// A lesson types one character per tick: fast enough not to keep a class waiting, slow
+/// enough to be followed.
+const TYPING: Duration = Duration::from_millis(40);
 
 /// The handles through which effects reach the network: what this mode has running.
 #[derive(Debug, Default)]
@@ -54,6 +57,8 @@ where
 {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut typing = tokio::time::interval(TYPING);
+    typing.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
     let mut network_open = true;
@@ -78,6 +83,8 @@ where
             input = input.next() => match input {
                 Some(Ok(Event::Key(key))) => Msg::Key(key),
                 Some(Ok(Event::Paste(text))) => Msg::Paste(text),
+                // The pointer moving or a button let go changes nothing: no redraw for it.
+                Some(Ok(Event::Mouse(mouse))) if matters(&mouse) => Msg::Mouse(mouse),
                 Some(Ok(Event::Resize(..))) => {
                     terminal.autoresize()?;
                     dirty = true;
@@ -94,6 +101,7 @@ where
                     continue;
                 }
             },
+            _ = typing.tick(), if app.lesson.as_ref().is_some_and(|run| run.typing()) => Msg::Typing,
             _ = tick.tick() => {
                 if let Some(log) = &mut controls.log {
                     log.flush()?;
@@ -119,6 +127,14 @@ where
             }
         }
     }
+}
+
+/// Whether a mouse event can change anything: a press or a wheel turn.
+fn matters(mouse: &MouseEvent) -> bool {
+    matches!(
+        mouse.kind,
+        MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+    )
 }
 
 /// The user quit: the session record gets an outcome for every message still outstanding

@@ -159,7 +159,7 @@ fn log_block<'a, T>(
 
 /// Breaks `text` into lines of at most `width` columns, at spaces where it can: a notice or
 /// an error is read whole, not cut at the pane's edge.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();
