@@ -22,6 +22,7 @@ pub mod lesson;
 pub mod net;
 pub mod panics;
 pub mod runtime;
+pub mod screenshots;
 pub mod session_log;
 pub mod signals;
 pub mod stats;

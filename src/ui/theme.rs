@@ -84,7 +84,8 @@ const HIGH_CONTRAST: Palette = Palette {
     notice: Color::Indexed(159),
     focus: Color::Indexed(226),
     border: Color::Indexed(231),
-    status: (Color::Indexed(231), Color::Indexed(16)),
+    // Dark grey, not white: the hints' light grey and the state colours must read on it.
+    status: (Color::Indexed(238), Color::Indexed(231)),
     live: Color::Indexed(46),
     between: Color::Indexed(226),
     ended: Color::Indexed(203),
@@ -213,8 +214,14 @@ impl Theme {
         }
     }
 
+    /// Pane titles: bold, in the theme's text colour where it has one (a title must not
+    /// take the faint colour of the border it sits on).
     pub fn title(self) -> Style {
-        Style::new().add_modifier(Modifier::BOLD)
+        let style = Style::new().add_modifier(Modifier::BOLD);
+        match self.palette.base {
+            Some((_, fg)) if self.color => style.fg(fg),
+            _ => style,
+        }
     }
 
     pub fn status_bar(self) -> Style {
