@@ -44,6 +44,7 @@ async fn server(
     let server = serve::start(
         "127.0.0.1:0".parse().unwrap(),
         protocols,
+        128,
         settings,
         control.clone(),
         events,
@@ -187,7 +188,7 @@ async fn udp_sources_are_bounded_forgotten_and_never_open_connections() {
     assert_eq!(census.reads, sources as u64, "every datagram counted");
 
     // The UI's roster: every event applied, then the census: bounded, no open connection.
-    let mut pane = ServerPane::new(addr, Protocols::Udp, 1024);
+    let mut pane = ServerPane::new(addr, Protocols::Udp, ServerControl::new(1024).behaviour());
     while let Some(event) = events.try_recv() {
         pane.apply(event);
     }
@@ -209,7 +210,7 @@ async fn dropped_events_leave_no_phantom_connection() {
     };
     let (server, control, shutdown) = server(Protocols::Tcp, limits, sink).await;
     let addr = server.addr;
-    let mut pane = ServerPane::new(addr, Protocols::Tcp, 1024);
+    let mut pane = ServerPane::new(addr, Protocols::Tcp, ServerControl::new(1024).behaviour());
     // The one event that got through: a connection the UI sees open.
     let clients = blocking("300 clients connect", move || {
         (0..300)

@@ -103,14 +103,14 @@ fn the_files_values_become_the_arguments_defaults_and_the_command_line_still_win
         args
     };
     let cli = parse_command_line(args(&["serve"])).unwrap();
-    assert_eq!(cli.server.read_size, 7);
+    assert_eq!(cli.server.read_size, [7]);
     assert_eq!(cli.classroom.theme, Some(ThemeName::Light));
     let Some(Command::Serve(serve)) = &cli.command else {
         panic!("not serve")
     };
     assert_eq!(serve.max_conns, 3);
     let cli = parse_command_line(args(&["--read-size", "9", "serve", "--max-conns", "4"])).unwrap();
-    assert_eq!(cli.server.read_size, 9);
+    assert_eq!(cli.server.read_size, [9]);
     let Some(Command::Serve(serve)) = &cli.command else {
         panic!("not serve")
     };

@@ -13,7 +13,7 @@ use crate::app::{App, Msg, update};
 use crate::lesson::Catalog;
 use crate::net::census::{CensusSnapshot, ConnSnapshot};
 use crate::net::serve::Protocols;
-use crate::net::{ClientEvent, NetEvent, ServerEvent, ServerEventKind, Transport};
+use crate::net::{ClientEvent, NetEvent, ServerControl, ServerEvent, ServerEventKind, Transport};
 use crate::stats::EchoUpdate;
 
 const SERVER: &str = "127.0.0.1:12345";
@@ -76,7 +76,11 @@ pub fn type_line(app: &mut App, ms: i64, text: &str) {
 pub fn connected() -> App {
     let mut app = App::new(
         Some(ClientPane::new(addr(SERVER), Transport::Tcp, false)),
-        Some(ServerPane::new(addr(SERVER), Protocols::Both, 1024)),
+        Some(ServerPane::new(
+            addr(SERVER),
+            Protocols::Both,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     );
     app.impairments = Some(Default::default());
@@ -136,7 +140,11 @@ pub fn lesson_in_progress() -> App {
 pub fn roster() -> App {
     let mut app = App::new(
         None,
-        Some(ServerPane::new(addr("0.0.0.0:12345"), Protocols::Tcp, 1024)),
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     );
     app.view.mask_addresses = true;

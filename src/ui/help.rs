@@ -50,21 +50,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
             })
             .collect()
     };
-    let mut lines = Vec::new();
-    // What the link in force would be on a real interface: the one part that depends on the
-    // moment, so it comes first.
-    if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
-        lines.push(Line::styled(
-            "The same link on a real interface (as root):",
-            theme.title(),
-        ));
-        lines.push(Line::raw(format!(
-            "  {}",
-            impairments.netem_command("eth0")
-        )));
-        lines.push(Line::raw(""));
-    }
-    lines.push(Line::styled("Keys", theme.title()));
+    let mut lines = vec![Line::styled("Keys", theme.title())];
     // Keys two per row, so everything fits on an 80×24 terminal.
     lines.extend(bindings.chunks(2).map(|pair| {
         Line::from(
@@ -96,6 +82,17 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
             .into_iter()
             .map(|line| Line::styled(line, theme.dim())),
     );
+    if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "The same link on a real interface (as root):",
+            theme.title(),
+        ));
+        lines.push(Line::raw(format!(
+            "  {}",
+            impairments.netem_command("eth0")
+        )));
+    }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "Received bytes are shown escaped (\\x1b, \\n, \\u{202E}…), never sent to the terminal.",

@@ -14,6 +14,7 @@ use chrono::{DateTime, Local};
 
 use super::log::{Log, RowId};
 use super::{LatencyView, Payload};
+use crate::net::framing::Framing;
 use crate::net::{ClientEvent, CloseReason, Transport};
 use crate::stats::{EchoUpdate, MessageId, RttStats};
 use crate::units;
@@ -53,16 +54,23 @@ pub struct ClientPane {
     recently_settled: VecDeque<(MessageId, Payload)>,
     /// Messages abandoned since the current connection began, for the close notice.
     abandoned_here: u64,
+    /// A reconnect is already on its way (the server is restarting): a close is then not
+    /// the end of the session, and the pane says so instead of offering /reconnect.
+    pub reconnecting: bool,
     /// A write is waiting: the peer is not reading and the socket buffers are full.
     pub send_blocked: bool,
     /// How the latency pane shows recent RTTs.
     pub latency_view: LatencyView,
+    /// How messages are framed on the wire (`/frame`).
+    pub framing: Framing,
 }
 
 /// A message on its way: what it carried and where its rows are.
 #[derive(Debug, Clone)]
 struct Outstanding {
     payload: Payload,
+    /// Its bytes on the wire: the message, framed when framing is on.
+    wire_len: usize,
     /// Bytes of its echo received so far.
     received: usize,
     sent_row: RowId,
@@ -175,8 +183,10 @@ impl ClientPane {
             in_flight_bytes: 0,
             recently_settled: VecDeque::with_capacity(RECENT_SETTLED),
             abandoned_here: 0,
+            reconnecting: false,
             send_blocked: false,
             latency_view: LatencyView::default(),
+            framing: Framing::None,
         }
     }
 
@@ -201,15 +211,16 @@ impl ClientPane {
         self.outstanding.keys().copied()
     }
 
-    /// Records messages handed to the client, one `→` row each.
+    /// Records messages handed to the client (id, what the message says, its bytes on the
+    /// wire), one `→` row each.
     pub fn sent(
         &mut self,
-        messages: impl IntoIterator<Item = (MessageId, Payload)>,
+        messages: impl IntoIterator<Item = (MessageId, Payload, usize)>,
         at: DateTime<Local>,
     ) {
-        for (id, payload) in messages {
+        for (id, payload, wire_len) in messages {
             self.counts.sent += 1;
-            self.in_flight_bytes += payload.len as u64;
+            self.in_flight_bytes += wire_len as u64;
             let sent_row = self.rows.push(ClientRow {
                 at,
                 kind: ClientRowKind::Sent {
@@ -222,6 +233,7 @@ impl ClientPane {
                 id,
                 Outstanding {
                     payload,
+                    wire_len,
                     received: 0,
                     sent_row,
                     echo_row: None,
@@ -266,6 +278,7 @@ impl ClientPane {
                 self.connect_time = connect_time;
                 self.handshake_to_proxy = self.via_proxy;
                 self.abandoned_here = 0;
+                self.reconnecting = false;
                 let notice = match connect_time {
                     Some(took) if self.via_proxy => format!(
                         "connected to the local impairment proxy in {} ({local} → {peer}); \
@@ -315,7 +328,9 @@ impl ClientPane {
             let n = units::count(self.abandoned_here, "message", "messages");
             notice += &format!(" ({n} abandoned: their echoes can no longer arrive)");
         }
-        if !reason.is_replaced() {
+        if self.reconnecting {
+            notice += "; reconnecting";
+        } else if !reason.is_replaced() {
             notice += "; /reconnect to try again";
         }
         self.abandoned_here = 0;
@@ -408,7 +423,7 @@ impl ClientPane {
         let Some(message) = self.outstanding.remove(&id) else {
             return;
         };
-        self.in_flight_bytes -= (message.payload.len - message.received) as u64;
+        self.in_flight_bytes -= (message.wire_len - message.received) as u64;
         match &outcome {
             EchoProgress::Echoed { rtt } => {
                 self.counts.echoed += 1;
@@ -489,7 +504,9 @@ mod tests {
     fn pane_with(messages: &[(MessageId, &[u8])]) -> ClientPane {
         let mut pane = ClientPane::new("127.0.0.1:7".parse().unwrap(), Transport::Tcp, false);
         pane.sent(
-            messages.iter().map(|(id, bytes)| (*id, Payload::of(bytes))),
+            messages
+                .iter()
+                .map(|(id, bytes)| (*id, Payload::of(bytes), bytes.len())),
             now(),
         );
         pane

@@ -96,7 +96,11 @@ mod tests {
         let addr = "127.0.0.1:7".parse().unwrap();
         let mut app = App::new(
             Some(ClientPane::new(addr, Transport::Tcp, false)),
-            Some(ServerPane::new(addr, Protocols::Both, 1024)),
+            Some(ServerPane::new(
+                addr,
+                Protocols::Both,
+                crate::net::ServerControl::new(1024).behaviour(),
+            )),
             chrono::Local::now(),
         );
         app.viewport.client_area = Rect::new(0, 0, 40, 14);

@@ -13,7 +13,11 @@ fn side_by_side() -> App {
     let addr = "127.0.0.1:12345".parse().unwrap();
     let mut app = App::new(
         Some(ClientPane::new(addr, Transport::Tcp, false)),
-        Some(ServerPane::new(addr, Protocols::Both, 1024)),
+        Some(ServerPane::new(
+            addr,
+            Protocols::Both,
+            crate::net::ServerControl::new(1024).behaviour(),
+        )),
         chrono::Local::now(),
     );
     app.lessons = Arc::new(Catalog::load(None).unwrap());
