@@ -151,7 +151,7 @@ impl FileValues {
     fn get(&self, key: &Key) -> Option<&str> {
         self.values
             .iter()
-            .find(|(k, _)| std::ptr::eq(*k, key))
+            .find(|(k, _)| (k.table, k.name) == (key.table, key.name))
             .map(|(_, v)| v.as_str())
     }
 }

@@ -72,10 +72,14 @@ fn entry(
         .and_then(Arg::get_env)
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let raw = matches
-        .get_raw(id)
-        .and_then(|mut values| values.next())
-        .map(|v| v.to_string_lossy().into_owned());
+    // A flag's raw value may be `1` or `yes` (from the environment): write the bool.
+    let raw = match key.kind {
+        Kind::Bool => matches.get_one::<bool>(id).map(bool::to_string),
+        _ => matches
+            .get_raw(id)
+            .and_then(|mut values| values.next())
+            .map(|v| v.to_string_lossy().into_owned()),
+    };
     let source = match (matches.value_source(id), &raw) {
         (Some(ValueSource::CommandLine), _) => "from the command line".to_owned(),
         (Some(ValueSource::EnvVariable), _) => format!("from ${env}"),
