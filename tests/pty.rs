@@ -533,3 +533,49 @@ fn a_panic_anywhere_restores_the_terminal_and_exits_101() {
         );
     }
 }
+
+/// What xterm sends for PgDn: the key a presenter's clicker sends for "next slide".
+const PAGE_DOWN: &[u8] = b"\x1b[6~";
+
+/// A lesson run from the command line: two steps, each read off the screen, narration and
+/// effect: the step counter, the step's own words, the command it typed, what the server did.
+#[test]
+fn a_lesson_narrates_two_steps_and_types_their_commands() {
+    let mut tui = Tui::start(&["lesson", "byte-stream", "--no-mouse"], 36, 120);
+    tui.wait_for("the lesson's introduction", |screen| {
+        let text = screen.contents();
+        text.contains("Lesson: TCP is a byte stream") && text.contains("What the class will learn")
+    });
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(PAGE_DOWN);
+    tui.wait_for("step 1 and its /read 7", |screen| {
+        let text = screen.contents();
+        text.contains("step 1/3")
+            && text.contains("We make its buffer tiny")
+            && text.contains("read 7 ·")
+    });
+    tui.type_keys(PAGE_DOWN);
+    let size = units::bytes(13);
+    tui.wait_for(
+        "step 2, its message split into reads of 7 and 6 bytes",
+        |screen| {
+            let text = screen.contents();
+            let server = right_half(screen);
+            let read = |n: u64, what: &str| {
+                let head = format!("read {}", units::bytes(n));
+                server
+                    .iter()
+                    .any(|row| row.contains(&head) && row.contains(what))
+            };
+            text.contains("step 2/3")
+                && text.contains("Look for: The server did two reads")
+                && read(7, "Hello,")
+                && read(6, "World!")
+                && left_half(screen)
+                    .iter()
+                    .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        },
+    );
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
