@@ -26,4 +26,5 @@ pub(super) const LESSONS: &[(&str, &str)] = &[
     lesson!("reset"),
     lesson!("handshake"),
     lesson!("untrusted-bytes"),
+    lesson!("iterative-server"),
 ];
