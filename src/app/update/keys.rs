@@ -6,7 +6,7 @@ use tui_input::backend::crossterm::EventHandler;
 use super::commands;
 use crate::app::command;
 use crate::app::keymap::{self, Action, KeyContext};
-use crate::app::model::{App, Focus};
+use crate::app::model::{App, Focus, ThemeName};
 use crate::app::msg::Effect;
 
 /// Further than the help overlay can ever need to scroll.
@@ -106,30 +106,43 @@ fn edit(app: &mut App, key: KeyEvent) {
 }
 
 /// Tab on a line that starts with `/`: completes the command name as far as it is
-/// unambiguous, or lists the candidates.
+/// unambiguous, or lists the candidates; after `/lesson ` and `/theme `, their names.
 fn complete(app: &mut App) {
-    let typed = &app.input.value()[1..];
-    if typed.contains(char::is_whitespace) {
-        return;
-    }
-    let candidates = command::completions(typed);
-    let common = candidates
-        .iter()
-        .map(|name| name.to_string())
-        .reduce(|a, b| {
-            a.chars()
-                .zip(b.chars())
-                .take_while(|(x, y)| x == y)
-                .map(|(x, _)| x)
-                .collect()
-        });
+    let typed = app.input.value()[1..].to_owned();
+    let (head, word, candidates, what) = match typed.split_once(' ') {
+        None => {
+            let names = command::completions(&typed).into_iter().map(str::to_owned);
+            ("/".to_owned(), typed.as_str(), names.collect(), "commands")
+        }
+        Some(("lesson", word)) => {
+            let names = app.lessons.lessons().map(|l| l.name.clone());
+            let names: Vec<String> = names.chain(["off".to_owned()]).collect();
+            ("/lesson ".to_owned(), word, names, "lessons")
+        }
+        Some(("theme", word)) => {
+            let names = ThemeName::ALL.iter().map(|t| t.name().to_owned()).collect();
+            ("/theme ".to_owned(), word, names, "themes")
+        }
+        Some(_) => return,
+    };
+    let candidates: Vec<String> = candidates
+        .into_iter()
+        .filter(|name| name.starts_with(word))
+        .collect();
+    let common = candidates.iter().cloned().reduce(|a, b| {
+        a.chars()
+            .zip(b.chars())
+            .take_while(|(x, y)| x == y)
+            .map(|(x, _)| x)
+            .collect()
+    });
     match (candidates.as_slice(), common) {
-        ([], _) => app.show_error(format!("no command starts with /{typed}")),
-        ([only], _) => app.input.set(&format!("/{only} ")),
-        (_, Some(common)) if common.len() > typed.len() => app.input.set(&format!("/{common}")),
+        ([], _) => app.show_error(format!("no {what} start with {head}{word}")),
+        ([only], _) => app.input.set(&format!("{head}{only} ")),
+        (_, Some(common)) if common.len() > word.len() => app.input.set(&format!("{head}{common}")),
         (all, _) => {
-            let names: Vec<String> = all.iter().map(|name| format!("/{name}")).collect();
-            app.show_notice(format!("commands: {}", names.join(" ")));
+            let names: Vec<String> = all.iter().map(|name| format!("{head}{name}")).collect();
+            app.show_notice(format!("{what}: {}", names.join(" ")));
         }
     }
 }

@@ -165,3 +165,20 @@ fn the_lesson_waits_for_a_reconnection_before_entering_a_line() {
     let (effects, _) = type_out(&mut app);
     assert_eq!(effects.len(), 1);
 }
+
+#[test]
+fn tab_completes_lesson_and_theme_names() {
+    let mut app = side_by_side();
+    for c in "/lesson byt".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.input.value(), "/lesson byte-stream ");
+    app.input.set("/theme high");
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.input.value(), "/theme high-contrast ");
+    app.input.set("/re");
+    press(&mut app, KeyCode::Tab);
+    let last = format!("{:?}", app.client.as_ref().unwrap().rows.rows().back());
+    assert!(last.contains("commands: /reconnect /reset"), "{last}");
+}
