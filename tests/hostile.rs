@@ -47,7 +47,7 @@ use common::sockets::{
     assert_closed_by_server, connect, local, local_udp, round_trip, round_trips, timed_out,
     try_connect, udp_client, udp_echo,
 };
-use common::{STEP, blocking, blocking_within, poll_async, within};
+use common::{STEP, blocking, blocking_within, eventually, within};
 use echotui::net::event::{CloseReason, ServerEventKind};
 use echotui::net::server::{self, Limit, Limits};
 use echotui::net::udp::{self, DropReason};
@@ -669,11 +669,10 @@ async fn a_peer_that_never_reads_is_dropped_and_memory_stays_bounded() {
     assert_eq!(after, 100, "the other client kept echoing after the drop");
     let rss_after = rss_kib();
     // The hog's own writes stop on the server's close, not on the test's stop flag.
-    let hog_ended = poll_async(STEP, || hog.thread.is_finished().then_some(())).await;
-    assert!(
-        hog_ended.is_some(),
-        "the hog kept writing after the server closed it"
-    );
+    eventually("the hog to stop writing once the server closed it", || {
+        hog.thread.is_finished().then_some(())
+    })
+    .await;
     let report = hog.finish().await;
     assert!(
         report.ended.starts_with("write failed"),

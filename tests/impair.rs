@@ -6,14 +6,18 @@
 //! OS picked, and every await is bounded by `tokio::time::timeout`. Timing assertions are lower
 //! bounds only: a busy machine may make the proxy late, never early.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::payloads::{HELLO, patterned};
+use common::peers::refusing_addr;
+use common::within;
 use echotui::net::impair::{self, ImpairControl, ImpairStats, Impairments};
 use echotui::units::Percent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,22 +26,11 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-/// The longest any single wait may take before the test fails instead of hanging.
-const STEP: Duration = Duration::from_secs(10);
 /// How often a UDP exchange looks at the proxy's drop counter while no reply comes.
 const POLL: Duration = Duration::from_millis(2);
 /// Round trips in flight at once in a UDP exchange: few enough that no socket buffer on the
 /// way can overflow, so every loss is the proxy's doing.
 const WINDOW: usize = 32;
-/// The tutorial's message.
-const HELLO: &[u8] = b"Hello, World!";
-
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    timeout(STEP, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
@@ -257,11 +250,7 @@ async fn tcp_half_close_passes_pending_bytes_then_eof() {
 
 #[tokio::test]
 async fn tcp_refused_upstream_resets_the_client() {
-    let refusing = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("local_addr")
-    };
-    let proxy = Proxy::tcp(refusing, Impairments::default()).await;
+    let proxy = Proxy::tcp(refusing_addr(), Impairments::default()).await;
     let mut stream = tcp_connect(proxy.addr).await;
     let mut buf = [0u8; 16];
     let read = within("reset", stream.read(&mut buf)).await;
@@ -543,7 +532,7 @@ async fn udp_largest_and_empty_datagrams_pass_intact() {
     let proxy = Proxy::udp(udp_echo_server().await, link).await;
     let client = udp_client(proxy.addr).await;
     let mut buf = vec![0u8; 65_536];
-    let largest: Vec<u8> = (0..65_507u32).map(|i| (i % 251) as u8).collect();
+    let largest = patterned(65_507);
     for datagram in [&largest[..], &[][..], HELLO] {
         client.send(datagram).await.expect("send");
         let n = within("echo", client.recv(&mut buf)).await.expect("recv");

@@ -1,5 +1,5 @@
 //! Tests that need something beyond loopback and our own binary: a foreign echo server
-//! (socat, ncat, the tutorial's Python server), a privileged port, `prlimit`, an address
+//! (socat, Need::program("ncat", "ncat"), the tutorial's Python server), a privileged port, `prlimit`, an address
 //! other than loopback.
 //!
 //! A machine without it cannot run the test, and says so: the test is reported `ignored`,
@@ -27,7 +27,7 @@ use common::headless::Headless;
 use common::process::{Process, installed};
 use common::servers::{READ_SIZE, Server};
 use common::sockets::{connect, local_udp, timed_out, try_echo, udp_client, udp_echo};
-use common::{STEP, blocking, poll, poll_async};
+use common::{STEP, blocking, eventually, poll};
 use echotui::net::event::ServerEventKind;
 use echotui::net::udp::DropReason;
 use libtest_mimic::{Arguments, Completion, Trial};
@@ -37,34 +37,22 @@ use serde_json::Value;
 const REQUIRE_ALL: &str = "ECHOTUI_REQUIRE_ALL";
 
 fn main() -> ExitCode {
-    let python3 = Need::Program {
-        name: "python3",
-        package: "python3",
-    };
-    let socat = Need::Program {
-        name: "socat",
-        package: "socat",
-    };
-    let ncat = Need::Program {
-        name: "ncat",
-        package: "ncat",
-    };
-    let prlimit = Need::Program {
-        name: "prlimit",
-        package: "util-linux",
-    };
     let trials = vec![
         trial(
             "client_echoes_through_the_python_tutorial_server",
-            python3,
+            Need::program("python3", "python3"),
             || on_tokio(client_echoes_through_the_python_tutorial_server()),
         ),
-        trial("client_echoes_through_socat", socat, || {
-            on_tokio(client_echoes_through_socat())
-        }),
-        trial("client_echoes_through_ncat", ncat, || {
-            on_tokio(client_echoes_through_ncat())
-        }),
+        trial(
+            "client_echoes_through_socat",
+            Need::program("socat", "socat"),
+            || on_tokio(client_echoes_through_socat()),
+        ),
+        trial(
+            "client_echoes_through_ncat",
+            Need::program("ncat", "ncat"),
+            || on_tokio(client_echoes_through_ncat()),
+        ),
         trial(
             "udp_from_a_privileged_source_port_is_never_answered",
             Need::PrivilegedUdpPort,
@@ -72,7 +60,7 @@ fn main() -> ExitCode {
         ),
         trial(
             "serve_survives_running_out_of_file_descriptors",
-            prlimit,
+            Need::program("prlimit", "util-linux"),
             serve_survives_running_out_of_file_descriptors,
         ),
         trial(
@@ -101,6 +89,10 @@ enum Need {
 }
 
 impl Need {
+    fn program(name: &'static str, package: &'static str) -> Self {
+        Need::Program { name, package }
+    }
+
     /// Why this machine cannot run the test, or `None` if it can.
     fn missing(&self) -> Option<String> {
         match self {
@@ -191,9 +183,7 @@ async fn client_echoes_through_the_python_tutorial_server() {
     let client = echo_two_messages(SocketAddr::from(([127, 0, 0, 1], port))).await;
     // Our close is a clean FIN: the tutorial loop sees b'' and the script ends normally.
     drop(client);
-    let status = poll_async(STEP, || python.try_wait())
-        .await
-        .expect("python3 did not exit");
+    let status = eventually("python3 to exit", || python.try_wait()).await;
     assert!(status.success(), "python3 exited with {status}");
 }
 
@@ -225,14 +215,13 @@ async fn client_echoes_through_ncat() {
 
 /// Waits until the foreign `server` accepts connections on `addr` (it must not exit meanwhile).
 async fn wait_connectable(server: &mut Process, addr: SocketAddr) {
-    poll_async(STEP, || {
+    eventually("the server to listen", || {
         if let Some(status) = server.try_wait() {
             panic!("the server exited before listening: {status}");
         }
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()
     })
-    .await
-    .expect("the server never listened");
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------

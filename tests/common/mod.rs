@@ -80,24 +80,17 @@ pub fn poll<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<
     }
 }
 
-/// [`poll`] for async tests: sleeps on tokio's timer between looks, so the runtime's other
-/// tasks (the server under test) keep running on this thread meanwhile.
-pub async fn poll_async<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
+/// Looks at `check` every [`POLL`] until it gives a value, failing after [`STEP`] with
+/// `what`: [`poll`] for async tests, sleeping on tokio's timer between looks so that the
+/// runtime's other tasks (the server under test) keep running on this thread meanwhile.
+pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let looking = async {
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            tokio::time::sleep(POLL).await;
         }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Polls `check` until it holds, failing after [`STEP`] with `what`.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    poll_async(STEP, || check().then_some(()))
-        .await
-        .unwrap_or_else(|| panic!("{what} never happened within {STEP:?}"));
+    };
+    within(what, looking).await
 }
