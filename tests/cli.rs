@@ -10,7 +10,7 @@ use common::IO_TIMEOUT;
 use common::headless::{Headless, Stopped};
 use common::payloads::{HELLO, HOSTILE, HOSTILE_SHOWN};
 use common::peers::{echo_once_and_close, free_port, never_echo, std_peer};
-use common::process::{assert_user_error, run};
+use common::process::{assert_user_error, run, run_line};
 use common::reports::{assert_rtt_ladder, assert_three_decimals_at_most, keys};
 use common::sockets::{connect, round_trip, udp_round_trip, udp_socket};
 use serde_json::Value;
@@ -180,18 +180,7 @@ fn ping_text_says_1_probe_and_1_byte() {
 /// others duplicates, read while the next probe is awaited (the last probe's are not).
 #[test]
 fn ping_udp_counts_duplicates_apart_from_echoes() {
-    let args = [
-        "ping",
-        "--udp",
-        "-c",
-        "5",
-        "-i",
-        "0",
-        "--duplicate",
-        "100%",
-        "--json",
-    ];
-    let (code, stdout, stderr) = run(&args);
+    let (code, stdout, stderr) = run_line("ping --udp -c 5 -i 0 --duplicate 100% --json");
     assert_eq!(code, 0, "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
@@ -357,20 +346,7 @@ fn ping_udp_counts_exactly_and_loss_exits_1() {
     );
 
     // Every datagram dropped by the impairment proxy: all lost, counted exactly.
-    let args = [
-        "ping",
-        "--udp",
-        "-c",
-        "5",
-        "-i",
-        "0",
-        "--timeout",
-        "100ms",
-        "--loss",
-        "100%",
-        "--json",
-    ];
-    let (code, stdout, _) = run(&args);
+    let (code, stdout, _) = run_line("ping --udp -c 5 -i 0 --timeout 100ms --loss 100% --json");
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(sent_received_lost(&v), (Some(5), Some(0), Some(5)));
@@ -380,20 +356,7 @@ fn ping_udp_counts_exactly_and_loss_exits_1() {
 /// is binomial (mean 50, σ ≈ 6.1); the bounds are 6σ, so the test cannot flake in practice.
 #[test]
 fn ping_udp_half_loss_each_way_loses_three_quarters_of_round_trips() {
-    let args = [
-        "ping",
-        "--udp",
-        "-c",
-        "200",
-        "-i",
-        "0",
-        "--timeout",
-        "20ms",
-        "--loss",
-        "50%",
-        "--json",
-    ];
-    let (code, stdout, _) = run(&args);
+    let (code, stdout, _) = run_line("ping --udp -c 200 -i 0 --timeout 20ms --loss 50% --json");
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     // A reply slower than the timeout still survived both losses: it counts as late.

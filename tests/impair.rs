@@ -31,12 +31,21 @@ const POLL: Duration = Duration::from_millis(2);
 /// Round trips in flight at once in a UDP exchange: few enough that no socket buffer on the
 /// way can overflow, so every loss is the proxy's doing.
 const WINDOW: usize = 32;
+
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
 fn percent(text: &str) -> Percent {
     text.parse().expect("valid percentage")
+}
+
+/// A link that delays everything by `millis` each way, and does nothing else.
+fn delay(millis: u64) -> Impairments {
+    Impairments {
+        delay: ms(millis),
+        ..Impairments::default()
+    }
 }
 
 /// A proxy running in the background, with its live controls.
@@ -130,6 +139,14 @@ async fn tcp_connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// A proxy impairing `link` in front of a fresh echo server, and a client connected through
+/// it: the setting of most TCP tests here.
+async fn tcp_through(link: Impairments) -> (Proxy, TcpStream) {
+    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
+    let stream = tcp_connect(proxy.addr).await;
+    (proxy, stream)
+}
+
 /// Sends `message`, reads its echo, checks it and returns the round-trip time.
 async fn round_trip(stream: &mut TcpStream, message: &[u8]) -> Duration {
     let started = Instant::now();
@@ -152,14 +169,14 @@ async fn tcp_keeps_every_byte_in_order_under_delay_and_jitter() {
         jitter: ms(1),
         ..Impairments::default()
     };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
+    let (proxy, stream) = tcp_through(link).await;
     // Random bytes: any lost, doubled or swapped slice would be a mismatch.
     let mut rng = fastrand::Rng::with_seed(862);
     let data: Vec<u8> = std::iter::repeat_with(|| rng.u8(..))
         .take(1_000_000)
         .collect();
 
-    let (mut reader, mut writer) = tcp_connect(proxy.addr).await.into_split();
+    let (mut reader, mut writer) = stream.into_split();
     let sending = data.clone();
     let writing = tokio::spawn(async move {
         for piece in sending.chunks(10_000) {
@@ -184,12 +201,7 @@ async fn tcp_keeps_every_byte_in_order_under_delay_and_jitter() {
 
 #[tokio::test]
 async fn tcp_delay_applies_to_each_direction() {
-    let link = Impairments {
-        delay: ms(20),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (_proxy, mut stream) = tcp_through(delay(20)).await;
     let rtt = round_trip(&mut stream, HELLO).await;
     assert!(rtt >= ms(40), "RTT {rtt:?} under 2 × 20 ms");
 }
@@ -200,8 +212,7 @@ async fn tcp_rate_paces_the_bytes() {
         rate: Some(100_000),
         ..Impairments::default()
     };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (_proxy, mut stream) = tcp_through(link).await;
     // 50 kB at 100 kB/s take 0.5 s to cross in one direction alone; the echo can only be later.
     let rtt = round_trip(&mut stream, &vec![b'x'; 50_000]).await;
     assert!(rtt >= ms(400), "50 kB echoed in {rtt:?} at 100 kB/s");
@@ -209,8 +220,7 @@ async fn tcp_rate_paces_the_bytes() {
 
 #[tokio::test]
 async fn tcp_impairments_change_live_for_the_next_message() {
-    let proxy = Proxy::tcp(tcp_echo_server().await, Impairments::default()).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (proxy, mut stream) = tcp_through(Impairments::default()).await;
     round_trip(&mut stream, HELLO).await;
 
     let slow = Impairments {
@@ -228,12 +238,7 @@ async fn tcp_impairments_change_live_for_the_next_message() {
 
 #[tokio::test]
 async fn tcp_half_close_passes_pending_bytes_then_eof() {
-    let link = Impairments {
-        delay: ms(10),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (_proxy, mut stream) = tcp_through(delay(10)).await;
     within("write", stream.write_all(b"pending bytes"))
         .await
         .expect("write");
@@ -248,16 +253,21 @@ async fn tcp_half_close_passes_pending_bytes_then_eof() {
     assert_eq!(echoed, b"pending bytes");
 }
 
-#[tokio::test]
-async fn tcp_refused_upstream_resets_the_client() {
-    let proxy = Proxy::tcp(refusing_addr(), Impairments::default()).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+/// Asserts that the proxy reset the client's connection: its next read fails so.
+async fn assert_reset(stream: &mut TcpStream) {
     let mut buf = [0u8; 16];
     let read = within("reset", stream.read(&mut buf)).await;
     assert_eq!(
         read.map_err(|err| err.kind()),
         Err(io::ErrorKind::ConnectionReset)
     );
+}
+
+#[tokio::test]
+async fn tcp_refused_upstream_resets_the_client() {
+    let proxy = Proxy::tcp(refusing_addr(), Impairments::default()).await;
+    let mut stream = tcp_connect(proxy.addr).await;
+    assert_reset(&mut stream).await;
 }
 
 #[tokio::test]
@@ -277,22 +287,12 @@ async fn tcp_reset_by_the_server_resets_the_client() {
     within("write", stream.write_all(HELLO))
         .await
         .expect("write");
-    let mut buf = [0u8; 16];
-    let read = within("reset", stream.read(&mut buf)).await;
-    assert_eq!(
-        read.map_err(|err| err.kind()),
-        Err(io::ErrorKind::ConnectionReset)
-    );
+    assert_reset(&mut stream).await;
 }
 
 #[tokio::test]
 async fn tcp_shutdown_ends_every_task_and_frees_the_port() {
-    let link = Impairments {
-        delay: ms(10),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (proxy, mut stream) = tcp_through(delay(10)).await;
     round_trip(&mut stream, HELLO).await;
     // A message still on its way when the proxy stops.
     within("write", stream.write_all(HELLO))
@@ -330,6 +330,14 @@ async fn udp_client(proxy: SocketAddr) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     socket.connect(proxy).await.expect("connect");
     socket
+}
+
+/// [`tcp_through`] for UDP: a proxy impairing `link` in front of a fresh echo server, and a
+/// client socket connected to the proxy.
+async fn udp_through(link: Impairments) -> (Proxy, UdpSocket) {
+    let proxy = Proxy::udp(udp_echo_server().await, link).await;
+    let client = udp_client(proxy.addr).await;
+    (proxy, client)
 }
 
 /// Sends datagrams numbered `0..count` through the proxy and returns the numbers of the
@@ -390,8 +398,7 @@ async fn assert_quiet(client: &UdpSocket, wait: Duration) {
 
 #[tokio::test]
 async fn udp_without_impairments_every_datagram_returns_once() {
-    let proxy = Proxy::udp(udp_echo_server().await, Impairments::default()).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(Impairments::default()).await;
     let arrivals = numbered_round_trips(&client, &proxy.stats, 200, 1).await;
     assert_eq!(tally(&arrivals), once_each(200));
 }
@@ -402,8 +409,7 @@ async fn udp_total_loss_returns_nothing() {
         loss: percent("100%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     for seq in 0..20u32 {
         client.send(&seq.to_be_bytes()).await.expect("send");
     }
@@ -422,8 +428,7 @@ async fn udp_loss_applies_to_each_direction() {
         loss: percent("50%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     let count = 2000;
     let arrivals = numbered_round_trips(&client, &proxy.stats, count, 1).await;
 
@@ -449,8 +454,7 @@ async fn udp_duplicate_applies_to_each_direction() {
         duplicate: percent("100%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     let count = 100;
     // Doubled on the way there, each copy echoed, each echo doubled on the way back.
     let arrivals = numbered_round_trips(&client, &proxy.stats, count, 4).await;
@@ -472,8 +476,7 @@ async fn udp_reorder_under_a_delay_overtakes_but_loses_none() {
         reorder: percent("25%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     let count = 200;
     let arrivals = numbered_round_trips(&client, &proxy.stats, count, 1).await;
     assert_eq!(tally(&arrivals), once_each(count));
@@ -490,8 +493,7 @@ async fn udp_reorder_without_a_delay_keeps_the_order() {
         ..Impairments::default()
     };
     assert!(link.reorder_needs_delay());
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     for seq in 0..20u32 {
         client.send(&seq.to_be_bytes()).await.expect("send");
     }
@@ -508,12 +510,7 @@ async fn udp_reorder_without_a_delay_keeps_the_order() {
 
 #[tokio::test]
 async fn udp_delay_applies_to_each_direction() {
-    let link = Impairments {
-        delay: ms(20),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (_proxy, client) = udp_through(delay(20)).await;
     let started = Instant::now();
     client.send(HELLO).await.expect("send");
     let mut buf = [0u8; 64];
@@ -525,12 +522,7 @@ async fn udp_delay_applies_to_each_direction() {
 
 #[tokio::test]
 async fn udp_largest_and_empty_datagrams_pass_intact() {
-    let link = Impairments {
-        delay: ms(1),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (_proxy, client) = udp_through(delay(1)).await;
     let mut buf = vec![0u8; 65_536];
     let largest = patterned(65_507);
     for datagram in [&largest[..], &[][..], HELLO] {
@@ -543,8 +535,7 @@ async fn udp_largest_and_empty_datagrams_pass_intact() {
 
 #[tokio::test]
 async fn udp_shutdown_ends_every_task_and_frees_the_port() {
-    let proxy = Proxy::udp(udp_echo_server().await, Impairments::default()).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(Impairments::default()).await;
     numbered_round_trips(&client, &proxy.stats, 10, 1).await;
     let addr = proxy.stop().await;
     UdpSocket::bind(addr)

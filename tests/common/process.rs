@@ -23,6 +23,11 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// [`run`] with the arguments written as on a command line (split at spaces).
+pub fn run_line(line: &str) -> (i32, String, String) {
+    run(&line.split_whitespace().collect::<Vec<_>>())
+}
+
 /// Asserts the contract for a user's mistake: exit 2 and one `error:` line on stderr that
 /// contains `needle`, never a panic.
 pub fn assert_user_error(args: &[&str], needle: &str) {
