@@ -54,6 +54,7 @@ use echotui::net::udp::{self, DropReason};
 use echotui::text::sanitize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, spawn_blocking};
 use tokio::time::timeout;
 
 /// Resident memory of this test process, in KiB (the server runs in it).
@@ -585,12 +586,15 @@ fn hog(
     HogReport { sent, ended }
 }
 
-/// A hog that has connected: its address, its stop flag, its "stuck" signal and its thread.
+/// A hog that has connected: its address, its stop flag, its "stuck" signal and its task.
+/// The hog is a blocking task (not a thread of its own) so that, on a paused clock, tokio
+/// does not move the clock on while the hog waits for the kernel (see
+/// [`a_stuck_peer_does_not_hold_up_others`]).
 struct Hog {
     peer: SocketAddr,
     stop: Arc<AtomicBool>,
     stuck: oneshot::Receiver<()>,
-    thread: thread::JoinHandle<HogReport>,
+    task: JoinHandle<HogReport>,
 }
 
 impl Hog {
@@ -599,23 +603,22 @@ impl Hog {
         let (connected_tx, connected) = oneshot::channel();
         let (stuck_tx, stuck) = oneshot::channel();
         let hog_stop = stop.clone();
-        let thread = thread::spawn(move || hog(addr, hog_stop, connected_tx, stuck_tx));
+        let task = spawn_blocking(move || hog(addr, hog_stop, connected_tx, stuck_tx));
         let peer = within("the hog's connection", connected)
             .await
-            .expect("the hog thread ended");
+            .expect("the hog ended");
         Self {
             peer,
             stop,
             stuck,
-            thread,
+            task,
         }
     }
 
     /// Stops the hog (if the server has not already) and returns how its transfer ended.
     async fn finish(self) -> HogReport {
         self.stop.store(true, Ordering::Relaxed);
-        let thread = self.thread;
-        blocking("the hog ends", move || thread.join().expect("hog")).await
+        within("the hog ends", self.task).await.expect("the hog")
     }
 }
 
@@ -670,7 +673,7 @@ async fn a_peer_that_never_reads_is_dropped_and_memory_stays_bounded() {
     let rss_after = rss_kib();
     // The hog's own writes stop on the server's close, not on the test's stop flag.
     eventually("the hog to stop writing once the server closed it", || {
-        hog.thread.is_finished().then_some(())
+        hog.task.is_finished().then_some(())
     })
     .await;
     let report = hog.finish().await;
@@ -698,7 +701,13 @@ async fn a_peer_that_never_reads_is_dropped_and_memory_stays_bounded() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's paused clock: every socket of this test is driven from a blocking task, and
+/// while one runs tokio does not move a paused clock on by itself, so no timer of the server
+/// fires during the test. Its 60 s write-stall limit is a limit the hog cannot reach however
+/// slow the machine: the hog is still connected after the 200 round trips because the server
+/// does not drop a stuck peer before its time, not because the round trips were quick. (Every
+/// wait stays bounded: by the sockets' timeouts, and the hog's own 10 s deadline.)
+#[tokio::test(start_paused = true)]
 async fn a_stuck_peer_does_not_hold_up_others() {
     let (server, log) = Server::tcp(Limits {
         write_stall: Duration::from_secs(60),
@@ -745,14 +754,7 @@ async fn turned_away_over(limits: Limits, limit: Limit) {
     for _ in 0..3 {
         let mut extra = blocking("connect", move || connect(addr)).await;
         let peer = local(&extra);
-        let kind = log
-            .wait_for(&format!("the verdict on {peer}"), |events| {
-                events
-                    .iter()
-                    .find(|e| e.peer == peer)
-                    .map(|e| e.kind.clone())
-            })
-            .await;
+        let kind = log.first_from(peer).await;
         assert_eq!(kind, ServerEventKind::Rejected { limit, count: 1 });
         blocking("the rejected socket is closed", move || {
             assert_closed_by_server(&mut extra)
