@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::net::framing::Framing;
 use crate::net::impair::Impairments;
-use crate::net::{DEFAULT_READ_SIZE, MAX_MESSAGE_SIZE, MAX_READ_SIZE};
+use crate::net::server::Misbehaviour;
+use crate::net::{Behaviour, MAX_MESSAGE_SIZE, MAX_READ_SIZE, ServerModel};
 use crate::units::{self, Percent, parse_duration, parse_positive_duration, parse_rate};
 
 /// The echo protocol (RFC 862) made visible: an echo server and client side by side.
@@ -67,12 +69,88 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// Server options shared by the default UI and `serve`.
+/// Server options shared by the default UI, `serve`, and the embedded server of `ping` and
+/// `bench` (whose comparison runs take comma lists of models and read sizes).
 #[derive(Debug, Clone, Args)]
 pub struct ServerOpts {
     /// Bytes per server read(), like the tutorial's recv(1024) [1..=65536].
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_READ_SIZE, value_parser = parse_read_size, global = true)]
-    pub read_size: usize,
+    #[arg(long, value_name = "BYTES", default_value = "1024", value_parser = parse_read_size, value_delimiter = ',', global = true)]
+    pub read_size: Vec<usize>,
+    /// How the server serves: iterative (one client at a time, the tutorial's), threads (one
+    /// thread per client) or async (one task per client).
+    #[arg(
+        long,
+        value_name = "MODEL",
+        default_value = "async",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub model: Vec<ServerModel>,
+    /// listen()'s backlog: connections the kernel queues for accept() (1 = the tutorial's).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG, value_parser = parse_backlog, global = true)]
+    pub backlog: u32,
+    /// Frame messages: none (RFC 862), line (ends with \n) or len16 (2-byte length first).
+    #[arg(long, value_name = "FRAMING", default_value = "none", global = true)]
+    pub frame: Framing,
+    /// Misbehave: echo in writes of N bytes, 1 ms apart.
+    #[arg(long, value_name = "N", value_parser = parse_chunk, global = true)]
+    pub echo_chunks: Option<usize>,
+    /// Misbehave: wait this long before echoing each read (processing time).
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, global = true)]
+    pub think: Option<Duration>,
+    /// Misbehave: send TEXT first, on accept (escapes such as \r\n allowed).
+    #[arg(long, value_name = "TEXT", value_parser = parse_greeting, global = true)]
+    pub greeting: Option<Bytes>,
+    /// Misbehave: close (FIN) after echoing this many bytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse_count, global = true)]
+    pub close_after: Option<u64>,
+    /// Misbehave: abort (RST) after echoing this many bytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse_count, global = true)]
+    pub reset_after: Option<u64>,
+}
+
+/// Bytes given on the command line, already unescaped.
+pub type Bytes = std::sync::Arc<[u8]>;
+
+/// `listen()`'s backlog unless `--backlog` says otherwise: the usual default of Rust and
+/// tokio servers.
+pub const DEFAULT_BACKLOG: u32 = 128;
+
+impl ServerOpts {
+    /// The server's starting behaviour, with the `n`th model and read size of the lists.
+    pub fn behaviour(&self, model: ServerModel, read_size: usize) -> Behaviour {
+        Behaviour {
+            read_size,
+            paused: false,
+            model,
+            framing: self.frame,
+            misbehaviour: Misbehaviour {
+                echo_chunks: self.echo_chunks,
+                think: self.think,
+                greeting: self.greeting.clone(),
+                close_after: self.close_after,
+                reset_after: self.reset_after,
+            },
+        }
+    }
+
+    /// The default model and read-size lists: one async server reading 1024 bytes.
+    pub fn default_lists() -> (Vec<ServerModel>, Vec<usize>) {
+        (
+            vec![ServerModel::default()],
+            vec![crate::net::DEFAULT_READ_SIZE],
+        )
+    }
+
+    /// The behaviour of a mode that runs one server: refuses lists, which only `bench` takes.
+    pub fn single(&self) -> anyhow::Result<Behaviour> {
+        match (self.model.as_slice(), self.read_size.as_slice()) {
+            ([model], [read_size]) => Ok(self.behaviour(*model, *read_size)),
+            _ => anyhow::bail!(
+                "lists of --model or --read-size are for 'echotui bench' comparison runs"
+            ),
+        }
+    }
 }
 
 /// Client options shared by the default UI, `connect`, `ping` and `bench`.
@@ -209,18 +287,18 @@ pub struct BenchArgs {
     /// The echo server; without it, an embedded server on a free loopback port.
     #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
     pub target: Option<String>,
-    /// Simultaneous connections [1..=1000].
-    #[arg(short, long, value_name = "N", default_value_t = 10, value_parser = parse_connections)]
-    pub connections: usize,
+    /// Simultaneous connections [1..=1000]; a comma list compares several.
+    #[arg(short, long, value_name = "N", default_value = "10", value_parser = parse_connections, value_delimiter = ',')]
+    pub connections: Vec<usize>,
     /// How long to measure (after the warm-up).
     #[arg(short, long, value_name = "DUR", default_value = "3s", value_parser = parse_positive_duration)]
     pub duration: Duration,
-    /// Message size in bytes [1..=1048576].
-    #[arg(short, long, value_name = "BYTES", default_value_t = 64, value_parser = parse_probe_size)]
-    pub size: usize,
-    /// Messages in flight on each connection [1..=1024].
-    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = parse_pipeline)]
-    pub pipeline: usize,
+    /// Message size in bytes [1..=1048576]; a comma list compares several.
+    #[arg(short, long, value_name = "BYTES", default_value = "64", value_parser = parse_probe_size, value_delimiter = ',')]
+    pub size: Vec<usize>,
+    /// Messages in flight on each connection [1..=1024]; a comma list compares several.
+    #[arg(short, long, value_name = "N", default_value = "1", value_parser = parse_pipeline, value_delimiter = ',')]
+    pub pipeline: Vec<usize>,
     /// Messages each connection exchanges before measuring; they count in no figure.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub warmup: u64,
@@ -258,6 +336,20 @@ fn parse_connections(s: &str) -> Result<usize, String> {
 
 fn parse_pipeline(s: &str) -> Result<usize, String> {
     units::parse_in_range(s, 1, MAX_PIPELINE)
+}
+
+fn parse_backlog(s: &str) -> Result<u32, String> {
+    units::parse_in_range(s, 1, 65535)
+}
+
+fn parse_chunk(s: &str) -> Result<usize, String> {
+    units::parse_in_range(s, 1, MAX_READ_SIZE)
+}
+
+fn parse_greeting(s: &str) -> Result<Bytes, String> {
+    crate::text::unescape(s)
+        .map(Bytes::from)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_count(s: &str) -> Result<u64, String> {

@@ -118,10 +118,10 @@ async fn dispatch(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitC
             tui::connect(&args.target, client, transport, impairments, log, shutdown).await
         }
         Some(Command::Ping(args)) => {
-            headless::ping::run(args, &cli.client, transport, log, shutdown).await
+            headless::ping::run(args, &cli.server, &cli.client, transport, log, shutdown).await
         }
         Some(Command::Bench(args)) => {
-            headless::bench::run(args, &cli.client, transport, shutdown).await
+            headless::bench::run(args, &cli.server, &cli.client, transport, shutdown).await
         }
     }
 }

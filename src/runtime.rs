@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Effect, Msg, update};
 use crate::net::impair::Proxy;
+use crate::net::practice::PracticeClients;
 use crate::net::{ClientCommand, ClientEvent, ClientHandle, EventStream, NetEvent, ServerControl};
 use crate::session_log::SessionLog;
 use crate::ui;
@@ -36,6 +37,8 @@ pub struct Controls {
     pub proxy: Option<Proxy>,
     /// `--log FILE`: the session record.
     pub log: Option<SessionLog>,
+    /// Practice clients for the embedded server, when this mode has one.
+    pub practice: Option<PracticeClients>,
 }
 
 /// Runs the UI until the user quits, the input ends, or `shutdown` is cancelled.
@@ -100,7 +103,7 @@ where
                 }
                 Msg::Tick {
                     dropped_events: events.dropped(),
-                    census: controls.server.as_ref().map(|server| server.census().snapshot()),
+                    census: controls.server.as_ref().map(ServerControl::snapshot),
                 }
             }
         };
@@ -146,6 +149,11 @@ fn apply(app: &mut App, msg: Msg, controls: &mut Controls) -> bool {
             Effect::Server(command) => {
                 if let Some(server) = &controls.server {
                     server.apply(command);
+                }
+            }
+            Effect::PracticeClients(n) => {
+                if let Some(practice) = &mut controls.practice {
+                    practice.set(n);
                 }
             }
             Effect::Impair(impairments) => {

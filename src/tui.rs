@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::app::model::{ClientPane, ServerPane};
 use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
 use crate::net::impair::{Impairments, Proxy};
+use crate::net::practice::PracticeClients;
 use crate::net::serve::{self, Protocols, RunningServer};
 use crate::net::{
     self, ClientHandle, ClientSettings, EventSink, EventStream, ServerControl, ServerSettings,
@@ -40,11 +41,12 @@ pub async fn side_by_side(
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
-    let control = ServerControl::new(server_opts.read_size);
+    let control = ServerControl::with(server_opts.single()?);
     let start = |addr| {
         serve::start(
             addr,
             Protocols::Both,
+            server_opts.backlog,
             ServerSettings::default(),
             control.clone(),
             sink.clone(),
@@ -77,24 +79,21 @@ pub async fn side_by_side(
         );
     }
     notices.extend(server.notices.iter().cloned());
-    // A server on every interface is reached, from here, on loopback.
-    let mut target = server.addr;
-    if target.ip().is_unspecified() {
-        target.set_ip(match target {
-            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
+    let target = loopback_to(server.addr);
     let client = start_client(target, client_opts, transport, impairments, sink, &shutdown).await?;
-    let mut pane = ServerPane::new(server.addr, server.protocols, server_opts.read_size);
+    let mut pane = ServerPane::new(server.addr, server.protocols, control.behaviour());
     pane.banner = notices;
-    let mut app = App::new(Some(client.pane), Some(pane), chrono::Local::now());
+    let mut client_pane = client.pane;
+    client_pane.framing = server_opts.frame;
+    let mut app = App::new(Some(client_pane), Some(pane), chrono::Local::now());
     app.impairments = Some(impairments);
+    let practice = PracticeClients::new(target, control.clone(), shutdown.clone());
     let controls = Controls {
         client: Some(client.handle),
         server: Some(control),
         proxy: Some(client.proxy),
         log,
+        practice: Some(practice),
     };
     run_ui(app, stream, controls, shutdown, server).await
 }
@@ -111,25 +110,29 @@ pub async fn serve(
         limits: args.into(),
         ..ServerSettings::default()
     };
-    let control = ServerControl::new(server_opts.read_size);
+    let control = ServerControl::with(server_opts.single()?);
     let listen = net::resolve(&args.listen).await?;
     let server = serve::start(
         listen,
         transport.into(),
+        server_opts.backlog,
         settings,
         control.clone(),
         sink,
         shutdown.clone(),
     )
     .await?;
-    let mut pane = ServerPane::new(server.addr, server.protocols, server_opts.read_size);
+    let mut pane = ServerPane::new(server.addr, server.protocols, control.behaviour());
     pane.banner = server.notices.clone();
     let app = App::new(None, Some(pane), chrono::Local::now());
+    let practice =
+        PracticeClients::new(loopback_to(server.addr), control.clone(), shutdown.clone());
     let controls = Controls {
         client: None,
         server: Some(control),
         proxy: None,
         log: None,
+        practice: Some(practice),
     };
     run_ui(app, stream, controls, shutdown, server).await
 }
@@ -153,8 +156,21 @@ pub async fn connect(
         server: None,
         proxy: Some(client.proxy),
         log,
+        practice: None,
     };
     run_ui(app, stream, controls, shutdown, None).await
+}
+
+/// Where this machine reaches a server listening on `addr`: a server on every interface is
+/// reached, from here, on loopback.
+fn loopback_to(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
 }
 
 /// A started client: its pane, its actor, and the impairment proxy in front of its server.

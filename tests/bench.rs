@@ -42,7 +42,12 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
             "mib_per_s",
             "rtt_us",
             "jitter_us",
-            "errors"
+            "errors",
+            "model",
+            "read_size",
+            "served",
+            "server_threads",
+            "rss_kib"
         ]
     );
     let protocol = if args.contains(&"--udp") {

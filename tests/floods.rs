@@ -65,7 +65,7 @@ async fn udp_sources_are_bounded_forgotten_and_never_open_connections() {
     assert_eq!(census.reads, sources as u64, "every datagram counted");
 
     // The UI's roster: every event applied, then the census: bounded, no open connection.
-    let mut pane = ServerPane::new(addr, Protocols::Udp, 1024);
+    let mut pane = ServerPane::new(addr, Protocols::Udp, server.control.behaviour());
     while let Some(event) = events.try_recv() {
         pane.apply(event);
     }
@@ -86,7 +86,7 @@ async fn dropped_events_leave_no_phantom_connection() {
     };
     let server = server(Transport::Tcp, limits, sink).await;
     let addr = server.addr;
-    let mut pane = ServerPane::new(addr, Protocols::Tcp, 1024);
+    let mut pane = ServerPane::new(addr, Protocols::Tcp, server.control.behaviour());
     // The one event that got through: a connection the UI sees open.
     let clients = blocking("300 clients connect", move || {
         (0..300).map(|_| connect(addr)).collect::<Vec<_>>()

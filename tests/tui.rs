@@ -8,6 +8,7 @@ use chrono::{DateTime, Local, TimeZone};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use echotui::app::model::{ClientPane, ServerPane};
 use echotui::app::{App, Msg, update};
+use echotui::net::ServerControl;
 use echotui::net::census::{CensusSnapshot, ConnSnapshot, SourceSnapshot};
 use echotui::net::serve::Protocols;
 use echotui::net::udp::DropReason;
@@ -33,7 +34,11 @@ fn at(ms: i64) -> DateTime<Local> {
 fn both() -> App {
     App::new(
         Some(ClientPane::new(addr(SERVER), Transport::Tcp, false)),
-        Some(ServerPane::new(addr(SERVER), Protocols::Both, 1024)),
+        Some(ServerPane::new(
+            addr(SERVER),
+            Protocols::Both,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     )
 }
@@ -258,7 +263,11 @@ fn too_small_terminal_says_so() {
 fn server_only_80x24() {
     let mut app = App::new(
         None,
-        Some(ServerPane::new(addr("0.0.0.0:12345"), Protocols::Tcp, 1024)),
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     );
     for conn in 1..=4u64 {
@@ -512,6 +521,10 @@ fn impaired_link_80x24_and_its_help() {
     type_line(&mut app, 1100, "/loss 10%");
     insta::assert_snapshot!(render(&app, 80, 24));
     key(&mut app, KeyCode::F(1));
+    // The netem line is at the end of the help: scroll down to it.
+    for _ in 0..5 {
+        key(&mut app, KeyCode::PageDown);
+    }
     let help = render(&app, 120, 40);
     assert!(
         help.contains("tc qdisc add dev eth0 root netem delay 50ms loss 10%"),
@@ -525,7 +538,11 @@ fn impaired_link_80x24_and_its_help() {
 fn roster_with_many_clients_120x40() {
     let mut app = App::new(
         None,
-        Some(ServerPane::new(addr("0.0.0.0:12345"), Protocols::Tcp, 1024)),
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
         at(0),
     );
     for conn in 1..=40u64 {

@@ -7,12 +7,15 @@
 use std::time::Duration;
 
 use crate::app::model::{LatencyView, RosterSort};
+use crate::net::framing::Framing;
 use crate::net::impair::Impairments;
-use crate::net::{MAX_MESSAGE_SIZE, MAX_READ_SIZE, Transport};
+use crate::net::{MAX_MESSAGE_SIZE, MAX_READ_SIZE, ServerCommand, Transport};
 use crate::units::{Percent, parse_duration, parse_in_range, parse_rate};
 
 /// Most messages one `/repeat` may queue: enough to show coalescing, not enough to wedge.
 pub const MAX_REPEAT: usize = 1000;
+/// Most practice clients (`/clients N`): a classroom's worth, not a load test.
+pub const MAX_PRACTICE_CLIENTS: usize = 50;
 
 /// What the user typed, understood.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,11 +40,13 @@ pub enum Command {
     Size(usize),
     /// Send TEXT as N separate messages, numbered `TEXT 1` … `TEXT N`.
     Repeat(usize, String),
-    /// Change the server's read buffer.
-    Read(usize),
-    /// Stop / restart the server's reading (flow control).
-    Pause,
-    Resume,
+    /// Change how the embedded server reads, serves or misbehaves (`/read`, `/pause`,
+    /// `/resume`, `/server …`).
+    Server(ServerCommand),
+    /// Frame messages on the client and the embedded server alike.
+    Frame(Framing),
+    /// Run this many practice clients against the embedded server.
+    Clients(usize),
     /// Nagle's algorithm on (`true`) or off on the client.
     Nagle(bool),
     /// Toggle the hex view of payloads.
@@ -170,7 +175,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "the server reads N bytes per read()",
         parse: |_, args| {
             parse_in_range(args, 1, MAX_READ_SIZE)
-                .map(Command::Read)
+                .map(|n| Command::Server(ServerCommand::SetReadSize(n)))
                 .map_err(|e| format!("/read N: N {e}"))
         },
     },
@@ -180,11 +185,41 @@ pub const COMMANDS: &[CommandSpec] = &[
         takes_args: false,
         help: "stop / restart the server's reading",
         parse: |name, _| {
-            Ok(if name == "pause" {
-                Command::Pause
+            Ok(Command::Server(if name == "pause" {
+                ServerCommand::Pause
             } else {
-                Command::Resume
-            })
+                ServerCommand::Resume
+            }))
+        },
+    },
+    CommandSpec {
+        names: &["server"],
+        usage: "/server SETTING VALUE",
+        takes_args: true,
+        help: "model iterative|threads|async; chunks N, think D, greeting TEXT, \
+               close-after B, reset-after B (each also off)",
+        parse: |_, args| parse_server(args).map(Command::Server),
+    },
+    CommandSpec {
+        names: &["frame"],
+        usage: "/frame none|line|len16",
+        takes_args: true,
+        help: "frame messages: client and server agree on boundaries",
+        parse: |_, args| {
+            args.parse()
+                .map(Command::Frame)
+                .map_err(|e| format!("/frame none|line|len16: {e}"))
+        },
+    },
+    CommandSpec {
+        names: &["clients"],
+        usage: "/clients N",
+        takes_args: true,
+        help: "N practice clients (0..=50) send a message a second",
+        parse: |_, args| {
+            parse_in_range(args, 0, MAX_PRACTICE_CLIENTS)
+                .map(Command::Clients)
+                .map_err(|e| format!("/clients N: N {e}"))
         },
     },
     CommandSpec {
@@ -312,6 +347,49 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
+/// `/server SETTING VALUE`: how the embedded server serves and misbehaves.
+fn parse_server(args: &str) -> Result<ServerCommand, String> {
+    let (setting, value) = args.split_once(' ').unwrap_or((args, ""));
+    let value = value.trim();
+    let off = value == "off";
+    let bytes = |what: &str| -> Result<Option<u64>, String> {
+        match off {
+            true => Ok(None),
+            false => parse_in_range(value, 1, u64::MAX)
+                .map(Some)
+                .map_err(|e| format!("/server {what} BYTES|off: BYTES {e}")),
+        }
+    };
+    match setting {
+        "model" => value
+            .parse()
+            .map(ServerCommand::SetModel)
+            .map_err(|e| format!("/server model: {e}")),
+        "chunks" => match off {
+            true => Ok(ServerCommand::EchoChunks(None)),
+            false => parse_in_range(value, 1, MAX_READ_SIZE)
+                .map(|n| ServerCommand::EchoChunks(Some(n)))
+                .map_err(|e| format!("/server chunks N|off: N {e}")),
+        },
+        "think" => match off {
+            true => Ok(ServerCommand::Think(None)),
+            false => parse_duration(value)
+                .map(|d| ServerCommand::Think(Some(d)))
+                .map_err(|e| format!("/server think DURATION|off: {e}")),
+        },
+        "greeting" if value.is_empty() => Err("/server greeting TEXT|off: TEXT is missing".into()),
+        "greeting" if off => Ok(ServerCommand::Greeting(None)),
+        "greeting" => crate::text::unescape(value)
+            .map(|bytes| ServerCommand::Greeting(Some(bytes.into())))
+            .map_err(|e| format!("/server greeting TEXT: {e}")),
+        "close-after" => bytes("close-after").map(ServerCommand::CloseAfter),
+        "reset-after" => bytes("reset-after").map(ServerCommand::ResetAfter),
+        _ => Err(format!(
+            "/server {setting}: expected model, chunks, think, greeting, close-after or reset-after"
+        )),
+    }
+}
+
 /// `/loss`, `/duplicate`, `/reorder`: the same percentage, a different impairment.
 fn parse_percent(name: &str, args: &str) -> Result<Command, String> {
     let percent: Percent = args.parse().map_err(|e| format!("/{name} PERCENT: {e}"))?;
@@ -397,7 +475,31 @@ mod tests {
             ),
             ("/chart", Command::View(LatencyView::Chart)),
             ("/hist", Command::View(LatencyView::Histogram)),
-            ("/resume", Command::Resume),
+            ("/resume", Command::Server(ServerCommand::Resume)),
+            (
+                "/server model iterative",
+                Command::Server(ServerCommand::SetModel(crate::net::ServerModel::Iterative)),
+            ),
+            (
+                "/server chunks 5",
+                Command::Server(ServerCommand::EchoChunks(Some(5))),
+            ),
+            (
+                "/server think off",
+                Command::Server(ServerCommand::Think(None)),
+            ),
+            (
+                "/server greeting 220 hi\\r\\n",
+                Command::Server(ServerCommand::Greeting(Some(
+                    b"220 hi\r\n".as_slice().into(),
+                ))),
+            ),
+            (
+                "/server close-after 100",
+                Command::Server(ServerCommand::CloseAfter(Some(100))),
+            ),
+            ("/frame line", Command::Frame(Framing::Line)),
+            ("/clients 3", Command::Clients(3)),
             ("/tcp", Command::Transport(Transport::Tcp)),
         ];
         for (input, expected) in cases {
@@ -431,6 +533,14 @@ mod tests {
             ("/delay -1s", "/delay DURATION:"),
             ("/rate fast", "/rate BYTES/S:"),
             ("/impair on", "/impair off: the only form"),
+            ("/server model forking", "unknown server model 'forking'"),
+            ("/server chunks 0", "/server chunks N|off: N must be"),
+            ("/server sleep 5", "expected model, chunks"),
+            (
+                "/clients 500",
+                "/clients N: N must be a whole number from 0 to 50",
+            ),
+            ("/frame xml", "unknown framing 'xml'"),
         ];
         for (input, expected) in cases {
             let err = parse(input).unwrap_err();

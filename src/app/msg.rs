@@ -28,5 +28,7 @@ pub enum Effect {
     Server(ServerCommand),
     /// New settings for the impairment proxy between client and server.
     Impair(Impairments),
+    /// Run this many practice clients against the embedded server (0 stops them).
+    PracticeClients(usize),
     Quit,
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{self, EventSink, Limits, ServerControl, ServerSettings, Transport};
+use crate::net::{self, Behaviour, EventSink, Limits, ServerControl, ServerSettings, Transport};
 use crate::stats::{PROBE_HEADER, RttSummary};
 use crate::units;
 
@@ -20,7 +20,9 @@ pub async fn embedded_server(
     shutdown: &CancellationToken,
     connections: usize,
     transport: Transport,
-) -> anyhow::Result<SocketAddr> {
+    behaviour: Behaviour,
+    backlog: u32,
+) -> anyhow::Result<Embedded> {
     let defaults = Limits::default();
     let settings = ServerSettings {
         report_reads: false,
@@ -30,16 +32,28 @@ pub async fn embedded_server(
             ..defaults
         },
     };
+    let control = ServerControl::with(behaviour);
     let server = net::serve::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         transport.into(),
+        backlog,
         settings,
-        ServerControl::new(net::DEFAULT_READ_SIZE),
+        control.clone(),
         EventSink::discard(),
         shutdown.clone(),
     )
     .await?;
-    Ok(server.addr)
+    Ok(Embedded {
+        addr: server.addr,
+        control,
+    })
+}
+
+/// An embedded server: where it listens, and its controls (for its census and threads).
+#[derive(Debug)]
+pub struct Embedded {
+    pub addr: SocketAddr,
+    pub control: ServerControl,
 }
 
 /// Checks `-s` for `ping --udp` and `bench --udp` (`command`): a probe must hold its nonce

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{ClientOpts, PingArgs};
+use crate::cli::{ClientOpts, PingArgs, ServerOpts};
 use crate::net::{self, Transport, udp::MAX_DATAGRAM};
 use crate::session_log::SessionLog;
 use crate::stats::{EchoUpdate, ProbeReply, ProbeWindow, RttStats, RttSummary, RttTracker};
@@ -76,6 +76,7 @@ impl Probe {
 /// Runs the probes; exit 0 if every one was answered, 1 if any was lost.
 pub async fn run(
     args: &PingArgs,
+    server_opts: &ServerOpts,
     client_opts: &ClientOpts,
     transport: Transport,
     mut log: Option<SessionLog>,
@@ -86,7 +87,12 @@ pub async fn run(
     }
     let target = match &args.target {
         Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, 1, transport).await?,
+        None => {
+            let behaviour = server_opts.single()?;
+            super::embedded_server(&shutdown, 1, transport, behaviour, server_opts.backlog)
+                .await?
+                .addr
+        }
     };
     // With impairments, probes go through the proxy; the report still names the target.
     let impairments = args.impair.impairments();

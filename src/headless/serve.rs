@@ -37,13 +37,16 @@ pub async fn run(
         report_reads: !args.quiet,
         limits: args.into(),
     };
-    let control = ServerControl::new(server_opts.read_size);
+    let behaviour = server_opts.single()?;
+    let read_size = behaviour.read_size;
+    let control = ServerControl::with(behaviour);
     let census = control.census().clone();
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
     let listen = net::resolve(&args.listen).await?;
     let server = net::serve::start(
         listen,
         transport.into(),
+        server_opts.backlog,
         settings,
         control,
         sink,
@@ -59,7 +62,7 @@ pub async fn run(
     log.line(&Line::Listening {
         listen,
         transport,
-        read_size: server_opts.read_size,
+        read_size,
     });
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     loop {
@@ -257,6 +260,21 @@ fn text_line(line: &Line) -> String {
                 ServerEventKind::Stalled { pending } => {
                     format!("stalled: not reading, {pending} B waiting to be echoed")
                 }
+                ServerEventKind::Greeted { len } => format!("greeted with {len} B"),
+                ServerEventKind::Frame {
+                    len,
+                    reads,
+                    preview,
+                } => {
+                    let more = if *len > preview.len() { "…" } else { "" };
+                    let reads = units::count(*reads as u64, "read", "reads");
+                    format!("frame {len} B (from {reads}): {}{more}", sanitize(preview))
+                }
+                ServerEventKind::Echoed {
+                    len,
+                    chunks,
+                    waited,
+                } => net::event::echoed_words(*len, *chunks, *waited),
                 ServerEventKind::Unstalled => "reading again".to_owned(),
             };
             format!("{} #{conn} {peer} {what}", timestamp(at))
@@ -320,6 +338,23 @@ fn json_line(line: &Line) -> serde_json::Value {
                 ServerEventKind::Stalled { pending } => {
                     json!({ "event": "stalled", "pending_bytes": pending })
                 }
+                ServerEventKind::Greeted { len } => json!({ "event": "greeting", "bytes": len }),
+                ServerEventKind::Frame {
+                    len,
+                    reads,
+                    preview,
+                } => json!({
+                    "event": "frame", "bytes": len, "reads": reads, "data": sanitize(preview),
+                    "truncated": *len > preview.len(),
+                }),
+                ServerEventKind::Echoed {
+                    len,
+                    chunks,
+                    waited,
+                } => json!({
+                    "event": "echo", "bytes": len, "writes": chunks,
+                    "waited_us": units::json_micros(*waited),
+                }),
                 ServerEventKind::Unstalled => json!({ "event": "unstalled" }),
             };
             if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), fields) {

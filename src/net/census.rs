@@ -167,6 +167,8 @@ pub struct CensusSnapshot {
     pub sources_forgotten: u64,
     /// UDP datagrams not answered (reflection guard, rate limit, failed reply).
     pub unanswered: u64,
+    /// Threads serving connections (the threads model; 0 otherwise).
+    pub threads: usize,
 }
 
 /// One open TCP connection.
@@ -335,6 +337,7 @@ impl Census {
             sources_seen: state.sources_seen,
             sources_forgotten: state.sources_forgotten,
             unanswered: state.unanswered,
+            threads: 0,
         }
     }
 }

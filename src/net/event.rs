@@ -58,6 +58,18 @@ impl Refused {
     }
 }
 
+/// How a misbehaving echo went out: `echoed 13 B in 3 writes after 200ms`.
+pub fn echoed_words(len: usize, writes: usize, waited: Duration) -> String {
+    let mut words = format!("echoed {len} B");
+    if writes > 1 {
+        words += &format!(" in {writes} writes");
+    }
+    if !waited.is_zero() {
+        words += &format!(" after {}", crate::units::duration(waited));
+    }
+    words
+}
+
 /// How many times a refusal line stands for: nothing for one, ` (×29 in the last second)`
 /// for a flood told once a second.
 pub fn times(count: u64) -> String {
@@ -110,6 +122,23 @@ pub enum ServerEventKind {
         len: usize,
         sent_len: usize,
         preview: Vec<u8>,
+    },
+    /// Sent first, on accept (`--greeting`).
+    Greeted {
+        len: usize,
+    },
+    /// A whole frame (`--frame`), assembled from `reads` reads and echoed as one write.
+    Frame {
+        len: usize,
+        reads: usize,
+        preview: Vec<u8>,
+    },
+    /// An echo that was not written at once and whole: in `chunks` writes (`--echo-chunks`),
+    /// after `waited` (`--think`).
+    Echoed {
+        len: usize,
+        chunks: usize,
+        waited: Duration,
     },
     /// UDP: datagrams not answered, and why: `count` of them from this source (1 when told
     /// at once; in a flood, those of the last second, told once).
@@ -178,6 +207,14 @@ pub enum CloseReason {
     SwitchingTransport(super::Transport),
     /// We closed it to take another route: through the impairment proxy, or around it again.
     Rerouting,
+    /// Server: restarting with another model (`/server model`).
+    Restarting,
+    /// Server: closed (FIN) after echoing this many bytes, as asked (`--close-after`).
+    ClosedAfter(u64),
+    /// Server: aborted (RST) after echoing this many bytes, as asked (`--reset-after`).
+    ResetAfter(u64),
+    /// Server: the stream could not be framed (`--frame`), in words.
+    BadFrame(String),
     /// Any other OS error, already described in words.
     Error(String),
 }
@@ -220,6 +257,10 @@ impl fmt::Display for CloseReason {
                 return write!(f, "closed by us to switch to {transport}");
             }
             CloseReason::Rerouting => "closed by us to change route",
+            CloseReason::Restarting => "server restarting",
+            CloseReason::ClosedAfter(n) => return write!(f, "closed after {n} B (as asked)"),
+            CloseReason::ResetAfter(n) => return write!(f, "reset after {n} B (as asked)"),
+            CloseReason::BadFrame(why) => return write!(f, "bad frame: {why}"),
             CloseReason::Error(words) => words,
         })
     }

@@ -6,8 +6,10 @@
 pub mod census;
 pub mod client;
 pub mod event;
+pub mod framing;
 pub mod impair;
 pub mod interfaces;
+pub mod practice;
 pub mod serve;
 pub mod server;
 pub mod throttle;
@@ -24,7 +26,9 @@ pub use event::{
     ClientEvent, CloseReason, ConnId, EventSink, EventStream, NetEvent, Refused, ServerEvent,
     ServerEventKind,
 };
-pub use server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
+pub use server::{
+    Behaviour, Limit, Limits, ServerCommand, ServerControl, ServerModel, ServerSettings,
+};
 
 /// The transport a client or server speaks: the echo protocol is defined over both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,6 +126,21 @@ pub async fn listen(addr: SocketAddr) -> Result<TcpListener, NetError> {
     TcpListener::bind(addr)
         .await
         .map_err(|cause| NetError::Listen { addr, cause })
+}
+
+/// Binds a TCP listener whose `listen()` backlog is `backlog`: how many connections the
+/// kernel completes and queues for `accept()` (the tutorial's `listen(1)` is 1). Address
+/// reuse is on, so a server restarted on the same port binds again at once.
+pub fn listen_with_backlog(addr: SocketAddr, backlog: u32) -> Result<TcpListener, NetError> {
+    let fail = |cause| NetError::Listen { addr, cause };
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    socket.listen(backlog).map_err(fail)
 }
 
 /// Binds a UDP socket, with the address in the error.

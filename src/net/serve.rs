@@ -60,10 +60,12 @@ impl RunningServer {
     }
 }
 
-/// Binds `addr` for `protocols` and starts the server until `shutdown` is cancelled.
+/// Binds `addr` for `protocols` (TCP with `listen()`'s `backlog`) and starts the server until
+/// `shutdown` is cancelled.
 pub async fn start(
     addr: SocketAddr,
     protocols: Protocols,
+    backlog: u32,
     settings: ServerSettings,
     control: ServerControl,
     events: EventSink,
@@ -81,7 +83,7 @@ pub async fn start(
             (bound, Protocols::Udp)
         }
         Protocols::Tcp | Protocols::Both => {
-            let listener = super::listen(addr).await?;
+            let listener = super::listen_with_backlog(addr, backlog)?;
             let bound = listener.local_addr().map_err(cannot_listen)?;
             let mut served = Protocols::Tcp;
             if protocols == Protocols::Both {
@@ -162,6 +164,7 @@ mod tests {
         let server = start(
             "127.0.0.1:0".parse().unwrap(),
             Protocols::Both,
+            128,
             ServerSettings::default(),
             ServerControl::new(1024),
             EventSink::discard(),

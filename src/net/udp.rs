@@ -146,7 +146,7 @@ pub async fn run(
             continue;
         }
         // A smaller receive buffer cuts the datagram, as recv(2) does (MSG_TRUNC).
-        let kept = n.min(reading.size);
+        let kept = n.min(reading.read_size);
         if settings.report_reads {
             let preview = buf[..kept.min(READ_PREVIEW_BYTES)].to_vec();
             let datagram = ServerEventKind::Datagram {

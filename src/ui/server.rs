@@ -12,7 +12,9 @@ use super::{clock, fit, log_block, wrap};
 use crate::app::App;
 use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
 use crate::net::ConnId;
-use crate::net::event::times;
+use crate::net::event::{echoed_words, times};
+use crate::net::framing::Framing;
+use crate::net::server::{Behaviour, ServerModel};
 use crate::units;
 
 /// Below this inner width the roster is one compact line per client, without columns.
@@ -66,20 +68,59 @@ pub(super) fn draw(
     draw_log(frame, log, server, app, theme)
 }
 
+/// The server's settings in short words, the ones a lesson changes first: `async · read 1024
+/// · PAUSED · frame line · chunks 5 B · think 200ms`. The model is left out when it is the
+/// default and `terse` (the status bar, where room is short).
+pub(super) fn behaviour_words(behaviour: &Behaviour, terse: bool) -> Vec<String> {
+    let mut words = Vec::new();
+    if !terse || behaviour.model != ServerModel::default() {
+        words.push(behaviour.model.to_string());
+    }
+    words.push(format!("read {}", behaviour.read_size));
+    if behaviour.paused {
+        words.push("PAUSED".to_owned());
+    }
+    if behaviour.framing != Framing::None {
+        words.push(format!("frame {}", behaviour.framing));
+    }
+    let m = &behaviour.misbehaviour;
+    if let Some(n) = m.echo_chunks {
+        words.push(format!("chunks {n} B"));
+    }
+    if let Some(think) = m.think {
+        words.push(format!("think {}", units::duration(think)));
+    }
+    if m.greeting.is_some() {
+        words.push("greeting".to_owned());
+    }
+    if let Some(n) = m.close_after {
+        words.push(format!("close after {n} B"));
+    }
+    if let Some(n) = m.reset_after {
+        words.push(format!("reset after {n} B"));
+    }
+    words
+}
+
 /// The line between roster and log: settings first (what the lesson is about), then totals.
 fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
     let census = &server.census;
-    let paused = if server.paused { "PAUSED · " } else { "" };
     let (reads_per_s, bytes_per_s) = server.rate;
+    let settings = behaviour_words(&server.behaviour, false).join(" · ");
     let mut text = format!(
-        "── {} · read {} · {paused}{} open (peak {}) · {reads_per_s:.0} reads/s · {}/s · {} accepted ",
+        "── {} · {settings} · {} open (peak {}) · {reads_per_s:.0} reads/s · {}/s · {} accepted ",
         server.protocols,
-        server.read_size,
         server.open(),
         census.peak_open.max(server.open()),
         units::bytes(bytes_per_s as u64),
         census.accepted,
     );
+    if census.threads > 0 {
+        text += &format!(
+            "· {} ",
+            units::count(census.threads as u64, "thread", "threads")
+        );
+    }
     if !census.sources.is_empty() {
         text += &format!(
             "· {} ",
@@ -371,6 +412,34 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             format!("#{conn} reading again"),
             String::new(),
             theme.echoed(),
+        ),
+        ServerRowKind::Greeted { conn, len } => (
+            format!("#{conn} greeted with {}", units::bytes(*len as u64)),
+            String::new(),
+            theme.warning(),
+        ),
+        ServerRowKind::Frame {
+            conn,
+            payload,
+            reads,
+        } => (
+            format!(
+                "#{conn} frame {} (from {}) ",
+                units::bytes(payload.len as u64),
+                units::count(*reads as u64, "read", "reads")
+            ),
+            format!(" {}", super::payload_text(payload, hex)),
+            theme.sent(),
+        ),
+        ServerRowKind::Echoed {
+            conn,
+            len,
+            chunks,
+            waited,
+        } => (
+            format!("#{conn} {}", echoed_words(*len, *chunks, *waited)),
+            String::new(),
+            theme.warning(),
         ),
         ServerRowKind::Flood { what, count } => {
             (what.describe(*count), String::new(), theme.warning())

@@ -147,10 +147,7 @@ fn settings(app: &App) -> Vec<String> {
         (None, None) => {}
     }
     if let Some(server) = &app.server {
-        settings.push(format!("read {}", server.read_size));
-        if server.paused {
-            settings.push("PAUSED".to_owned());
-        }
+        settings.extend(super::server::behaviour_words(&server.behaviour, true));
     }
     settings
 }

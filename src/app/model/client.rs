@@ -14,6 +14,7 @@ use chrono::{DateTime, Local};
 
 use super::log::{Log, RowId};
 use super::{LatencyView, Payload};
+use crate::net::framing::Framing;
 use crate::net::{ClientEvent, CloseReason, Transport};
 use crate::stats::{EchoUpdate, MessageId, RttStats};
 use crate::units;
@@ -57,12 +58,16 @@ pub struct ClientPane {
     pub send_blocked: bool,
     /// How the latency pane shows recent RTTs.
     pub latency_view: LatencyView,
+    /// How messages are framed on the wire (`/frame`).
+    pub framing: Framing,
 }
 
 /// A message on its way: what it carried and where its rows are.
 #[derive(Debug, Clone)]
 struct Outstanding {
     payload: Payload,
+    /// Its bytes on the wire: the message, framed when framing is on.
+    wire_len: usize,
     /// Bytes of its echo received so far.
     received: usize,
     sent_row: RowId,
@@ -177,6 +182,7 @@ impl ClientPane {
             abandoned_here: 0,
             send_blocked: false,
             latency_view: LatencyView::default(),
+            framing: Framing::None,
         }
     }
 
@@ -201,15 +207,16 @@ impl ClientPane {
         self.outstanding.keys().copied()
     }
 
-    /// Records messages handed to the client, one `→` row each.
+    /// Records messages handed to the client (id, what the message says, its bytes on the
+    /// wire), one `→` row each.
     pub fn sent(
         &mut self,
-        messages: impl IntoIterator<Item = (MessageId, Payload)>,
+        messages: impl IntoIterator<Item = (MessageId, Payload, usize)>,
         at: DateTime<Local>,
     ) {
-        for (id, payload) in messages {
+        for (id, payload, wire_len) in messages {
             self.counts.sent += 1;
-            self.in_flight_bytes += payload.len as u64;
+            self.in_flight_bytes += wire_len as u64;
             let sent_row = self.rows.push(ClientRow {
                 at,
                 kind: ClientRowKind::Sent {
@@ -222,6 +229,7 @@ impl ClientPane {
                 id,
                 Outstanding {
                     payload,
+                    wire_len,
                     received: 0,
                     sent_row,
                     echo_row: None,
@@ -408,7 +416,7 @@ impl ClientPane {
         let Some(message) = self.outstanding.remove(&id) else {
             return;
         };
-        self.in_flight_bytes -= (message.payload.len - message.received) as u64;
+        self.in_flight_bytes -= (message.wire_len - message.received) as u64;
         match &outcome {
             EchoProgress::Echoed { rtt } => {
                 self.counts.echoed += 1;
@@ -489,7 +497,9 @@ mod tests {
     fn pane_with(messages: &[(MessageId, &[u8])]) -> ClientPane {
         let mut pane = ClientPane::new("127.0.0.1:7".parse().unwrap(), Transport::Tcp, false);
         pane.sent(
-            messages.iter().map(|(id, bytes)| (*id, Payload::of(bytes))),
+            messages
+                .iter()
+                .map(|(id, bytes)| (*id, Payload::of(bytes), bytes.len())),
             now(),
         );
         pane

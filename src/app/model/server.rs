@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use chrono::{DateTime, Local};
 
@@ -15,6 +16,7 @@ use super::Payload;
 use super::log::Log;
 use crate::net::census::CensusSnapshot;
 use crate::net::serve::Protocols;
+use crate::net::server::Behaviour;
 use crate::net::udp::DropReason;
 use crate::net::{CloseReason, ConnId, Limit, NetEvent, Refused, ServerEvent, ServerEventKind};
 
@@ -29,9 +31,9 @@ pub struct ServerPane {
     pub listen: SocketAddr,
     /// What it answers.
     pub protocols: Protocols,
-    pub read_size: usize,
-    /// Reading stopped by `/pause`: bytes pile up in the socket buffers.
-    pub paused: bool,
+    /// How it reads, serves and (mis)behaves: the settings the pane shows, kept in step with
+    /// the server by the commands that change them.
+    pub behaviour: Behaviour,
     /// Lines the pane always shows above the roster: why the port differs from the one asked
     /// for, that the server is reachable from the network and at which addresses.
     pub banner: Vec<String>,
@@ -88,13 +90,12 @@ impl fmt::Display for Closed {
 }
 
 impl ServerPane {
-    /// A server listening on `listen` for `protocols`.
-    pub fn new(listen: SocketAddr, protocols: Protocols, read_size: usize) -> Self {
+    /// A server listening on `listen` for `protocols`, behaving as `behaviour`.
+    pub fn new(listen: SocketAddr, protocols: Protocols, behaviour: Behaviour) -> Self {
         Self {
             listen,
             protocols,
-            read_size,
-            paused: false,
+            behaviour,
             banner: Vec::new(),
             conns: BTreeMap::new(),
             rows: Log::default(),
@@ -199,6 +200,26 @@ impl ServerPane {
                 peer,
                 reason,
                 count,
+            },
+            ServerEventKind::Greeted { len } => ServerRowKind::Greeted { conn, len },
+            ServerEventKind::Frame {
+                len,
+                reads,
+                preview,
+            } => ServerRowKind::Frame {
+                conn,
+                payload: Payload::preview(&preview, len),
+                reads,
+            },
+            ServerEventKind::Echoed {
+                len,
+                chunks,
+                waited,
+            } => ServerRowKind::Echoed {
+                conn,
+                len,
+                chunks,
+                waited,
             },
             ServerEventKind::Stalled { pending } => {
                 if let Some(info) = self.conns.get_mut(&conn) {
@@ -448,6 +469,24 @@ pub enum ServerRowKind {
         reason: DropReason,
         count: u64,
     },
+    /// Sent first, on accept (`/server greeting`).
+    Greeted {
+        conn: ConnId,
+        len: usize,
+    },
+    /// A whole frame (`/frame`), assembled from `reads` reads and echoed as one write.
+    Frame {
+        conn: ConnId,
+        payload: Payload,
+        reads: usize,
+    },
+    /// An echo written in `chunks` writes and/or after `waited` (`/server chunks`, `think`).
+    Echoed {
+        conn: ConnId,
+        len: usize,
+        chunks: usize,
+        waited: Duration,
+    },
     /// In the last second, `count` more refusals from sources beyond the first few.
     Flood {
         what: Refused,
@@ -468,6 +507,9 @@ impl ServerRowKind {
             | ServerRowKind::Rejected { conn, .. }
             | ServerRowKind::Stalled { conn, .. }
             | ServerRowKind::Datagram { conn, .. }
+            | ServerRowKind::Greeted { conn, .. }
+            | ServerRowKind::Frame { conn, .. }
+            | ServerRowKind::Echoed { conn, .. }
             | ServerRowKind::Dropped { conn, .. } => Some(*conn),
             ServerRowKind::AcceptFailed { .. }
             | ServerRowKind::Flood { .. }
@@ -483,7 +525,8 @@ mod tests {
     use crate::net::census::{ConnSnapshot, SourceSnapshot};
 
     fn pane() -> ServerPane {
-        ServerPane::new("127.0.0.1:7".parse().unwrap(), Protocols::Both, 1024)
+        let behaviour = crate::net::ServerControl::new(1024).behaviour();
+        ServerPane::new("127.0.0.1:7".parse().unwrap(), Protocols::Both, behaviour)
     }
 
     fn connected(pane: &mut ServerPane, conn: ConnId) {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use crate::app::command::{self, Command, ImpairChange, Line};
 use crate::app::model::{App, ConnState, LatencyView, Payload};
 use crate::app::msg::Effect;
-use crate::net::{ClientCommand, Message, ServerCommand, Transport};
+use crate::net::framing::Framing;
+use crate::net::{ClientCommand, Message, ServerCommand, ServerModel, Transport};
 use crate::stats::MessageId;
 use crate::text;
 use crate::units;
@@ -80,18 +81,14 @@ fn run(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Reset => Effect::Client(ClientCommand::Reset),
         Command::Nagle(on) => Effect::Client(ClientCommand::SetNagle(on)),
         Command::Transport(transport) => Effect::Client(ClientCommand::SetTransport(transport)),
-        Command::Read(n) => Effect::Server(ServerCommand::SetReadSize(n)),
-        Command::Pause => Effect::Server(ServerCommand::Pause),
-        Command::Resume => Effect::Server(ServerCommand::Resume),
+        Command::Server(command) => return server(app, command),
+        Command::Frame(framing) => return frame(app, framing),
+        Command::Clients(n) => return practice_clients(app, n),
     };
     // Say what changed where the class is looking, and keep the panes' settings in step.
     let notice = match (&effect, &mut app.client, &mut app.server) {
         (Effect::Client(_), None, _) => {
             app.show_error(no_client_message());
-            return Vec::new();
-        }
-        (Effect::Server(_), _, None) => {
-            app.show_error("this mode has no server: the server is the remote peer".into());
             return Vec::new();
         }
         (Effect::Client(ClientCommand::SetTransport(transport)), Some(client), _)
@@ -111,20 +108,6 @@ fn run(app: &mut App, command: Command) -> Vec<Effect> {
                 .to_owned(),
             )
         }
-        (Effect::Server(command), _, Some(server)) => Some(match command {
-            ServerCommand::SetReadSize(n) => {
-                server.read_size = *n;
-                format!("the server now reads at most {n} bytes per read()")
-            }
-            ServerCommand::Pause => {
-                server.paused = true;
-                "server paused: it stops reading; bytes wait in the socket buffers".to_owned()
-            }
-            ServerCommand::Resume => {
-                server.paused = false;
-                "server reading again".to_owned()
-            }
-        }),
         _ => None,
     };
     if let Some(notice) = notice {
@@ -132,6 +115,120 @@ fn run(app: &mut App, command: Command) -> Vec<Effect> {
     }
     vec![effect]
 }
+
+/// `/read`, `/pause`, `/resume`, `/server …`: the embedded server changes, the pane's copy of
+/// its settings with it, and the class is told what to expect. A new model restarts the
+/// server, so the client connects again.
+fn server(app: &mut App, command: ServerCommand) -> Vec<Effect> {
+    let Some(server) = &mut app.server else {
+        app.show_error(NO_SERVER.into());
+        return Vec::new();
+    };
+    server.behaviour.apply(command.clone());
+    let mut notice = describe_server_change(&command);
+    let mut effects = vec![Effect::Server(command.clone())];
+    if let (ServerCommand::SetModel(_), Some(client)) = (&command, &app.client) {
+        match client.transport {
+            Transport::Tcp => effects.push(Effect::Client(ClientCommand::Reconnect)),
+            Transport::Udp => {
+                notice += "; the client speaks UDP, which has no connections \
+                to serve one way or another: /tcp to see the model at work"
+            }
+        }
+    }
+    app.show_notice(notice);
+    effects
+}
+
+/// What a change to the server does, in the words the class reads.
+fn describe_server_change(command: &ServerCommand) -> String {
+    match command {
+        ServerCommand::SetReadSize(n) => {
+            format!("the server now reads at most {n} bytes per read()")
+        }
+        ServerCommand::Pause => {
+            "server paused: it stops reading; bytes wait in the socket buffers".to_owned()
+        }
+        ServerCommand::Resume => "server reading again".to_owned(),
+        ServerCommand::SetModel(model) => format!(
+            "server restarting as {model}: {}",
+            match model {
+                ServerModel::Iterative => {
+                    "one client at a time; the others wait in the kernel's accept queue"
+                }
+                ServerModel::Threads => "one thread per client, blocking reads",
+                ServerModel::Async => "one task per client on a few threads",
+            }
+        ),
+        ServerCommand::SetFraming(framing) => format!("the server now frames with {framing}"),
+        ServerCommand::EchoChunks(Some(n)) => format!(
+            "the server echoes in writes of {n} B, 1ms apart: one recv() gets only the first"
+        ),
+        ServerCommand::EchoChunks(None) => "the server echoes each read in one write".to_owned(),
+        ServerCommand::Think(Some(d)) => format!(
+            "the server thinks {} before each echo: the RTT grows, the handshake does not",
+            units::duration(*d)
+        ),
+        ServerCommand::Think(None) => "the server echoes at once".to_owned(),
+        ServerCommand::Greeting(Some(text)) => format!(
+            "the server greets each new connection with {} (a client that reads once takes it \
+             for its echo)",
+            units::bytes(text.len() as u64)
+        ),
+        ServerCommand::Greeting(None) => "no greeting".to_owned(),
+        ServerCommand::CloseAfter(Some(n)) => {
+            format!("the server closes (FIN) each connection after echoing {n} B")
+        }
+        ServerCommand::ResetAfter(Some(n)) => {
+            format!("the server aborts (RST) each connection after echoing {n} B")
+        }
+        ServerCommand::CloseAfter(None) | ServerCommand::ResetAfter(None) => {
+            "the server no longer closes on its own".to_owned()
+        }
+    }
+}
+
+/// `/frame`: the client frames what it sends and the embedded server echoes whole frames.
+fn frame(app: &mut App, framing: Framing) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if let Some(client) = &mut app.client {
+        client.framing = framing;
+    }
+    if let Some(server) = &mut app.server {
+        server.behaviour.apply(ServerCommand::SetFraming(framing));
+        effects.push(Effect::Server(ServerCommand::SetFraming(framing)));
+    }
+    let notice = match framing {
+        Framing::None => "no framing: bytes as they come, as RFC 862 says".to_owned(),
+        Framing::Line => "framing by lines: each message ends with \\n, and the server echoes \
+                          whole lines"
+            .to_owned(),
+        Framing::Len16 => "framing by length: each message starts with its length (2 bytes), \
+                           and the server echoes whole messages"
+            .to_owned(),
+    };
+    app.show_notice(notice);
+    effects
+}
+
+/// `/clients N`: practice clients for the embedded server's roster.
+fn practice_clients(app: &mut App, n: usize) -> Vec<Effect> {
+    if app.server.is_none() {
+        app.show_error(NO_SERVER.into());
+        return Vec::new();
+    }
+    app.show_notice(match n {
+        0 => "practice clients stopped".to_owned(),
+        n => format!(
+            "{}, each sending a numbered message every second",
+            units::count(n as u64, "practice client", "practice clients")
+        ),
+    });
+    vec![Effect::PracticeClients(n)]
+}
+
+/// The answer to a server command in a mode without an embedded server.
+const NO_SERVER: &str = "this mode has no server: the server is the remote peer";
 
 /// `/repeat N TEXT`: N messages `TEXT 1` … `TEXT N`, so loss, duplication and order can be
 /// told apart message by message.
@@ -166,17 +263,36 @@ fn send(app: &mut App, messages: Vec<Vec<u8>>) -> Vec<Effect> {
         app.show_error(format!("not sent: {state}; type /reconnect"));
         return Vec::new();
     }
+    // With framing on, what goes on the wire is the message framed; the pane shows the
+    // message itself.
+    let framing = client.framing;
+    let framed: Result<Vec<Vec<u8>>, _> = messages.iter().map(|m| framing.frame(m)).collect();
+    let framed = match framed {
+        Ok(framed) => framed,
+        Err(err) => {
+            app.show_error(format!("not sent: {err} (/frame {framing})"));
+            return Vec::new();
+        }
+    };
     let first: MessageId = app.next_message;
     app.next_message += messages.len() as MessageId;
-    let messages: Vec<Message> = messages
+    let ids = first..;
+    client.sent(
+        messages
+            .iter()
+            .zip(&framed)
+            .zip(ids.clone())
+            .map(|((message, wire), id)| (id, Payload::of(message), wire.len())),
+        now,
+    );
+    let messages: Vec<Message> = framed
         .into_iter()
-        .zip(first..)
+        .zip(ids)
         .map(|(bytes, id)| Message {
             id,
             bytes: Arc::from(bytes),
         })
         .collect();
-    client.sent(messages.iter().map(|m| (m.id, Payload::of(&m.bytes))), now);
     vec![Effect::Client(ClientCommand::Send(messages))]
 }
 

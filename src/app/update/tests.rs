@@ -114,7 +114,7 @@ fn tab_completes_commands_and_otherwise_moves_focus() {
         Some(ServerPane::new(
             target,
             crate::net::serve::Protocols::Tcp,
-            1024,
+            crate::net::ServerControl::new(1024).behaviour(),
         )),
         chrono::Local::now(),
     );

@@ -30,46 +30,187 @@ use tokio_util::sync::CancellationToken;
 use self::progress::{PROGRESS_EVERY, Progress};
 use self::report::ErrorTally;
 use self::tcp::{Connection, Payloads};
-use crate::cli::{BenchArgs, ClientOpts};
-use crate::net::{self, Transport};
+use std::net::SocketAddr;
+
+use crate::cli::{BenchArgs, ClientOpts, ServerOpts};
+use crate::net::{self, ServerModel, Transport};
 use crate::stats::RttStats;
 use crate::units;
 
-pub use self::report::BenchReport;
+pub use self::report::{BenchReport, RunResult};
 
-/// Runs the bench; exit 0 if echoes were measured and nothing went wrong, 1 otherwise.
+/// One run of a comparison: every combination of the lists given is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSpec {
+    /// The embedded server's model and read size; `None` against a target.
+    pub model: Option<ServerModel>,
+    pub read_size: Option<usize>,
+    pub connections: usize,
+    pub size: usize,
+    pub pipeline: usize,
+}
+
+/// Every run asked for, in the order the lists give them (models outermost).
+fn specs(args: &BenchArgs, server: &ServerOpts) -> anyhow::Result<Vec<RunSpec>> {
+    let embedded = args.target.is_none();
+    let server_lists: Vec<(Option<ServerModel>, Option<usize>)> = if embedded {
+        let mut pairs = Vec::new();
+        for &model in &server.model {
+            for &read_size in &server.read_size {
+                pairs.push((Some(model), Some(read_size)));
+            }
+        }
+        pairs
+    } else {
+        let default = ServerOpts::default_lists();
+        if (server.model.as_slice(), server.read_size.as_slice())
+            != (default.0.as_slice(), default.1.as_slice())
+        {
+            anyhow::bail!(
+                "--model and --read-size set the embedded server: a target serves as it does"
+            );
+        }
+        vec![(None, None)]
+    };
+    let mut specs = Vec::new();
+    for (model, read_size) in server_lists {
+        for &connections in &args.connections {
+            for &size in &args.size {
+                for &pipeline in &args.pipeline {
+                    specs.push(RunSpec {
+                        model,
+                        read_size,
+                        connections,
+                        size,
+                        pipeline,
+                    });
+                }
+            }
+        }
+    }
+    if specs.len() > MAX_RUNS {
+        anyhow::bail!(
+            "{} runs asked for: at most {MAX_RUNS} in one comparison",
+            specs.len()
+        );
+    }
+    Ok(specs)
+}
+
+/// Most runs one comparison may ask for: each is a `--duration` of load.
+const MAX_RUNS: usize = 64;
+
+/// Runs the bench (every combination of the lists, each against a fresh embedded server
+/// when there is no target); exit 0 if every run measured echoes and nothing went wrong.
 pub async fn run(
     args: &BenchArgs,
+    server: &ServerOpts,
     client_opts: &ClientOpts,
     transport: Transport,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    match transport {
-        Transport::Tcp => run_tcp(args, !client_opts.nagle, shutdown).await,
-        Transport::Udp => run_udp(args, shutdown).await,
+    let specs = specs(args, server)?;
+    let mut results = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        // This run's server and sockets stop with it, before the next run starts.
+        let run_stop = shutdown.child_token();
+        let target = match &args.target {
+            Some(target) => Target::Remote(net::resolve(target).await?),
+            None => {
+                let behaviour = server.behaviour(
+                    spec.model.unwrap_or_default(),
+                    spec.read_size.unwrap_or(net::DEFAULT_READ_SIZE),
+                );
+                let embedded = super::embedded_server(
+                    &run_stop,
+                    spec.connections,
+                    transport,
+                    behaviour,
+                    server.backlog,
+                )
+                .await?;
+                Target::Embedded(embedded)
+            }
+        };
+        let result = match transport {
+            Transport::Tcp => run_tcp(args, &spec, &target, !client_opts.nagle, &shutdown).await?,
+            Transport::Udp => run_udp(args, &spec, &target, &shutdown).await?,
+        };
+        run_stop.cancel();
+        results.push(result);
+    }
+    report::report(args.json, &results)
+}
+
+/// Who a run loads: a server somewhere, or one started for this run.
+enum Target {
+    Remote(SocketAddr),
+    Embedded(super::Embedded),
+}
+
+impl Target {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Target::Remote(addr) => *addr,
+            Target::Embedded(embedded) => embedded.addr,
+        }
+    }
+
+    /// The run's result with what only the end of it can tell: the server's threads and
+    /// our memory.
+    fn result(
+        &self,
+        spec: &RunSpec,
+        transport: Transport,
+        measured: (RttStats, Duration, ErrorTally, usize),
+    ) -> RunResult {
+        let (stats, elapsed, errors, served) = measured;
+        RunResult {
+            spec: *spec,
+            target: self.addr(),
+            transport,
+            stats,
+            elapsed,
+            errors,
+            served,
+            server_threads: match self {
+                Target::Remote(_) => None,
+                Target::Embedded(embedded) => Some(embedded.control.snapshot().threads),
+            },
+            rss_kib: rss_kib(),
+        }
     }
 }
 
-/// `bench` over TCP: connections (see [`tcp`]).
+/// echotui's resident memory in KiB, as Linux reports it (`None` elsewhere).
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One run over TCP: connections (see [`tcp`]).
 async fn run_tcp(
     args: &BenchArgs,
+    spec: &RunSpec,
+    target: &Target,
     nodelay: bool,
-    shutdown: CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    let target = match &args.target {
-        Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, args.connections, Transport::Tcp).await?,
-    };
+    shutdown: &CancellationToken,
+) -> anyhow::Result<RunResult> {
+    let addr = target.addr();
     let mut errors = ErrorTally::default();
-    let streams = tcp::connect_all(target, args.connections, nodelay, &mut errors).await?;
-    let payloads = Arc::new(Payloads::new(args.size, args.pipeline));
+    let streams = tcp::connect_all(addr, spec.connections, nodelay, &mut errors).await?;
+    let payloads = Arc::new(Payloads::new(spec.size, spec.pipeline));
     let mut conns: Vec<Connection> = streams
         .into_iter()
-        .map(|stream| Connection::new(stream, payloads.clone(), args.pipeline))
+        .map(|stream| Connection::new(stream, payloads.clone(), spec.pipeline))
         .collect();
 
     if args.warmup > 0 {
-        (conns, _) = run_phase(conns, Some(args.warmup), args.duration, &shutdown, None).await?;
+        (conns, _) = run_phase(conns, Some(args.warmup), args.duration, shutdown, None).await?;
     }
     for conn in &mut conns {
         conn.finish_warmup(args.warmup, args.duration);
@@ -81,14 +222,14 @@ async fn run_tcp(
         }
         progress
     });
-    let (conns, elapsed) = run_phase(conns, None, args.duration, &shutdown, progress).await?;
-    shutdown.cancel();
-
+    let (conns, elapsed) = run_phase(conns, None, args.duration, shutdown, progress).await?;
     let mut stats = RttStats::new();
     for conn in &conns {
         conn.tally(&mut stats, &mut errors);
     }
-    report::report(args, target, Transport::Tcp, &stats, elapsed, &errors)
+    let served = conns.iter().filter(|conn| conn.served()).count();
+    // The connections are still open: the server's threads are still there to count.
+    Ok(target.result(spec, Transport::Tcp, (stats, elapsed, errors, served)))
 }
 
 /// Runs every connection still open until each has `budget` messages echoed (`None`: no
@@ -148,19 +289,20 @@ async fn run_phase(
     Ok((done, elapsed))
 }
 
-/// `bench --udp`: sockets instead of connections (see [`udp`]).
-async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    super::check_udp_probe_size("bench", args.size)?;
-    let target = match &args.target {
-        Some(target) => net::resolve(target).await?,
-        None => super::embedded_server(&shutdown, args.connections, Transport::Udp).await?,
-    };
-    let sockets = Arc::new(udp::open_all(target, args.connections).await?);
+/// One run over UDP: sockets instead of connections (see [`udp`]).
+async fn run_udp(
+    args: &BenchArgs,
+    spec: &RunSpec,
+    target: &Target,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<RunResult> {
+    super::check_udp_probe_size("bench", spec.size)?;
+    let sockets = Arc::new(udp::open_all(target.addr(), spec.connections).await?);
     let phase = |until: Instant, replies: Option<u64>| {
         let mut tasks = JoinSet::new();
         for i in 0..sockets.len() {
             let (sockets, stop) = (sockets.clone(), shutdown.clone());
-            let (size, pipeline) = (args.size, args.pipeline);
+            let (size, pipeline) = (spec.size, spec.pipeline);
             tasks.spawn(async move {
                 udp::run(&sockets[i], size, pipeline, until, replies, stop).await
             });
@@ -173,7 +315,6 @@ async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Resul
     let started = Instant::now();
     let loads = phase(started + args.duration, None).await;
     let elapsed = started.elapsed().min(args.duration);
-    shutdown.cancel();
     let mut stats = RttStats::new();
     let mut errors = ErrorTally::default();
     let lost = format!(
@@ -195,5 +336,6 @@ async fn run_udp(args: &BenchArgs, shutdown: CancellationToken) -> anyhow::Resul
             units::count(duplicates, "duplicate reply", "duplicate replies")
         );
     }
-    report::report(args, target, Transport::Udp, &stats, elapsed, &errors)
+    let served = loads.iter().filter(|load| load.stats.count() > 0).count();
+    Ok(target.result(spec, Transport::Udp, (stats, elapsed, errors, served)))
 }

@@ -2,20 +2,21 @@
 //! the exit code.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::BenchArgs;
+use super::RunSpec;
 use crate::net::Transport;
 use crate::stats::{RttStats, RttSummary};
 use crate::units;
 
-/// The `bench --json` object (README, "Measuring"): one line, nothing else on stdout. Figures have
-/// three decimals at most (times in µs: to the nanosecond).
+/// One run's `bench --json` object (README, "Measuring"); a comparison of several runs
+/// prints an array of them. Figures have three decimals at most (times in µs: to the
+/// nanosecond).
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
     pub target: String,
@@ -35,6 +36,68 @@ pub struct BenchReport {
     /// Mean difference of consecutive RTTs on each connection; `null` below two RTTs.
     pub jitter_us: Option<f64>,
     pub errors: u64,
+    /// The embedded server's model and read size; `null` against a target.
+    pub model: Option<String>,
+    pub read_size: Option<usize>,
+    /// Connections (UDP: sockets) that got at least one echo: the iterative server serves
+    /// one at a time, and the others may wait the whole run.
+    pub served: usize,
+    /// Threads the embedded server ran at the end of the run (the threads model); `null`
+    /// against a target.
+    pub server_threads: Option<usize>,
+    /// echotui's resident memory at the end of the run, server and load together, in KiB
+    /// (`null` where the system does not say).
+    pub rss_kib: Option<u64>,
+}
+
+/// What one run measured, before it becomes a report.
+#[derive(Debug)]
+pub struct RunResult {
+    pub spec: RunSpec,
+    pub target: SocketAddr,
+    pub transport: Transport,
+    pub stats: RttStats,
+    pub elapsed: Duration,
+    pub errors: ErrorTally,
+    pub served: usize,
+    pub server_threads: Option<usize>,
+    pub rss_kib: Option<u64>,
+}
+
+impl RunResult {
+    fn report(&self) -> BenchReport {
+        let spec = &self.spec;
+        let messages = self.stats.count();
+        let bytes = messages * spec.size as u64;
+        let seconds = self.elapsed.as_secs_f64();
+        let per_second = |n: f64| {
+            let rate = if seconds > 0.0 { n / seconds } else { 0.0 };
+            units::json_figure(rate)
+        };
+        BenchReport {
+            target: self.target.to_string(),
+            protocol: match self.transport {
+                Transport::Tcp => "tcp",
+                Transport::Udp => "udp",
+            },
+            model: spec.model.map(|model| model.to_string()),
+            read_size: spec.read_size,
+            connections: spec.connections,
+            size: spec.size,
+            pipeline: spec.pipeline,
+            duration_s: units::json_figure(seconds),
+            messages,
+            bytes,
+            msgs_per_s: per_second(messages as f64),
+            mib_per_s: per_second(bytes as f64 / (1 << 20) as f64),
+            rtt_us: self.stats.summary(),
+            jitter_us: self.stats.jitter_us(),
+            errors: self.errors.total(),
+            served: self.served,
+            server_threads: self.server_threads,
+            rss_kib: self.rss_kib,
+        }
+    }
 }
 
 /// Errors by kind, in the order first seen.
@@ -76,60 +139,120 @@ impl fmt::Display for ErrorTally {
     }
 }
 
-/// Prints the report (a table, or the JSON object) and picks the exit code: 0 if echoes
-/// were measured and nothing went wrong, 1 otherwise.
-pub fn report(
-    args: &BenchArgs,
-    target: SocketAddr,
-    transport: Transport,
-    stats: &RttStats,
-    elapsed: Duration,
-    errors: &ErrorTally,
-) -> anyhow::Result<ExitCode> {
-    let messages = stats.count();
-    let bytes = messages * args.size as u64;
-    let seconds = elapsed.as_secs_f64();
-    let per_second = |n: f64| {
-        let rate = if seconds > 0.0 { n / seconds } else { 0.0 };
-        units::json_figure(rate)
-    };
-    let report = BenchReport {
-        target: target.to_string(),
-        protocol: match transport {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        },
-        connections: args.connections,
-        size: args.size,
-        pipeline: args.pipeline,
-        duration_s: units::json_figure(seconds),
-        messages,
-        bytes,
-        msgs_per_s: per_second(messages as f64),
-        mib_per_s: per_second(bytes as f64 / (1 << 20) as f64),
-        rtt_us: stats.summary(),
-        jitter_us: stats.jitter_us(),
-        errors: errors.total(),
-    };
+/// Prints the reports (one run: a table or the JSON object; several: a comparison table, or
+/// a JSON array) and picks the exit code: 0 if every run measured echoes and nothing went
+/// wrong, 1 otherwise.
+pub fn report(json: bool, runs: &[RunResult]) -> anyhow::Result<ExitCode> {
+    let reports: Vec<BenchReport> = runs.iter().map(RunResult::report).collect();
     let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer(&mut out, &report)?;
-        writeln!(out)?;
-        for (what, n) in &errors.kinds {
-            eprintln!("echotui bench: {n} × {what}");
+    match (json, reports.as_slice()) {
+        (true, [one]) => serde_json::to_writer(&mut out, one)?,
+        (true, all) => serde_json::to_writer(&mut out, all)?,
+        (false, [one]) => write_table(&mut out, one, &runs[0].errors)?,
+        (false, all) => {
+            write_comparison(&mut out, all)?;
+            if io::stdout().is_terminal() {
+                write_bars(&mut out, all)?;
+            }
         }
-    } else {
-        write_table(&mut out, &report, errors)?;
     }
-    if report.messages == 0 && report.errors == 0 {
-        // Nothing failed, yet nothing was measured: say why the exit code is 1.
-        eprintln!("echotui bench: no echo came back from {target}");
+    if json {
+        writeln!(out)?;
     }
-    Ok(if report.errors == 0 && report.messages > 0 {
+    let mut all_good = !runs.is_empty();
+    for (run, report) in runs.iter().zip(&reports) {
+        if json || runs.len() > 1 {
+            for (what, n) in &run.errors.kinds {
+                eprintln!("echotui bench: {} × {what}", n);
+            }
+        }
+        if report.messages == 0 && report.errors == 0 {
+            // Nothing failed, yet nothing was measured: say why the exit code is 1.
+            eprintln!("echotui bench: no echo came back from {}", run.target);
+        }
+        all_good &= report.errors == 0 && report.messages > 0;
+    }
+    Ok(if all_good {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Several runs side by side, one row each.
+fn write_comparison(out: &mut impl Write, reports: &[BenchReport]) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<9} {:>5} {:>7} {:>4} {:>6} {:>10} {:>8} {:>9} {:>9} {:>6} {:>6} {:>7} {:>9}",
+        "model",
+        "conns",
+        "size",
+        "pipe",
+        "read",
+        "msgs/s",
+        "MiB/s",
+        "p50",
+        "p99",
+        "errors",
+        "served",
+        "threads",
+        "rss"
+    )?;
+    for r in reports {
+        let dash = || "-".to_owned();
+        let ladder = |pick: fn(&RttSummary) -> f64| {
+            r.rtt_us
+                .as_ref()
+                .map_or_else(dash, |s| units::micros(pick(s)))
+        };
+        writeln!(
+            out,
+            "{:<9} {:>5} {:>7} {:>4} {:>6} {:>10.1} {:>8.2} {:>9} {:>9} {:>6} {:>6} {:>7} {:>9}",
+            r.model.clone().unwrap_or_else(dash),
+            r.connections,
+            units::bytes(r.size as u64),
+            r.pipeline,
+            r.read_size.map_or_else(dash, |n| n.to_string()),
+            r.msgs_per_s,
+            r.mib_per_s,
+            ladder(|s| s.p50),
+            ladder(|s| s.p99),
+            r.errors,
+            format!("{}/{}", r.served, r.connections),
+            r.server_threads.map_or_else(dash, |n| n.to_string()),
+            r.rss_kib.map_or_else(dash, |kib| units::bytes(kib * 1024)),
+        )?;
+    }
+    Ok(())
+}
+
+/// Columns the bars of [`write_bars`] may take.
+const BAR_WIDTH: usize = 50;
+
+/// msgs/s of each run as a bar, in a terminal: where a design collapses is seen at once.
+fn write_bars(out: &mut impl Write, reports: &[BenchReport]) -> io::Result<()> {
+    let top = reports.iter().map(|r| r.msgs_per_s).fold(0.0, f64::max);
+    writeln!(out)?;
+    for r in reports {
+        let len = if top > 0.0 {
+            (r.msgs_per_s / top * BAR_WIDTH as f64).round() as usize
+        } else {
+            0
+        };
+        let label = format!(
+            "{} ×{} {}B",
+            r.model.as_deref().unwrap_or("target"),
+            r.connections,
+            r.size
+        );
+        writeln!(
+            out,
+            "{label:<22} {} {:.0}",
+            "█".repeat(len.max(1)),
+            r.msgs_per_s
+        )?;
+    }
+    Ok(())
 }
 
 /// The report for people: one `name value` row per figure.
@@ -139,7 +262,22 @@ fn write_table(out: &mut impl Write, r: &BenchReport, errors: &ErrorTally) -> io
             "target",
             format!("{} ({} echo)", r.target, r.protocol.to_uppercase()),
         ),
-        ("connections", r.connections.to_string()),
+        (
+            "server",
+            match (&r.model, r.read_size) {
+                (Some(model), Some(read)) => format!("embedded, {model}, read {read}"),
+                _ => "the target".to_owned(),
+            },
+        ),
+        (
+            "connections",
+            match r.served {
+                served if served < r.connections => {
+                    format!("{} ({served} served)", r.connections)
+                }
+                _ => r.connections.to_string(),
+            },
+        ),
         ("size", format!("{} B", r.size)),
         ("pipeline", r.pipeline.to_string()),
         ("duration", units::micros(r.duration_s * 1e6)),
@@ -159,6 +297,11 @@ fn write_table(out: &mut impl Write, r: &BenchReport, errors: &ErrorTally) -> io
         ),
         ("errors", errors.to_string()),
     ];
+    let rows = rows.into_iter().chain(
+        r.server_threads
+            .filter(|&n| n > 0)
+            .map(|n| ("threads", format!("{n} (server)"))),
+    );
     for (name, value) in rows {
         writeln!(out, "{name:<12} {value}")?;
     }
@@ -180,6 +323,8 @@ mod tests {
         let mut report = BenchReport {
             target: "127.0.0.1:7".to_owned(),
             protocol: "udp",
+            model: None,
+            read_size: None,
             connections: 1,
             size: 13,
             pipeline: 1,
@@ -191,6 +336,9 @@ mod tests {
             rtt_us: None,
             jitter_us: None,
             errors: 0,
+            served: 0,
+            server_threads: None,
+            rss_kib: None,
         };
         let text = table(&report, &ErrorTally::default());
         assert!(

@@ -136,6 +136,12 @@ impl Connection {
         }
     }
 
+    /// Whether it got at least one echo: an iterative server may leave it waiting in its
+    /// accept queue for the whole run.
+    pub fn served(&self) -> bool {
+        self.load.completed > 0
+    }
+
     /// Whether it stopped early; such a connection takes no part in later phases.
     pub fn has_ended(&self) -> bool {
         self.ended.is_some()
