@@ -275,7 +275,7 @@ fn headless_text_log_prints_no_raw_control_bytes() {
     let (code, out) = headless_log_of_hostile_clients(&[]);
     let text = assert_terminal_safe(&out);
     assert_eq!(code, Some(0), "exit code after SIGTERM; stdout: {text}");
-    assert_escapes_visible(&text);
+    assert_escapes_visible(text);
     assert!(
         text.lines()
             .last()
