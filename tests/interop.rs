@@ -25,7 +25,7 @@ use common::sockets::{connect, local, round_trip};
 use common::{IO_TIMEOUT, blocking, within};
 use echotui::net::client::{ClientCommand, ClientSettings, Message};
 use echotui::net::event::{ClientEvent, CloseReason, ServerEventKind};
-use echotui::net::server::{Limit, Limits, ServerCommand, ServerSettings};
+use echotui::net::server::{Limit, Limits, ServerCommand, ServerControl, ServerSettings};
 use echotui::net::{Transport, udp};
 use echotui::stats::{EchoUpdate, MessageId};
 use echotui::text::sanitize;
@@ -36,8 +36,12 @@ use echotui::text::sanitize;
 /// Has a blocking client send `message` to our server and read it back; returns the server's
 /// reads (lengths and the concatenated previews).
 async fn reads_for(read_size: usize, message: Vec<u8>) -> (Vec<usize>, Vec<u8>) {
-    let (server, mut events) =
-        Server::logged(Transport::Tcp, ServerSettings::default(), read_size).await;
+    let (server, mut events) = Server::logged(
+        Transport::Tcp,
+        ServerSettings::default(),
+        ServerControl::new(read_size),
+    )
+    .await;
     let addr = server.addr;
     let sent = message.clone();
     blocking("blocking client round trip", move || {
@@ -423,6 +427,7 @@ async fn nagle_on_coalesces_back_to_back_small_writes() {
         .map(|id| Message {
             id,
             bytes: b"x".as_slice().into(),
+            pieces: None,
         })
         .collect();
     client.command(ClientCommand::Send(one_byte));

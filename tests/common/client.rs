@@ -72,6 +72,7 @@ impl Client {
         self.command(ClientCommand::Send(vec![Message {
             id,
             bytes: bytes.into(),
+            pieces: None,
         }]));
     }
 

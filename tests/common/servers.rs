@@ -32,15 +32,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts our `transport` server with `settings`, reading `read_size` bytes at a time,
-    /// and sends its events to `events` (a test that plays the UI reads them itself).
+    /// Starts our `transport` server with `settings`, behaving as `control` says (its model,
+    /// read size, framing, misbehaviours), and sends its events to `events` (a test that
+    /// plays the UI reads them itself).
     pub async fn start(
         transport: Transport,
         settings: ServerSettings,
-        read_size: usize,
+        control: ServerControl,
         events: EventSink,
     ) -> Self {
-        let control = ServerControl::new(read_size);
         let shutdown = CancellationToken::new();
         let (addr, task) = match transport {
             Transport::Tcp => {
@@ -78,10 +78,10 @@ impl Server {
     pub async fn logged(
         transport: Transport,
         settings: ServerSettings,
-        read_size: usize,
+        control: ServerControl,
     ) -> (Self, EventLog) {
         let (sink, stream) = event::channel(EVENT_CAPACITY);
-        let server = Self::start(transport, settings, read_size, sink).await;
+        let server = Self::start(transport, settings, control, sink).await;
         (server, EventLog::collect(stream))
     }
 
@@ -91,12 +91,13 @@ impl Server {
             report_reads: true,
             limits,
         };
-        Self::logged(Transport::Tcp, settings, READ_SIZE).await
+        Self::logged(Transport::Tcp, settings, ServerControl::new(READ_SIZE)).await
     }
 
     /// A logged UDP server that reads (and so answers) at most `read_size` bytes of a datagram.
     pub async fn udp(read_size: usize) -> (Self, EventLog) {
-        Self::logged(Transport::Udp, ServerSettings::default(), read_size).await
+        let control = ServerControl::new(read_size);
+        Self::logged(Transport::Udp, ServerSettings::default(), control).await
     }
 
     /// Cancels the server and waits for `run` to return (it waits for its connections): after

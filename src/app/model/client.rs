@@ -54,6 +54,9 @@ pub struct ClientPane {
     recently_settled: VecDeque<(MessageId, Payload)>,
     /// Messages abandoned since the current connection began, for the close notice.
     abandoned_here: u64,
+    /// A reconnect is already on its way (the server is restarting): a close is then not
+    /// the end of the session, and the pane says so instead of offering /reconnect.
+    pub reconnecting: bool,
     /// A write is waiting: the peer is not reading and the socket buffers are full.
     pub send_blocked: bool,
     /// How the latency pane shows recent RTTs.
@@ -180,6 +183,7 @@ impl ClientPane {
             in_flight_bytes: 0,
             recently_settled: VecDeque::with_capacity(RECENT_SETTLED),
             abandoned_here: 0,
+            reconnecting: false,
             send_blocked: false,
             latency_view: LatencyView::default(),
             framing: Framing::None,
@@ -274,6 +278,7 @@ impl ClientPane {
                 self.connect_time = connect_time;
                 self.handshake_to_proxy = self.via_proxy;
                 self.abandoned_here = 0;
+                self.reconnecting = false;
                 let notice = match connect_time {
                     Some(took) if self.via_proxy => format!(
                         "connected to the local impairment proxy in {} ({local} → {peer}); \
@@ -323,7 +328,9 @@ impl ClientPane {
             let n = units::count(self.abandoned_here, "message", "messages");
             notice += &format!(" ({n} abandoned: their echoes can no longer arrive)");
         }
-        if !reason.is_replaced() {
+        if self.reconnecting {
+            notice += "; reconnecting";
+        } else if !reason.is_replaced() {
             notice += "; /reconnect to try again";
         }
         self.abandoned_here = 0;
