@@ -598,6 +598,7 @@ struct Hog {
 }
 
 impl Hog {
+    /// Starts a hog against `addr` and waits until it is connected.
     async fn start(addr: SocketAddr) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (connected_tx, connected) = oneshot::channel();

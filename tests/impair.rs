@@ -32,10 +32,12 @@ const POLL: Duration = Duration::from_millis(2);
 /// way can overflow, so every loss is the proxy's doing.
 const WINDOW: usize = 32;
 
+/// `millis` milliseconds: impairments read best in the units `--delay` takes.
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
+/// A percentage written as the user writes it (`"25%"`).
 fn percent(text: &str) -> Percent {
     text.parse().expect("valid percentage")
 }
@@ -58,6 +60,7 @@ struct Proxy {
 }
 
 impl Proxy {
+    /// A TCP proxy on a free loopback port, impairing the way to `upstream` and back.
     async fn tcp(upstream: SocketAddr, impairments: Impairments) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
@@ -68,6 +71,7 @@ impl Proxy {
         })
     }
 
+    /// A UDP proxy on a free loopback port, impairing the way to `upstream` and back.
     async fn udp(upstream: SocketAddr, impairments: Impairments) -> Proxy {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let addr = socket.local_addr().expect("local_addr");
@@ -76,6 +80,7 @@ impl Proxy {
         })
     }
 
+    /// Spawns `run`, the relay for a bound socket, with fresh controls and counters.
     fn start(
         addr: SocketAddr,
         impairments: Impairments,
@@ -98,6 +103,7 @@ impl Proxy {
         }
     }
 
+    /// One of the proxy's counters, as it stands now.
     fn counted(&self, counter: impl Fn(&ImpairStats) -> &std::sync::atomic::AtomicU64) -> u64 {
         counter(&self.stats).load(Ordering::Relaxed)
     }
@@ -131,6 +137,7 @@ async fn tcp_echo_server() -> SocketAddr {
     addr
 }
 
+/// A client connection to `addr`, Nagle off so the proxy alone decides when bytes move.
 async fn tcp_connect(addr: SocketAddr) -> TcpStream {
     let stream = within("connect", TcpStream::connect(addr))
         .await
@@ -326,6 +333,7 @@ async fn udp_echo_server() -> SocketAddr {
     addr
 }
 
+/// A UDP socket connected to `proxy`: it sends there and hears from nowhere else.
 async fn udp_client(proxy: SocketAddr) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     socket.connect(proxy).await.expect("connect");

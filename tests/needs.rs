@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use common::client::echo_two_messages;
 use common::headless::Headless;
-use common::process::{Process, installed};
+use common::peers::refusing_addr;
+use common::process::{Pipe, Process, installed};
 use common::servers::{READ_SIZE, Server};
 use common::sockets::{connect, local_udp, timed_out, try_echo, udp_client, udp_echo};
 use common::{STEP, blocking, eventually, poll};
@@ -89,6 +90,7 @@ enum Need {
 }
 
 impl Need {
+    /// A program, and the Debian package that brings it (said in the reason for ignoring).
     fn program(name: &'static str, package: &'static str) -> Self {
         Need::Program { name, package }
     }
@@ -169,11 +171,10 @@ while True:
 conn.close()
 "#;
 
+/// The tutorial's Python server: our client's echoes match, and its close is a clean FIN.
 async fn client_echoes_through_the_python_tutorial_server() {
     let mut python = Process::spawn(Command::new("python3").args(["-c", TUTORIAL_SERVER]));
-    let line = python.wait_until("the port", common::process::Pipe::Stdout, |out| {
-        out.contains(&b'\n')
-    });
+    let line = python.wait_until("the port", Pipe::Stdout, |out| out.contains(&b'\n'));
     let line = String::from_utf8_lossy(&line);
     let port: u16 = line
         .trim()
@@ -187,9 +188,11 @@ async fn client_echoes_through_the_python_tutorial_server() {
     assert!(status.success(), "python3 exited with {status}");
 }
 
+/// socat as an echo server (`PIPE`): our client's echoes match.
 async fn client_echoes_through_socat() {
-    let addr = common::peers::refusing_addr();
-    // `fork`: the readiness probe below gets its own child and does not use up the listener.
+    // A port nobody listens on yet, for socat to take. `fork`: the readiness probe below gets
+    // its own child and does not use up the listener.
+    let addr = refusing_addr();
     let mut socat = Process::spawn(
         Command::new("socat")
             .arg(format!(
@@ -202,8 +205,9 @@ async fn client_echoes_through_socat() {
     echo_two_messages(addr).await;
 }
 
+/// ncat as an echo server (`--exec /bin/cat`): our client's echoes match.
 async fn client_echoes_through_ncat() {
-    let addr = common::peers::refusing_addr();
+    let addr = refusing_addr();
     let mut ncat = Process::spawn(
         Command::new("ncat")
             .args(["-l", "--keep-open", "--exec", "/bin/cat", "127.0.0.1"])

@@ -50,10 +50,12 @@ struct Tui {
 }
 
 impl Tui {
+    /// Starts `echotui ARGS` in a `rows` x `cols` terminal.
     fn start(args: &[&str], rows: u16, cols: u16) -> Self {
         Self::start_with_env(args, &[], rows, cols)
     }
 
+    /// [`Tui::start`] with extra environment variables.
     fn start_with_env(args: &[&str], env: &[(&str, &str)], rows: u16, cols: u16) -> Self {
         let size = PtySize {
             rows,
@@ -126,6 +128,7 @@ impl Tui {
         }
     }
 
+    /// The screen as text, for failure messages.
     fn contents(&self) -> String {
         lock(&self.output).screen.screen().contents()
     }
@@ -191,6 +194,7 @@ impl Tui {
             .set_size(nonzero(rows), nonzero(cols));
     }
 
+    /// Sends the program signal `name`, as a user's `kill` would.
     fn signal(&self, name: &str) {
         let pid = self.child.process_id().expect("the child has a process id");
         send_signal(pid, name);
@@ -208,11 +212,13 @@ impl Drop for Tui {
     }
 }
 
+/// Locks the output, even after a failed assertion poisoned it.
 fn lock(output: &Mutex<Output>) -> MutexGuard<'_, Output> {
     // A panic while holding the lock (in a test assertion) leaves the bytes intact.
     output.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Where `needle` last occurs in `haystack`: what the terminal was left with.
 fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
@@ -261,6 +267,7 @@ fn is_echoed_row(row: &str, text: &str, size: &str) -> bool {
     tail.is_some_and(|token| is_rtt(token.trim_end_matches('│')))
 }
 
+/// A screen condition: `text` is shown somewhere.
 fn contains(text: &'static str) -> impl Fn(&vt100::Screen) -> bool {
     move |screen| screen.contents().contains(text)
 }

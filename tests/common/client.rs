@@ -31,6 +31,7 @@ impl Client {
         Self::spawn_with(target, ClientSettings::default())
     }
 
+    /// A client with `settings` (UDP, Nagle on, a reply timeout...) connecting to `target`.
     pub fn spawn_with(target: SocketAddr, settings: ClientSettings) -> Self {
         let (sink, events) = event::channel(1024);
         let shutdown = CancellationToken::new();
@@ -61,6 +62,7 @@ impl Client {
         }
     }
 
+    /// Gives the client a command, as the UI does when the user types one.
     pub fn command(&self, command: ClientCommand) {
         self.handle
             .command(command)

@@ -71,6 +71,7 @@ struct Collected {
 }
 
 impl Collected {
+    /// Starts reading `pipe` on a thread of its own, until the child closes it.
     fn start(mut pipe: impl Read + Send + 'static) -> Self {
         let bytes = Arc::new(Mutex::new(Vec::new()));
         let sink = bytes.clone();
@@ -88,6 +89,7 @@ impl Collected {
         }
     }
 
+    /// What was read so far.
     fn snapshot(&self) -> Vec<u8> {
         self.bytes
             .lock()

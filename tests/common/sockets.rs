@@ -84,6 +84,7 @@ pub fn udp_client() -> UdpSocket {
     udp_socket(Duration::from_millis(500))
 }
 
+/// The address of our end of a UDP socket: how the server's events name this source.
 pub fn local_udp(socket: &UdpSocket) -> SocketAddr {
     socket.local_addr().expect("local_addr")
 }
