@@ -9,6 +9,8 @@
 #   CONNS     busy connections for `echotui bench` (default 500; bench takes 1..=1000)
 #   DURATION  how long bench measures (default 5s; humantime syntax)
 #   IDLE      idle TCP connections held open while the server is watched for 10 s (default 1000)
+#   SCALE     size of the flood scenarios that follow, run by scripts/floods.sh (default 1:
+#             full size; CI runs 0.1)
 #
 # Steps: build release; start the server with --max-conns 2000 --max-per-ip 2000 on
 # 127.0.0.1:0 (address read from its first stdout line); (1) `echotui bench ADDR --connections
@@ -201,3 +203,6 @@ printf '%-34s %-22s %s\n' "idle $IDLE conns, ${IDLE_WINDOW} s" "admitted" "$ADMI
 printf '%-34s %-22s %s\n' "" "server RSS" "$(mib "$RSS_IDLE0") → $(mib "$RSS_IDLE1")"
 printf '%-34s %-22s %s\n' "" "RSS per idle conn" "$PER_CONN"
 printf '%-34s %-22s %s\n' "" "server CPU" "$IDLE_CPU"
+
+# The floods and faults, at their own size.
+SCALE=${SCALE:-1} bash scripts/floods.sh

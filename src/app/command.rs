@@ -40,6 +40,8 @@ pub enum Command {
     Size(usize),
     /// Send TEXT as N separate messages, numbered `TEXT 1` … `TEXT N`.
     Repeat(usize, String),
+    /// Send TEXT as one message written in pieces of N bytes, back to back.
+    Split(usize, String),
     /// Change how the embedded server reads, serves or misbehaves (`/read`, `/pause`,
     /// `/resume`, `/server …`).
     Server(ServerCommand),
@@ -183,6 +185,21 @@ pub const COMMANDS: &[CommandSpec] = &[
                 return Err("/repeat N TEXT: TEXT is missing".into());
             }
             Ok(Command::Repeat(count, text.to_owned()))
+        },
+    },
+    CommandSpec {
+        names: &["split"],
+        usage: "/split N TEXT",
+        takes_args: true,
+        help: "send TEXT as one message in writes of N bytes (meets Nagle)",
+        parse: |_, args| {
+            let (size, text) = args.split_once(' ').unwrap_or((args, ""));
+            let size = parse_in_range(size, 1, MAX_MESSAGE_SIZE)
+                .map_err(|e| format!("/split N TEXT: N {e}"))?;
+            if text.is_empty() {
+                return Err("/split N TEXT: TEXT is missing".into());
+            }
+            Ok(Command::Split(size, text.to_owned()))
         },
     },
     CommandSpec {
@@ -547,6 +564,10 @@ mod tests {
                 Command::Server(ServerCommand::CloseAfter(Some(100))),
             ),
             ("/frame line", Command::Frame(Framing::Line)),
+            (
+                "/split 5 Hello, World!",
+                Command::Split(5, "Hello, World!".into()),
+            ),
             ("/clients 3", Command::Clients(3)),
             ("/tcp", Command::Transport(Transport::Tcp)),
             ("/lesson", Command::Lesson(LessonChoice::List)),

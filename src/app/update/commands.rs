@@ -22,7 +22,7 @@ pub(super) fn submit_line(app: &mut App) -> Vec<Effect> {
             Vec::new()
         }
         Ok(Line::Message(text)) => match text::unescape(&text) {
-            Ok(bytes) => send(app, vec![bytes]),
+            Ok(bytes) => send(app, vec![bytes], None),
             Err(err) => {
                 app.show_error(format!("not sent: {err}"));
                 Vec::new()
@@ -100,7 +100,16 @@ fn run(app: &mut App, command: Command) -> Vec<Effect> {
             }
             return Vec::new();
         }
-        Command::Size(n) => return send(app, vec![crate::net::probe_payload(n)]),
+        Command::Size(n) => return send(app, vec![crate::net::probe_payload(n)], None),
+        Command::Split(n, text) => {
+            return match text::unescape(&text) {
+                Ok(bytes) => send(app, vec![bytes], Some(n)),
+                Err(err) => {
+                    app.show_error(format!("not sent: {err}"));
+                    Vec::new()
+                }
+            };
+        }
         Command::Repeat(n, text) => return repeat(app, n, &text),
         Command::Reconnect => Effect::Client(ClientCommand::Reconnect),
         Command::Close => Effect::Client(ClientCommand::HalfClose),
@@ -276,12 +285,12 @@ fn repeat(app: &mut App, copies: usize, text: &str) -> Vec<Effect> {
             message
         })
         .collect();
-    send(app, messages)
+    send(app, messages, None)
 }
 
 /// Queues `messages` (one write or datagram each) if the client can take them, with a row
 /// for each.
-fn send(app: &mut App, messages: Vec<Vec<u8>>) -> Vec<Effect> {
+fn send(app: &mut App, messages: Vec<Vec<u8>>, pieces: Option<usize>) -> Vec<Effect> {
     let now = app.now;
     let Some(client) = &mut app.client else {
         app.show_error(no_client_message());
@@ -320,6 +329,7 @@ fn send(app: &mut App, messages: Vec<Vec<u8>>) -> Vec<Effect> {
         .map(|(bytes, id)| Message {
             id,
             bytes: Arc::from(bytes),
+            pieces,
         })
         .collect();
     vec![Effect::Client(ClientCommand::Send(messages))]

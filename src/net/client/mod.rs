@@ -66,6 +66,10 @@ impl Default for ClientSettings {
 pub struct Message {
     pub id: MessageId,
     pub bytes: Arc<[u8]>,
+    /// Write it in pieces of this many bytes, back to back (`/split`); `None`: in one write.
+    /// Still one message with one RTT: how a program that writes a header and then a body
+    /// meets Nagle's algorithm and the peer's delayed ACK.
+    pub pieces: Option<usize>,
 }
 
 /// What the UI asks the client to do.
@@ -444,10 +448,15 @@ impl Actor {
             let sent_at = Instant::now();
             lock(tracker).sent(message.id, message.bytes.clone(), sent_at);
             self.report_queueing(message.id, sent_at).await;
-            let ending = match self
-                .write_watching_flow_control(writer, &message.bytes, ended)
-                .await
-            {
+            let piece = message.pieces.unwrap_or(message.bytes.len()).max(1);
+            let mut written = Ok(());
+            for bytes in message.bytes.chunks(piece) {
+                written = self.write_watching_flow_control(writer, bytes, ended).await;
+                if written.is_err() {
+                    break;
+                }
+            }
+            let ending = match written {
                 Ok(()) => continue,
                 Err(ending) => ending,
             };
