@@ -27,4 +27,6 @@ pub(super) const LESSONS: &[(&str, &str)] = &[
     lesson!("handshake"),
     lesson!("untrusted-bytes"),
     lesson!("iterative-server"),
+    lesson!("framing"),
+    lesson!("misbehaving-server"),
 ];
