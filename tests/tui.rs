@@ -43,6 +43,19 @@ fn both() -> App {
     )
 }
 
+/// A server alone, exposed on every interface (TCP only), as the classroom runs it.
+fn exposed_server_only() -> App {
+    App::new(
+        None,
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
+        at(0),
+    )
+}
+
 fn server(app: &mut App, ms: i64, conn: u64, peer: &str, kind: ServerEventKind) {
     app.now = at(ms);
     update(
@@ -261,15 +274,7 @@ fn too_small_terminal_says_so() {
 
 #[test]
 fn server_only_80x24() {
-    let mut app = App::new(
-        None,
-        Some(ServerPane::new(
-            addr("0.0.0.0:12345"),
-            Protocols::Tcp,
-            ServerControl::new(1024).behaviour(),
-        )),
-        at(0),
-    );
+    let mut app = exposed_server_only();
     for conn in 1..=4u64 {
         let peer = format!("192.168.1.{}:5000{conn}", 10 + conn);
         server(
@@ -536,15 +541,7 @@ fn impaired_link_80x24_and_its_help() {
 /// the log), a stalled one, and rates from the tick.
 #[test]
 fn roster_with_many_clients_120x40() {
-    let mut app = App::new(
-        None,
-        Some(ServerPane::new(
-            addr("0.0.0.0:12345"),
-            Protocols::Tcp,
-            ServerControl::new(1024).behaviour(),
-        )),
-        at(0),
-    );
+    let mut app = exposed_server_only();
     for conn in 1..=40u64 {
         let peer = format!("10.1.{}.{}:5{conn:04}", conn / 250, conn % 250 + 1);
         server(
