@@ -619,3 +619,37 @@ fn latency_chart_and_histogram_80x24() {
         1
     );
 }
+
+/// Framing by lines with a 4-byte read size: the server's rows are the four reads, then the one
+/// frame they made, echoed whole; the client shows the message, not its `\n`.
+#[test]
+fn framed_lines_from_small_reads_80x24() {
+    let mut app = both();
+    connected(&mut app);
+    type_line(&mut app, 10, "/frame line");
+    type_line(&mut app, 20, "/read 4");
+    type_line(&mut app, 143, "Hello, World!");
+    for (n, piece) in [&b"Hell"[..], b"o, W", b"orld", b"!\n"].iter().enumerate() {
+        read(&mut app, 143 + n as i64, piece);
+    }
+    server(
+        &mut app,
+        147,
+        1,
+        PEER,
+        ServerEventKind::Frame {
+            len: 14,
+            reads: 4,
+            preview: b"Hello, World!\n".to_vec(),
+        },
+    );
+    echo(
+        &mut app,
+        147,
+        EchoUpdate::Echoed {
+            id: 1,
+            rtt: Duration::from_micros(412),
+        },
+    );
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
