@@ -1,10 +1,19 @@
 //! Command-line types (clap) and their validation. The rest of the program receives the
 //! validated values, never raw strings.
+//!
+//! Options that the config file can set carry `env = "ECHOTUI_…"`; the file's values become
+//! their defaults before parsing ([`crate::config`]), so clap itself applies the precedence:
+//! command line, then environment, then file, then built-in default.
 
+mod examples;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{BoolishValueParser, PossibleValue};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::model::{ThemeName, ViewSettings};
 use crate::net::framing::Framing;
 use crate::net::impair::Impairments;
 use crate::net::server::Misbehaviour;
@@ -18,7 +27,7 @@ use crate::units::{self, Percent, parse_duration, parse_positive_duration, parse
 /// Without a command, starts an embedded echo server on 127.0.0.1:12345 and a client
 /// connected to it, in a terminal UI.
 #[derive(Debug, Parser)]
-#[command(name = "echotui", version, about, long_about)]
+#[command(name = "echotui", version, about, long_about, after_help = examples::ECHOTUI)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -32,11 +41,71 @@ pub struct Cli {
     pub impair: ImpairOpts,
     /// Where the UI's embedded server listens (default 127.0.0.1:12345, or a free port if that
     /// one is busy); a non-loopback address exposes it to the network.
-    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen, env = "ECHOTUI_LISTEN")]
     pub listen: Option<String>,
     /// Record the client's session as JSON Lines (every message, echo and RTT) in FILE.
     #[arg(long, value_name = "FILE", global = true)]
     pub log: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub classroom: ClassroomOpts,
+    /// Whether `--listen` was typed on the command line (not from the environment or the
+    /// config file): only then is it a mistake before a subcommand.
+    #[arg(skip)]
+    pub listen_typed: bool,
+    /// `echotui config`: the effective configuration, rendered while the sources of each
+    /// value were known.
+    #[arg(skip)]
+    pub effective_config: String,
+}
+
+/// How the UI looks and what it offers a class; each also settable in the config file and as
+/// `ECHOTUI_…`.
+#[derive(Debug, Clone, Args)]
+pub struct ClassroomOpts {
+    /// Colours: dark, light, high-contrast (projectors) or colorblind (Okabe–Ito); NO_COLOR
+    /// still turns colour off.
+    #[arg(long, value_name = "NAME", global = true, env = "ECHOTUI_THEME")]
+    pub theme: Option<ThemeName>,
+    /// Presenter mode: bold, fewer columns, big latency numbers, high-contrast theme unless
+    /// --theme says otherwise, remote addresses masked.
+    #[arg(long, global = true, env = "ECHOTUI_PRESENTER", value_parser = BoolishValueParser::new())]
+    pub presenter: bool,
+    /// Show peers as student-01, student-02… instead of their addresses (the UI and serve's
+    /// text log; --json keeps the real ones).
+    #[arg(long, global = true, env = "ECHOTUI_MASK_ADDRESSES", value_parser = BoolishValueParser::new())]
+    pub mask_addresses: bool,
+    /// Leave the mouse to the terminal, so dragging selects text as usual.
+    #[arg(long, global = true, env = "ECHOTUI_NO_MOUSE", value_parser = BoolishValueParser::new())]
+    pub no_mouse: bool,
+    /// A folder of lesson files (NAME.toml) to add to the built-in lessons.
+    #[arg(long, value_name = "DIR", global = true, env = "ECHOTUI_LESSONS")]
+    pub lessons: Option<PathBuf>,
+    /// The config file (default: echotui/config.toml in the platform's config folder,
+    /// $XDG_CONFIG_HOME on Linux).
+    #[arg(long, value_name = "FILE", global = true, env = "ECHOTUI_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ClassroomOpts {
+    /// The view settings these options ask for.
+    pub fn view(&self) -> ViewSettings {
+        ViewSettings {
+            theme: self.theme,
+            presenter: self.presenter,
+            mask_addresses: self.mask_addresses,
+            mouse: !self.no_mouse,
+        }
+    }
+}
+
+impl ValueEnum for ThemeName {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ThemeName::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(self.describe()))
+    }
 }
 
 /// The transport, shared by every mode.
@@ -62,13 +131,45 @@ impl TransportOpts {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run only the echo server (UI, or --headless log lines for scripts).
+    #[command(after_help = examples::SERVE)]
     Serve(ServeArgs),
     /// Run only the client UI, against any echo server.
+    #[command(after_help = examples::CONNECT)]
     Connect(ConnectArgs),
     /// Measure round-trip times headlessly, like ping(8) over the echo protocol.
+    #[command(after_help = examples::PING)]
     Ping(PingArgs),
     /// Load-test an echo server headlessly: many connections, messages in flight, RTT ladder.
+    #[command(after_help = examples::BENCH)]
     Bench(BenchArgs),
+    /// List the guided lessons, or open one in the side-by-side UI with its narration.
+    #[command(after_help = examples::LESSON)]
+    Lesson(LessonArgs),
+    /// Print the effective configuration as a commented config file.
+    #[command(after_help = examples::CONFIG)]
+    Config,
+    /// Print a shell completion script.
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), with the keys, commands and lessons.
+    #[command(after_help = examples::MAN)]
+    Man,
+}
+
+/// `echotui lesson [NAME]`.
+#[derive(Debug, Clone, Args)]
+pub struct LessonArgs {
+    /// The lesson to open; without it, the list of lessons.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `echotui completions SHELL`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Server options shared by the default UI, `serve`, and the embedded server of `ping` and
@@ -76,7 +177,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ServerOpts {
     /// Bytes per server read(), like the tutorial's recv(1024) [1..=65536].
-    #[arg(long, value_name = "BYTES", default_value = "1024", value_parser = parse_read_size, value_delimiter = ',', global = true)]
+    #[arg(long, value_name = "BYTES", default_value = "1024", value_parser = parse_read_size, value_delimiter = ',', global = true, env = "ECHOTUI_READ_SIZE")]
     pub read_size: Vec<usize>,
     /// How the server serves: iterative (one client at a time, the tutorial's), threads (one
     /// thread per client) or async (one task per client).
@@ -175,7 +276,7 @@ pub struct ClientOpts {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on; a non-loopback address exposes the server to the network.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12345", value_parser = parse_listen)]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12345", value_parser = parse_listen, env = "ECHOTUI_LISTEN")]
     pub listen: String,
     /// No UI: one log line per event on stdout, a summary on Ctrl-C/SIGTERM.
     #[arg(long)]
@@ -187,19 +288,19 @@ pub struct ServeArgs {
     #[arg(long, requires = "headless")]
     pub quiet: bool,
     /// Maximum simultaneous connections; more are accepted and closed at once.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_limit)]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_limit, env = "ECHOTUI_MAX_CONNS")]
     pub max_conns: u32,
     /// Maximum simultaneous connections from one IP address.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = parse_limit)]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = parse_limit, env = "ECHOTUI_MAX_PER_IP")]
     pub max_per_ip: u32,
     /// Close connections silent for this long (0 = never).
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration, env = "ECHOTUI_IDLE_TIMEOUT")]
     pub idle_timeout: Duration,
     /// Drop a client that stops reading while the server owes it an echo, after this long.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration, env = "ECHOTUI_WRITE_STALL")]
     pub write_stall: Duration,
     /// UDP replies per second per source address (loopback sources are not limited).
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = parse_limit)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = parse_limit, env = "ECHOTUI_UDP_RATE")]
     pub udp_rate: u32,
 }
 
@@ -328,7 +429,7 @@ pub fn parse_target(s: &str) -> Result<String, String> {
 }
 
 /// Like [`parse_target`], but port 0 asks the OS for a free port (handy for scripts and tests).
-fn parse_listen(s: &str) -> Result<String, String> {
+pub fn parse_listen(s: &str) -> Result<String, String> {
     units::parse_host_port(s, 0)
 }
 
@@ -340,7 +441,8 @@ fn parse_clock(s: &str) -> Result<Clock, String> {
     }
 }
 
-fn parse_read_size(s: &str) -> Result<usize, String> {
+/// `--read-size`: 1..=65536 bytes.
+pub fn parse_read_size(s: &str) -> Result<usize, String> {
     units::parse_in_range(s, 1, MAX_READ_SIZE)
 }
 
@@ -374,7 +476,8 @@ fn parse_count(s: &str) -> Result<u64, String> {
     units::parse_in_range(s, 1, u64::MAX)
 }
 
-fn parse_limit(s: &str) -> Result<u32, String> {
+/// A server limit: a count of at least 1.
+pub fn parse_limit(s: &str) -> Result<u32, String> {
     units::parse_in_range(s, 1, u32::MAX)
 }
 

@@ -10,30 +10,43 @@
 //! - [`app`]: the state machine. [`ui`]: the view. [`runtime`]: the loop joining them.
 //! - [`tui`]: the terminal modes; [`headless`]: `ping`, `bench` and `serve --headless`.
 //! - [`text`]: untrusted bytes made printable. [`terminal`]: raw mode as RAII.
+//! - [`lesson`]: guided lessons as data. [`config`]: the config file. [`docs`]: completions
+//!   and the man page. [`screenshots`]: the README's pictures, from the snapshot rendering.
 
 pub mod app;
 pub mod cli;
+pub mod config;
+pub mod docs;
 pub mod headless;
+pub mod lesson;
 pub mod net;
 pub mod panics;
 pub mod runtime;
+pub mod screenshots;
 pub mod session_log;
 pub mod signals;
 pub mod stats;
 pub mod terminal;
 pub mod text;
+pub mod tomlfile;
 pub mod tui;
 pub mod ui;
 pub mod units;
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, LessonArgs};
+use lesson::Catalog;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the command the user asked for on one tokio runtime; `Err` is a user-facing error
 /// (exit 2), a lost probe is `Ok(ExitCode 1)`.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(printed) = print_only(&cli).transpose() {
+        return quiet_broken_pipe(printed);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,8 +68,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         panics::print_kept_report();
         return Ok(ExitCode::from(101));
     }
+    quiet_broken_pipe(result)
+}
+
+/// Output piped into `head`, which stopped reading: done, as ping(8) would be.
+fn quiet_broken_pipe(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     match result {
-        // Output piped into `head`, which stopped reading: done, as ping(8) would be.
         Err(err)
             if err
                 .downcast_ref::<std::io::Error>()
@@ -68,17 +85,64 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The commands that only print (no runtime, no terminal): `config`, `completions`, `man`
+/// and `lesson` without a name. `None` for every other command.
+fn print_only(cli: &Cli) -> anyhow::Result<Option<ExitCode>> {
+    let mut out = std::io::stdout().lock();
+    match &cli.command {
+        Some(Command::Config) => out.write_all(cli.effective_config.as_bytes())?,
+        Some(Command::Completions(args)) => docs::completions(args.shell, &mut out),
+        Some(Command::Man) => docs::man(&lessons(cli)?, &mut out)?,
+        Some(Command::Lesson(LessonArgs { name: None })) => {
+            out.write_all(lessons(cli)?.listing().as_bytes())?
+        }
+        _ => return Ok(None),
+    }
+    out.flush()?;
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// The built-in lessons and those of `--lessons DIR`.
+fn lessons(cli: &Cli) -> anyhow::Result<Catalog> {
+    Ok(Catalog::load(cli.classroom.lessons.as_deref())?)
+}
+
+/// What a terminal-UI mode is given besides its network settings; a lesson that does not
+/// exist is an error here, before the terminal is needed.
+fn ui_options(cli: &Cli, log: Option<session_log::SessionLog>) -> anyhow::Result<tui::UiOptions> {
+    let lessons = Arc::new(lessons(cli)?);
+    let lesson = match &cli.command {
+        Some(Command::Lesson(LessonArgs { name: Some(name) })) => {
+            Some(lessons.find(name).ok_or_else(|| {
+                anyhow::anyhow!("no lesson called '{name}'; lessons: {}", lessons.names())
+            })?)
+        }
+        _ => None,
+    };
+    Ok(tui::UiOptions {
+        view: cli.classroom.view(),
+        lessons,
+        lesson,
+        log,
+    })
+}
+
 async fn dispatch(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     signals::cancel_on_signals(shutdown.clone())?;
     let needs_terminal = match &cli.command {
-        None | Some(Command::Connect(_)) => true,
+        None | Some(Command::Connect(_) | Command::Lesson(_)) => true,
         Some(Command::Serve(args)) => !args.headless,
         Some(Command::Ping(_) | Command::Bench(_)) => false,
+        // Printed before the runtime started (`print_only`).
+        Some(Command::Config | Command::Completions(_) | Command::Man) => false,
     };
     if needs_terminal {
+        // A lesson that does not exist or a broken lesson file is said first.
+        ui_options(&cli, None)?;
         terminal::require_terminal()?;
     }
-    if cli.listen.is_some() && cli.command.is_some() {
+    let side_by_side = matches!(cli.command, None | Some(Command::Lesson(_)));
+    if cli.listen_typed && !side_by_side {
         anyhow::bail!(
             "--listen before a command sets the default UI's server; write 'echotui serve --listen ADDR'"
         );
@@ -103,29 +167,26 @@ async fn dispatch(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitC
     }
     let transport = cli.transport.transport();
     match &cli.command {
-        None => {
+        None | Some(Command::Lesson(_)) => {
             let impairments = cli.impair.impairments();
             let listen = cli.listen.as_deref();
             let (server, client) = (&cli.server, &cli.client);
-            tui::side_by_side(
-                listen,
-                server,
-                client,
-                transport,
-                impairments,
-                log,
-                shutdown,
-            )
-            .await
+            let ui = ui_options(&cli, log)?;
+            tui::side_by_side(listen, server, client, transport, impairments, ui, shutdown).await
         }
         Some(Command::Serve(args)) if args.headless => {
-            headless::serve::run(args, &cli.server, transport, shutdown).await
+            let mask = cli.classroom.mask_addresses;
+            headless::serve::run(args, &cli.server, transport, mask, shutdown).await
         }
-        Some(Command::Serve(args)) => tui::serve(args, &cli.server, transport, shutdown).await,
+        Some(Command::Serve(args)) => {
+            let ui = ui_options(&cli, None)?;
+            tui::serve(args, &cli.server, transport, ui, shutdown).await
+        }
         Some(Command::Connect(args)) => {
             let impairments = args.impair.impairments();
             let client = &cli.client;
-            tui::connect(&args.target, client, transport, impairments, log, shutdown).await
+            let ui = ui_options(&cli, log)?;
+            tui::connect(&args.target, client, transport, impairments, ui, shutdown).await
         }
         Some(Command::Ping(args)) => {
             headless::ping::run(args, &cli.server, &cli.client, transport, log, shutdown).await
@@ -133,5 +194,6 @@ async fn dispatch(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<ExitC
         Some(Command::Bench(args)) => {
             headless::bench::run(args, &cli.server, &cli.client, transport, shutdown).await
         }
+        Some(Command::Config | Command::Completions(_) | Command::Man) => Ok(ExitCode::SUCCESS),
     }
 }

@@ -2,10 +2,15 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = echotui::cli::Cli::parse();
+    // Parsing reads the config file first: its problems are one `error:` line, exit 2.
+    let cli = match echotui::config::parse_command_line(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     match echotui::run(cli) {
         Ok(code) => code,
         Err(err) => {

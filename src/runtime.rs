@@ -7,7 +7,7 @@
 use std::io;
 use std::time::Duration;
 
-use crossterm::event::Event;
+use crossterm::event::{Event, MouseEvent, MouseEventKind};
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -31,6 +31,9 @@ const EVENT_BATCH: usize = 1024;
 /// How often the kernel is asked about the connection's sockets while the socket view (or
 /// a close lesson) wants it: four times a second, as a person can follow.
 const SOCKET_LOOK: Duration = Duration::from_millis(250);
+/// A lesson types one character per tick: fast enough not to keep a class waiting, slow
+/// enough to be followed.
+const TYPING: Duration = Duration::from_millis(40);
 
 /// The handles through which effects reach the network: what this mode has running.
 #[derive(Debug, Default)]
@@ -63,6 +66,8 @@ where
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut looks = tokio::time::interval(SOCKET_LOOK);
     looks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut typing = tokio::time::interval(TYPING);
+    typing.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
     let mut network_open = true;
@@ -87,6 +92,8 @@ where
             input = input.next() => match input {
                 Some(Ok(Event::Key(key))) => Msg::Key(key),
                 Some(Ok(Event::Paste(text))) => Msg::Paste(text),
+                // The pointer moving or a button let go changes nothing: no redraw for it.
+                Some(Ok(Event::Mouse(mouse))) if matters(&mouse) => Msg::Mouse(mouse),
                 Some(Ok(Event::Resize(..))) => {
                     terminal.autoresize()?;
                     dirty = true;
@@ -107,6 +114,7 @@ where
                 Some(look) => Msg::Sockets(Box::new(look)),
                 None => continue,
             },
+            _ = typing.tick(), if app.lesson.as_ref().is_some_and(|run| run.typing()) => Msg::Typing,
             _ = tick.tick() => {
                 if let Some(log) = &mut controls.log {
                     log.flush()?;
@@ -143,6 +151,14 @@ fn look_at_sockets(app: &App, controls: &Controls) -> Option<SocketLook> {
         .zip(controls.server.as_ref())
         .map(|(conn, server)| (conn, server.census().sample(conn)));
     Some(SocketLook { client, server })
+}
+
+/// Whether a mouse event can change anything: a press or a wheel turn.
+fn matters(mouse: &MouseEvent) -> bool {
+    matches!(
+        mouse.kind,
+        MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+    )
 }
 
 /// The user quit: the session record gets an outcome for every message still outstanding

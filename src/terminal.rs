@@ -4,7 +4,9 @@
 use std::io::{self, IsTerminal, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
@@ -17,6 +19,9 @@ pub const NEEDS_A_TERMINAL: &str = "echotui needs a terminal; for scripts use 'e
 /// Whether raw mode and the alternate screen are on: what to restore, and whether a panic's
 /// text would be lost if printed now.
 static IN_USE: AtomicBool = AtomicBool::new(false);
+/// Whether mouse capture is on: restoring turns it off (a terminal left capturing would
+/// print escape codes on every click).
+static MOUSE: AtomicBool = AtomicBool::new(false);
 
 /// Whether the terminal is taken over by the UI right now.
 pub fn in_use() -> bool {
@@ -38,8 +43,9 @@ pub fn require_terminal() -> anyhow::Result<()> {
 }
 
 impl TerminalGuard {
-    /// Takes over the terminal; fails with [`NEEDS_A_TERMINAL`] when stdin or stdout is not one.
-    pub fn enter() -> anyhow::Result<Self> {
+    /// Takes over the terminal, capturing the mouse when `mouse` is set; fails with
+    /// [`NEEDS_A_TERMINAL`] when stdin or stdout is not one.
+    pub fn enter(mouse: bool) -> anyhow::Result<Self> {
         require_terminal()?;
         terminal::enable_raw_mode()?;
         IN_USE.store(true, Ordering::SeqCst);
@@ -47,6 +53,10 @@ impl TerminalGuard {
         if let Err(err) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste) {
             restore();
             return Err(err.into());
+        }
+        // A terminal that cannot report the mouse ignores the request: nothing breaks.
+        if mouse && execute!(stdout, EnableMouseCapture).is_ok() {
+            MOUSE.store(true, Ordering::SeqCst);
         }
         match Terminal::new(CrosstermBackend::new(stdout)) {
             Ok(terminal) => Ok(Self { terminal }),
@@ -70,6 +80,9 @@ fn restore() {
         return;
     }
     let _ = terminal::disable_raw_mode();
+    if MOUSE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), DisableMouseCapture);
+    }
     let _ = execute!(
         io::stdout(),
         DisableBracketedPaste,

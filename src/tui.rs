@@ -5,13 +5,15 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crossterm::event::EventStream as TerminalEvents;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::app::model::{ClientPane, ServerPane};
+use crate::app::model::{ClientPane, ServerPane, ViewSettings};
 use crate::cli::{ClientOpts, ServeArgs, ServerOpts};
+use crate::lesson::{Catalog, Lesson};
 use crate::net::impair::{Impairments, Proxy};
 use crate::net::practice::PracticeClients;
 use crate::net::serve::{self, Protocols, RunningServer};
@@ -29,6 +31,19 @@ pub const TUTORIAL_PORT: u16 = 12345;
 /// Network events that may wait for the UI before the server starts dropping them.
 const EVENT_QUEUE: usize = 16 * 1024;
 
+/// What every UI mode is given besides its network settings.
+#[derive(Debug, Default)]
+pub struct UiOptions {
+    /// Theme, presenter mode, masking, mouse.
+    pub view: ViewSettings,
+    /// The lessons `/lesson NAME` can start.
+    pub lessons: Arc<Catalog>,
+    /// The lesson to open at once (`echotui lesson NAME`).
+    pub lesson: Option<Arc<Lesson>>,
+    /// `--log FILE`: the session record (modes with a client).
+    pub log: Option<SessionLog>,
+}
+
 /// `echotui`: embedded server and client side by side. The server answers TCP and UDP on
 /// the same port, so `/udp` and `/tcp` can switch the client live.
 pub async fn side_by_side(
@@ -37,7 +52,7 @@ pub async fn side_by_side(
     client_opts: &ClientOpts,
     transport: Transport,
     impairments: Impairments,
-    log: Option<SessionLog>,
+    mut ui: UiOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
@@ -92,10 +107,10 @@ pub async fn side_by_side(
         client: Some(client.handle),
         server: Some(control),
         proxy: Some(client.proxy),
-        log,
+        log: ui.log.take(),
         practice: Some(practice),
     };
-    run_ui(app, stream, controls, shutdown, server).await
+    run_ui(app, ui, stream, controls, shutdown, server).await
 }
 
 /// `echotui serve` with the UI.
@@ -103,6 +118,7 @@ pub async fn serve(
     args: &ServeArgs,
     server_opts: &ServerOpts,
     transport: Transport,
+    ui: UiOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
@@ -134,7 +150,7 @@ pub async fn serve(
         log: None,
         practice: Some(practice),
     };
-    run_ui(app, stream, controls, shutdown, server).await
+    run_ui(app, ui, stream, controls, shutdown, server).await
 }
 
 /// `echotui connect HOST:PORT`.
@@ -143,7 +159,7 @@ pub async fn connect(
     client_opts: &ClientOpts,
     transport: Transport,
     impairments: Impairments,
-    log: Option<SessionLog>,
+    mut ui: UiOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let (sink, stream) = net::event::channel(EVENT_QUEUE);
@@ -155,10 +171,10 @@ pub async fn connect(
         client: Some(client.handle),
         server: None,
         proxy: Some(client.proxy),
-        log,
+        log: ui.log.take(),
         practice: None,
     };
-    run_ui(app, stream, controls, shutdown, None).await
+    run_ui(app, ui, stream, controls, shutdown, None).await
 }
 
 /// Where this machine reaches a server listening on `addr`: a server on every interface is
@@ -225,6 +241,7 @@ async fn start_client(
 /// one, waits for the server to let go of its port) before the terminal is restored.
 async fn run_ui(
     mut app: App,
+    ui: UiOptions,
     events: EventStream,
     controls: Controls,
     shutdown: CancellationToken,
@@ -239,7 +256,12 @@ async fn run_ui(
         });
     }
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut guard = TerminalGuard::enter()?;
+    app.view = ui.view;
+    app.lessons = ui.lessons;
+    if let Some(lesson) = &ui.lesson {
+        crate::app::update::start_lesson(&mut app, &lesson.name);
+    }
+    let mut guard = TerminalGuard::enter(app.view.mouse)?;
     let result = runtime::run(
         &mut guard.terminal,
         &mut app,

@@ -2,31 +2,21 @@
 //! against the embedded server and against `std::net` servers written here, honest or not.
 //! Correctness only: no figure is compared with a speed.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use common::STEP;
+use common::peers::{
+    echo_loop, echo_once_and_close, echo_until_eof, free_port, never_echo, std_server,
+};
+use common::process::{Process, assert_user_error, echotui, run};
+use common::reports::{assert_rtt_ladder, keys};
 use serde_json::Value;
-
-/// Runs `echotui ARGS` and returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = cargo_bin_cmd!("echotui")
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Runs a `--json` bench, checks the object's exact shape, and returns (exit code, object).
 fn bench_json(args: &[&str]) -> (i32, Value) {
@@ -37,7 +27,6 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
         "one object, nothing else: {stdout} {stderr}"
     );
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut expected = vec![
         "target",
         "protocol",
@@ -66,7 +55,7 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
         expected.push("tcp_info");
         "tcp"
     };
-    assert_eq!(keys, expected);
+    assert_eq!(keys(&v), expected);
     let clock = match (args.contains(&"user"), cfg!(target_os = "linux")) {
         (false, true) => "kernel",
         _ => "user",
@@ -100,23 +89,9 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
         v["messages"].as_u64().unwrap() * v["size"].as_u64().unwrap(),
         "bytes are the echoed messages' bytes: {v}"
     );
-    match v["rtt_us"].as_object() {
-        Some(rtt) => {
-            let ladder: Vec<&str> = rtt.keys().map(String::as_str).collect();
-            assert_eq!(
-                ladder,
-                ["min", "mean", "p50", "p90", "p99", "p999", "max", "stddev"]
-            );
-            let get = |k: &str| rtt[k].as_f64().unwrap();
-            assert!(
-                0.0 < get("min")
-                    && get("min") <= get("p50")
-                    && get("p50") <= get("p99")
-                    && get("p99") <= get("max"),
-                "{v}"
-            );
-        }
-        None => assert!(
+    match v["rtt_us"] {
+        Value::Object(_) => assert_rtt_ladder(&v["rtt_us"]),
+        _ => assert!(
             v["rtt_us"].is_null() && v["messages"] == 0,
             "rtt_us is null exactly when nothing was echoed: {v}"
         ),
@@ -133,44 +108,9 @@ fn bench_json(args: &[&str]) -> (i32, Value) {
     (code, v)
 }
 
-/// A `std::net` server on a free loopback port, one thread per connection running `serve`.
-fn server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let serve = Arc::new(serve);
-    thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let serve = serve.clone();
-            thread::spawn(move || serve(stream));
-        }
-    });
-    addr
-}
-
-/// The tutorial's loop, `recv(1024)` → `sendall`, with `map` applied to what it echoes and
-/// `on_read` told how many bytes it read. Errors end the connection quietly: the bench
-/// closing or resetting its connections at the end is normal.
-fn echo_loop(
-    mut stream: TcpStream,
-    map: impl Fn(&mut [u8]),
-    on_read: impl Fn(usize),
-) -> std::io::Result<()> {
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        on_read(n);
-        map(&mut buf[..n]);
-        stream.write_all(&buf[..n])?;
-    }
-}
-
+/// An honest echo server, as a student writes it, for as many connections as the bench makes.
 fn echo_server() -> String {
-    server(|stream| {
-        let _ = echo_loop(stream, |_| {}, |_| {});
-    })
+    std_server(echo_until_eof).to_string()
 }
 
 #[test]
@@ -244,9 +184,18 @@ fn json_against_a_std_net_echo_server() {
     assert_eq!(v["target"], addr.as_str());
     assert!(v["messages"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["errors"], 0, "{v}");
-    // The same with echotui's own clock: `bench_json` checks `clock` says so.
-    let (code, v) = bench_json(&[&addr, "-c", "2", "-d", "200ms", "--clock", "user"]);
-    assert_eq!((code, v["errors"].as_u64()), (0, Some(0)), "{v}");
+}
+
+/// With echotui's own clock, the report says so (`bench_json` checks `clock` against the
+/// arguments) and every echo is counted as timed by it.
+#[test]
+fn json_with_the_user_space_clock() {
+    for transport in [&[][..], &["--udp"]] {
+        let mut args = vec!["-c", "2", "-d", "200ms", "--clock", "user"];
+        args.extend_from_slice(transport);
+        let (code, v) = bench_json(&args);
+        assert_eq!((code, v["errors"].as_u64()), (0, Some(0)), "{v}");
+    }
 }
 
 /// The server counts what it reads; the bench's figures leave out the warm-up, so the server
@@ -255,7 +204,7 @@ fn json_against_a_std_net_echo_server() {
 fn the_warm_up_is_left_out_of_the_figures() {
     let read = Arc::new(AtomicU64::new(0));
     let counter = read.clone();
-    let addr = server(move |stream| {
+    let addr = std_server(move |stream| {
         let counter = counter.clone();
         let _ = echo_loop(
             stream,
@@ -264,33 +213,37 @@ fn the_warm_up_is_left_out_of_the_figures() {
                 counter.fetch_add(n as u64, Ordering::SeqCst);
             },
         );
-    });
+    })
+    .to_string();
     let (code, v) = bench_json(&[
         &addr,
         "--connections",
         "2",
         "--warmup",
-        "500",
+        "50",
         "--size",
         "10",
+        // The warm-up must finish within the duration: 50 round trips in a second leaves a
+        // loaded machine a wide margin.
         "--duration",
-        "200ms",
+        "1s",
     ]);
     assert_eq!(code, 0, "{v}");
     let counted = v["bytes"].as_u64().unwrap();
     assert!(counted > 0, "{v}");
     assert!(
-        read.load(Ordering::SeqCst) >= counted + 2 * 500 * 10,
-        "server read {} bytes, bench counted {counted} after a 2 × 500 × 10 B warm-up",
+        read.load(Ordering::SeqCst) >= counted + 2 * 50 * 10,
+        "server read {} bytes, bench counted {counted} after a 2 × 50 × 10 B warm-up",
         read.load(Ordering::SeqCst)
     );
 }
 
 #[test]
 fn a_server_that_corrupts_the_echo_is_an_error_and_exit_1() {
-    let addr = server(|stream| {
+    let addr = std_server(|stream| {
         let _ = echo_loop(stream, |bytes| bytes.make_ascii_uppercase(), |_| {});
-    });
+    })
+    .to_string();
     let (code, v) = bench_json(&[&addr, "--connections", "2", "--duration", "200ms"]);
     assert_eq!(code, 1, "{v}");
     assert!(v["errors"].as_u64().unwrap() > 0, "{v}");
@@ -302,13 +255,10 @@ fn a_server_that_corrupts_the_echo_is_an_error_and_exit_1() {
 /// then loses its peer; the bench ends without waiting for the rest of `--duration`.
 #[test]
 fn a_server_that_closes_after_the_first_message_is_an_error_and_exit_1() {
-    let addr = server(|mut stream| {
-        let mut buf = [0u8; 1024];
-        if let Ok(n) = stream.read(&mut buf) {
-            let _ = stream.write_all(&buf[..n]);
-        }
-        let _ = stream.shutdown(Shutdown::Both);
-    });
+    let addr = std_server(|stream| {
+        let _ = echo_once_and_close(stream);
+    })
+    .to_string();
     let (code, stdout, stderr) = run(&[
         "bench",
         &addr,
@@ -331,9 +281,7 @@ fn a_server_that_closes_after_the_first_message_is_an_error_and_exit_1() {
 /// Nothing fails, yet nothing is measured: exit 1, and stderr says why.
 #[test]
 fn a_server_that_never_echoes_measures_nothing_and_exits_1() {
-    let addr = server(|mut stream| {
-        let _ = std::io::copy(&mut stream, &mut std::io::sink());
-    });
+    let addr = std_server(never_echo).to_string();
     let (code, stdout, stderr) = run(&["bench", &addr, "--duration", "200ms", "--json"]);
     assert_eq!(code, 1, "{stdout} {stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
@@ -347,11 +295,7 @@ fn a_server_that_never_echoes_measures_nothing_and_exits_1() {
 
 #[test]
 fn a_refused_target_is_one_error_line_and_exit_2() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let (code, stdout, stderr) = run(&["bench", &format!("127.0.0.1:{port}"), "--json"]);
     assert_eq!(code, 2, "{stdout} {stderr}");
     assert!(stdout.is_empty(), "{stdout}");
@@ -391,11 +335,7 @@ fn bad_values_are_one_line_errors_and_exit_2() {
         ("--warmup", "many", "--warmup"),
         ("--udp", "-s4", "-s must be 8..=65507"),
     ] {
-        let (code, stdout, stderr) = run(&["bench", flag, value]);
-        assert_eq!(code, 2, "{flag} {value}: {stdout} {stderr}");
-        assert!(stderr.starts_with("error: "), "{flag} {value}: {stderr}");
-        assert!(stderr.contains(needle), "{flag} {value}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_user_error(&["bench", flag, value], needle);
     }
 }
 
@@ -457,7 +397,7 @@ fn human_output_is_a_table_with_the_percentile_ladder() {
 #[test]
 fn sigterm_stops_early_and_still_reports() {
     let (second_read, got_second_read) = mpsc::sync_channel(1);
-    let addr = server(move |stream| {
+    let addr = std_server(move |stream| {
         let read = AtomicU64::new(0);
         let second_read = second_read.clone();
         let _ = echo_loop(
@@ -469,29 +409,22 @@ fn sigterm_stops_early_and_still_reports() {
                 }
             },
         );
-    });
-    let child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
-        .args([
-            "bench",
-            &addr,
-            "--connections",
-            "1",
-            "--duration",
-            "60s",
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    })
+    .to_string();
+    let bench = Process::spawn(&mut echotui(&[
+        "bench",
+        &addr,
+        "--connections",
+        "1",
+        "--duration",
+        "60s",
+        "--json",
+    ]));
     got_second_read
-        .recv_timeout(Duration::from_secs(10))
+        .recv_timeout(STEP)
         .expect("the bench is exchanging messages");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    bench.signal("TERM");
+    let out = bench.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

@@ -1,73 +1,27 @@
 //! The command-line contract (README, "Modes" and "Output and exit codes"): help, exit codes, JSON shapes, and one clear
-//! `error:` line for every user mistake, never a panic.
+//! `error:` line for every user mistake, never a panic. (`serve` out of file descriptors needs
+//! `prlimit`: that case is in `tests/needs.rs`, which says so where it is missing.)
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use std::net::TcpListener;
+
+use common::IO_TIMEOUT;
+use common::headless::{Headless, Stopped};
+use common::payloads::{HELLO, HOSTILE, HOSTILE_SHOWN};
+use common::peers::{echo_once_and_close, free_port, never_echo, std_peer};
+use common::process::{assert_user_error, run, run_line};
+use common::reports::{assert_rtt_ladder, assert_three_decimals_at_most, keys};
+use common::sockets::{connect, round_trip, udp_round_trip, udp_socket};
 use serde_json::Value;
 
-fn echotui() -> assert_cmd::Command {
-    cargo_bin_cmd!("echotui")
-}
-
-/// A port that refuses connections: bound, then released.
-fn refused_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs and returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = echotui()
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+/// A ping report's probe counts: (sent, received, lost).
+fn sent_received_lost(v: &Value) -> (Option<u64>, Option<u64>, Option<u64>) {
     (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        v["sent"].as_u64(),
+        v["received"].as_u64(),
+        v["lost"].as_u64(),
     )
-}
-
-/// Asserts exit 2 and a single `error:` line on stderr containing `needle`, without panic text.
-fn assert_user_error(args: &[&str], needle: &str) {
-    let (code, stdout, stderr) = run(args);
-    assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {stderr}");
-    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: expected {needle:?} in {stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr}"
-    );
-}
-
-/// Asserts that every float in `v`, however deep, is written with three decimals at most:
-/// `36.84`, never `36.839999999999996` (times in µs are given to the nanosecond).
-fn assert_three_decimals_at_most(v: &Value) {
-    match v {
-        Value::Number(n) if n.is_f64() => {
-            let text = n.to_string();
-            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
-            assert!(
-                decimals <= 3 && !text.contains('e'),
-                "{text} has more than three decimals"
-            );
-        }
-        Value::Array(items) => items.iter().for_each(assert_three_decimals_at_most),
-        Value::Object(fields) => fields.values().for_each(assert_three_decimals_at_most),
-        _ => {}
-    }
 }
 
 /// Asserts that `ts` is RFC 3339 with microseconds, as every `serve --headless --json` line has.
@@ -113,7 +67,7 @@ fn tui_modes_without_a_terminal_explain_what_to_use() {
 
 #[test]
 fn bad_addresses_and_values_are_one_line_errors() {
-    let port = refused_port();
+    let port = free_port();
     assert_user_error(
         &["ping", &format!("127.0.0.1:{port}")],
         &format!("cannot connect to 127.0.0.1:{port}: connection refused"),
@@ -137,7 +91,7 @@ fn bad_addresses_and_values_are_one_line_errors() {
 
 #[test]
 fn a_busy_listen_address_is_named() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = taken.local_addr().unwrap();
     assert_user_error(
         &["serve", "--headless", "--listen", &addr.to_string()],
@@ -155,9 +109,8 @@ fn ping_json_has_the_documented_shape() {
         "one object, nothing else: {stdout}"
     );
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
-        keys,
+        keys(&v),
         [
             "target",
             "protocol",
@@ -175,14 +128,9 @@ fn ping_json_has_the_documented_shape() {
         ]
     );
     assert_eq!(v["protocol"], "tcp");
-    let tcp_info: Vec<&str> = v["tcp_info"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    assert_eq!(v["size"], 13);
     assert_eq!(
-        tcp_info,
+        keys(&v["tcp_info"]),
         [
             "srtt_us",
             "rttvar_us",
@@ -198,29 +146,9 @@ fn ping_json_has_the_documented_shape() {
     );
     // 5 probes of 13 bytes, every one acknowledged by the server's kernel.
     assert!(v["tcp_info"]["bytes_acked"].as_u64().unwrap() >= 65, "{v}");
-    assert_eq!(v["size"], 13);
-    assert_eq!(
-        (
-            v["sent"].as_u64(),
-            v["received"].as_u64(),
-            v["lost"].as_u64()
-        ),
-        (Some(5), Some(5), Some(0))
-    );
+    assert_eq!(sent_received_lost(&v), (Some(5), Some(5), Some(0)));
     assert!(v["connect_us"].as_f64().unwrap() > 0.0);
-    let rtt = v["rtt_us"].as_object().unwrap();
-    let ladder: Vec<&str> = rtt.keys().map(String::as_str).collect();
-    assert_eq!(
-        ladder,
-        ["min", "mean", "p50", "p90", "p99", "p999", "max", "stddev"]
-    );
-    let get = |k: &str| rtt[k].as_f64().unwrap();
-    assert!(
-        get("min") > 0.0
-            && get("min") <= get("p50")
-            && get("p50") <= get("p99")
-            && get("p99") <= get("max")
-    );
+    assert_rtt_ladder(&v["rtt_us"]);
     assert!(v["jitter_us"].as_f64().unwrap() >= 0.0);
     assert_three_decimals_at_most(&v);
     assert!(
@@ -343,18 +271,7 @@ fn ping_text_says_1_probe_and_1_byte() {
 /// others duplicates, read while the next probe is awaited (the last probe's are not).
 #[test]
 fn ping_udp_counts_duplicates_apart_from_echoes() {
-    let args = [
-        "ping",
-        "--udp",
-        "-c",
-        "5",
-        "-i",
-        "0",
-        "--duplicate",
-        "100%",
-        "--json",
-    ];
-    let (code, stdout, stderr) = run(&args);
+    let (code, stdout, stderr) = run_line("ping --udp -c 5 -i 0 --duplicate 100% --json");
     assert_eq!(code, 0, "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
@@ -391,13 +308,7 @@ fn ping_text_reports_each_probe_and_a_summary() {
 /// A server that accepts and then never echoes: every probe is lost, exit 1, `rtt_us` null.
 #[test]
 fn unanswered_probes_are_lost_and_exit_1() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let holder = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut sink = Vec::new();
-        let _ = stream.read_to_end(&mut sink);
-    });
+    let (addr, holder) = std_peer(never_echo);
     let (code, stdout, _) = run(&[
         "ping",
         &addr.to_string(),
@@ -411,14 +322,7 @@ fn unanswered_probes_are_lost_and_exit_1() {
     ]);
     assert_eq!(code, 1, "{stdout}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        (
-            v["sent"].as_u64(),
-            v["received"].as_u64(),
-            v["lost"].as_u64()
-        ),
-        (Some(2), Some(0), Some(2))
-    );
+    assert_eq!(sent_received_lost(&v), (Some(2), Some(0), Some(2)));
     assert!(v["rtt_us"].is_null() && v["jitter_us"].is_null(), "{v}");
     holder.join().unwrap();
 }
@@ -426,114 +330,22 @@ fn unanswered_probes_are_lost_and_exit_1() {
 /// The tutorial server handles one message and exits: the rest are lost, exit 1.
 #[test]
 fn a_peer_that_closes_mid_run_ends_the_ping_with_exit_1() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 1024];
-        let n = stream.read(&mut buf).unwrap();
-        stream.write_all(&buf[..n]).unwrap();
-        stream.shutdown(Shutdown::Both).unwrap();
-    });
+    let (addr, server) = std_peer(echo_once_and_close);
     let (code, stdout, stderr) = run(&["ping", &addr.to_string(), "-c", "5", "-i", "0", "--json"]);
     assert_eq!(code, 1, "{stdout} {stderr}");
     assert!(stderr.contains("closed by peer"), "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["received"].as_u64(), Some(1));
-    server.join().unwrap();
-}
-
-/// `serve --headless` as a child process, with its stdout read line by line.
-struct HeadlessServer {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    addr: String,
-}
-
-impl HeadlessServer {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
-            .args(["serve", "--headless", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let first = lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("listening line");
-        let addr = first
-            .split_whitespace()
-            .find_map(|w| {
-                w.strip_prefix("127.0.0.1:")
-                    .map(|p| format!("127.0.0.1:{p}"))
-            })
-            .or_else(|| {
-                serde_json::from_str::<Value>(&first)
-                    .ok()
-                    .map(|v| v["addr"].as_str().unwrap().to_owned())
-            })
-            .unwrap_or_else(|| panic!("no address in {first}"));
-        Self { child, lines, addr }
-    }
-
-    fn next_line(&self) -> String {
-        self.lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a log line within 10 s")
-    }
-
-    /// SIGTERM, then the remaining lines and the exit code.
-    fn terminate(self) -> (Vec<String>, i32) {
-        self.signal("TERM")
-    }
-
-    /// Sends `signal` (`TERM`, `HUP`, `INT`), then the remaining lines and the exit code.
-    fn signal(mut self, signal: &str) -> (Vec<String>, i32) {
-        Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not exit after SIGTERM"
-            );
-            thread::sleep(Duration::from_millis(20));
-        };
-        let rest = self.lines.iter().collect();
-        (rest, status.code().unwrap_or(-1))
-    }
-}
-
-fn echo_once(addr: &str, payload: &[u8]) -> Vec<u8> {
-    try_echo(addr, payload).unwrap()
-}
-
-fn try_echo(addr: &str, payload: &[u8]) -> io::Result<Vec<u8>> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(payload)?;
-    let mut echoed = vec![0u8; payload.len()];
-    stream.read_exact(&mut echoed)?;
-    Ok(echoed)
+    server
+        .join()
+        .unwrap()
+        .expect("the tutorial server's one echo");
 }
 
 #[test]
 fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
-    let server = HeadlessServer::start(&["--json"]);
-    assert_eq!(echo_once(&server.addr, b"Hello, World!"), b"Hello, World!");
+    let mut server = Headless::start(&["--json"]);
+    round_trip(&mut connect(server.addr), HELLO);
     let mut events: Vec<Value> = Vec::new();
     while events.last().is_none_or(|event| event["event"] != "closed") {
         events.push(serde_json::from_str(&server.next_line()).unwrap());
@@ -562,9 +374,9 @@ fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
         assert!(event["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
         assert_timestamp(event);
     }
-    let (rest, code) = server.terminate();
-    assert_eq!(code, 0);
-    let summary: Value = serde_json::from_str(rest.last().expect("summary line")).unwrap();
+    let stopped = server.terminate();
+    assert_eq!(stopped.code, Some(0));
+    let summary: Value = serde_json::from_str(stopped.rest.last().expect("summary line")).unwrap();
     assert_eq!(summary["event"], "summary");
     assert_timestamp(&summary);
     assert_three_decimals_at_most(&summary);
@@ -577,9 +389,8 @@ fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
 
 #[test]
 fn serve_headless_text_shows_hostile_bytes_as_escapes() {
-    let server = HeadlessServer::start(&[]);
-    let hostile = b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff";
-    assert_eq!(echo_once(&server.addr, hostile), hostile);
+    let mut server = Headless::start(&[]);
+    round_trip(&mut connect(server.addr), HOSTILE);
     let connected = server.next_line();
     assert!(
         connected.contains("#1") && connected.contains("connected"),
@@ -587,11 +398,12 @@ fn serve_headless_text_shows_hostile_bytes_as_escapes() {
     );
     let read = server.next_line();
     assert!(
-        read.contains("read 23 B: \\x1b]0;pwned\\x07\\x1b[2J\\u{202E}evil\\0\\xff"),
+        read.contains(&format!("read 23 B: {HOSTILE_SHOWN}")),
         "{read}"
     );
-    let (rest, code) = server.terminate();
-    assert_eq!(code, 0);
+    let stopped = server.terminate();
+    assert_eq!(stopped.code, Some(0));
+    let rest = stopped.rest;
     let all = format!("{connected}\n{read}\n{}", rest.join("\n"));
     assert!(
         !all.chars().any(|c| c.is_control() && c != '\n'),
@@ -609,27 +421,16 @@ fn serve_headless_text_shows_hostile_bytes_as_escapes() {
 
 #[test]
 fn serve_headless_quiet_leaves_out_reads() {
-    let server = HeadlessServer::start(&["--quiet"]);
-    echo_once(&server.addr, b"quiet please");
+    let mut server = Headless::start(&["--quiet"]);
+    round_trip(&mut connect(server.addr), b"quiet please");
     assert!(server.next_line().contains("connected"));
     assert!(server.next_line().contains("closed by peer"));
-    let (_, code) = server.terminate();
-    assert_eq!(code, 0);
+    assert_eq!(server.terminate().code, Some(0));
 }
 
 #[test]
 fn serve_on_a_non_loopback_address_says_it_is_exposed() {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
-        .args(["serve", "--headless", "--listen", "0.0.0.0:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let line = Headless::listening_on("0.0.0.0:0", &[]).first_stderr_line();
     assert!(line.contains("reachable from the network"), "{line}");
 }
 
@@ -650,50 +451,17 @@ fn ping_udp_counts_exactly_and_loss_exits_1() {
     );
 
     // Every datagram dropped by the impairment proxy: all lost, counted exactly.
-    let args = [
-        "ping",
-        "--udp",
-        "-c",
-        "5",
-        "-i",
-        "0",
-        "--timeout",
-        "100ms",
-        "--loss",
-        "100%",
-        "--json",
-    ];
-    let (code, stdout, _) = run(&args);
+    let (code, stdout, _) = run_line("ping --udp -c 5 -i 0 --timeout 100ms --loss 100% --json");
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        (
-            v["sent"].as_u64(),
-            v["received"].as_u64(),
-            v["lost"].as_u64()
-        ),
-        (Some(5), Some(0), Some(5))
-    );
+    assert_eq!(sent_received_lost(&v), (Some(5), Some(0), Some(5)));
 }
 
 /// 50% loss each way: a round trip survives with probability 0.25. Over 200 probes the count
 /// is binomial (mean 50, σ ≈ 6.1); the bounds are 6σ, so the test cannot flake in practice.
 #[test]
 fn ping_udp_half_loss_each_way_loses_three_quarters_of_round_trips() {
-    let args = [
-        "ping",
-        "--udp",
-        "-c",
-        "200",
-        "-i",
-        "0",
-        "--timeout",
-        "20ms",
-        "--loss",
-        "50%",
-        "--json",
-    ];
-    let (code, stdout, _) = run(&args);
+    let (code, stdout, _) = run_line("ping --udp -c 200 -i 0 --timeout 20ms --loss 50% --json");
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     // A reply slower than the timeout still survived both losses: it counts as late.
@@ -729,22 +497,15 @@ fn impairment_values_are_checked() {
 
 #[test]
 fn serve_headless_udp_logs_datagrams() {
-    let server = HeadlessServer::start(&["--udp", "--json"]);
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    socket.send_to(b"Hello, World!", &server.addr).unwrap();
-    let mut buf = [0u8; 64];
-    let (n, _) = socket.recv_from(&mut buf).unwrap();
-    assert_eq!(&buf[..n], b"Hello, World!");
+    let mut server = Headless::start(&["--udp", "--json"]);
+    udp_round_trip(&udp_socket(IO_TIMEOUT), server.addr, HELLO);
     let event: Value = serde_json::from_str(&server.next_line()).unwrap();
     assert_eq!(event["event"], "datagram");
     assert_eq!(event["bytes"], 13);
     assert_eq!(event["data"], "Hello, World!");
-    let (rest, code) = server.terminate();
-    assert_eq!(code, 0);
-    let summary: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    let stopped = server.terminate();
+    assert_eq!(stopped.code, Some(0));
+    let summary: Value = serde_json::from_str(stopped.rest.last().unwrap()).unwrap();
     assert_timestamp(&summary);
     assert_eq!(summary["reads"], 1);
     assert_eq!(summary["udp_sources"], 1);
@@ -758,95 +519,20 @@ fn serve_headless_udp_logs_datagrams() {
 /// Over UDP the text summary counts datagrams and their sources, not connections.
 #[test]
 fn serve_headless_udp_text_summary_counts_datagrams_and_sources() {
-    let server = HeadlessServer::start(&["--udp"]);
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    for payload in [&b"Hello, World!"[..], b"again"] {
-        socket.send_to(payload, &server.addr).unwrap();
-        let (n, _) = socket.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], payload);
+    let server = Headless::start(&["--udp"]);
+    let socket = udp_socket(IO_TIMEOUT);
+    for payload in [HELLO, b"again"] {
+        udp_round_trip(&socket, server.addr, payload);
     }
-    let (rest, code) = server.terminate();
-    assert_eq!(code, 0);
-    let summary = rest.last().unwrap();
+    let stopped = server.terminate();
+    assert_eq!(stopped.code, Some(0));
+    let summary = stopped.rest.last().unwrap();
     assert!(
         summary.contains(
             "s up, 2 datagrams from 1 source, 0 datagrams unanswered, 18 B echoed, 0 events not logged"
         ),
         "{summary}"
     );
-}
-
-/// Out of file descriptors, `accept()` fails with EMFILE: the server says so, backs off, and
-/// serves again as soon as descriptors are free: it never exits or spins.
-#[test]
-fn serve_survives_running_out_of_file_descriptors() {
-    if Command::new("prlimit").arg("--version").output().is_err() {
-        eprintln!("skipped: prlimit (util-linux) is not installed");
-        return;
-    }
-    let mut child = Command::new("prlimit")
-        .arg("--nofile=32")
-        .arg(assert_cmd::cargo::cargo_bin!("echotui"))
-        .args([
-            "serve",
-            "--headless",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-per-ip",
-            "1000",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let first = lines
-        .recv_timeout(Duration::from_secs(10))
-        .expect("listening line");
-    let addr = first
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .expect("address")
-        .to_owned();
-    // More connections than descriptors: the kernel completes the handshakes, accept() fails.
-    let hogs: Vec<TcpStream> = (0..48)
-        .map(|_| TcpStream::connect(&addr).unwrap())
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("an accept failure to be logged");
-        if line.contains("accept failed: too many open files (retrying)") {
-            break;
-        }
-    }
-    drop(hogs);
-    // Descriptors free again: a new client is served.
-    // (The server may still be in its back-off: retry for a bounded while.)
-    let echoed = (0..100).find_map(|_| {
-        try_echo(&addr, b"still here").ok().or_else(|| {
-            thread::sleep(Duration::from_millis(100));
-            None
-        })
-    });
-    assert_eq!(echoed.as_deref(), Some(&b"still here"[..]));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
 }
 
 #[test]
@@ -894,10 +580,10 @@ fn ping_records_the_session_and_leaves_out_the_warm_up() {
 #[test]
 fn serve_headless_ends_cleanly_on_sighup_and_sigint() {
     for signal in ["HUP", "INT"] {
-        let server = HeadlessServer::start(&[]);
-        echo_once(&server.addr, b"bye");
-        let (rest, code) = server.signal(signal);
-        assert_eq!(code, 0, "SIG{signal}");
+        let server = Headless::start(&[]);
+        round_trip(&mut connect(server.addr), b"bye");
+        let Stopped { code, rest, .. } = server.stop_with(signal);
+        assert_eq!(code, Some(0), "SIG{signal}");
         assert!(
             rest.last().is_some_and(|l| l.starts_with("summary: ")),
             "SIG{signal}: {rest:?}"

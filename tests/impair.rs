@@ -6,14 +6,18 @@
 //! OS picked, and every await is bounded by `tokio::time::timeout`. Timing assertions are lower
 //! bounds only: a busy machine may make the proxy late, never early.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::payloads::{HELLO, patterned};
+use common::peers::refusing_addr;
+use common::within;
 use echotui::net::impair::{self, ImpairControl, ImpairStats, Impairments};
 use echotui::units::Percent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,28 +26,28 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-/// The longest any single wait may take before the test fails instead of hanging.
-const STEP: Duration = Duration::from_secs(10);
 /// How often a UDP exchange looks at the proxy's drop counter while no reply comes.
 const POLL: Duration = Duration::from_millis(2);
 /// Round trips in flight at once in a UDP exchange: few enough that no socket buffer on the
 /// way can overflow, so every loss is the proxy's doing.
 const WINDOW: usize = 32;
-/// The tutorial's message.
-const HELLO: &[u8] = b"Hello, World!";
 
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    timeout(STEP, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
+/// `millis` milliseconds: impairments read best in the units `--delay` takes.
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
+/// A percentage written as the user writes it (`"25%"`).
 fn percent(text: &str) -> Percent {
     text.parse().expect("valid percentage")
+}
+
+/// A link that delays everything by `millis` each way, and does nothing else.
+fn delay(millis: u64) -> Impairments {
+    Impairments {
+        delay: ms(millis),
+        ..Impairments::default()
+    }
 }
 
 /// A proxy running in the background, with its live controls.
@@ -56,6 +60,7 @@ struct Proxy {
 }
 
 impl Proxy {
+    /// A TCP proxy on a free loopback port, impairing the way to `upstream` and back.
     async fn tcp(upstream: SocketAddr, impairments: Impairments) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
@@ -66,6 +71,7 @@ impl Proxy {
         })
     }
 
+    /// A UDP proxy on a free loopback port, impairing the way to `upstream` and back.
     async fn udp(upstream: SocketAddr, impairments: Impairments) -> Proxy {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let addr = socket.local_addr().expect("local_addr");
@@ -74,6 +80,7 @@ impl Proxy {
         })
     }
 
+    /// Spawns `run`, the relay for a bound socket, with fresh controls and counters.
     fn start(
         addr: SocketAddr,
         impairments: Impairments,
@@ -96,6 +103,7 @@ impl Proxy {
         }
     }
 
+    /// One of the proxy's counters, as it stands now.
     fn counted(&self, counter: impl Fn(&ImpairStats) -> &std::sync::atomic::AtomicU64) -> u64 {
         counter(&self.stats).load(Ordering::Relaxed)
     }
@@ -129,12 +137,21 @@ async fn tcp_echo_server() -> SocketAddr {
     addr
 }
 
+/// A client connection to `addr`, Nagle off so the proxy alone decides when bytes move.
 async fn tcp_connect(addr: SocketAddr) -> TcpStream {
     let stream = within("connect", TcpStream::connect(addr))
         .await
         .expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     stream
+}
+
+/// A proxy impairing `link` in front of a fresh echo server, and a client connected through
+/// it: the setting of most TCP tests here.
+async fn tcp_through(link: Impairments) -> (Proxy, TcpStream) {
+    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
+    let stream = tcp_connect(proxy.addr).await;
+    (proxy, stream)
 }
 
 /// Sends `message`, reads its echo, checks it and returns the round-trip time.
@@ -159,14 +176,14 @@ async fn tcp_keeps_every_byte_in_order_under_delay_and_jitter() {
         jitter: ms(1),
         ..Impairments::default()
     };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
+    let (proxy, stream) = tcp_through(link).await;
     // Random bytes: any lost, doubled or swapped slice would be a mismatch.
     let mut rng = fastrand::Rng::with_seed(862);
     let data: Vec<u8> = std::iter::repeat_with(|| rng.u8(..))
         .take(1_000_000)
         .collect();
 
-    let (mut reader, mut writer) = tcp_connect(proxy.addr).await.into_split();
+    let (mut reader, mut writer) = stream.into_split();
     let sending = data.clone();
     let writing = tokio::spawn(async move {
         for piece in sending.chunks(10_000) {
@@ -191,12 +208,7 @@ async fn tcp_keeps_every_byte_in_order_under_delay_and_jitter() {
 
 #[tokio::test]
 async fn tcp_delay_applies_to_each_direction() {
-    let link = Impairments {
-        delay: ms(20),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (_proxy, mut stream) = tcp_through(delay(20)).await;
     let rtt = round_trip(&mut stream, HELLO).await;
     assert!(rtt >= ms(40), "RTT {rtt:?} under 2 × 20 ms");
 }
@@ -207,8 +219,7 @@ async fn tcp_rate_paces_the_bytes() {
         rate: Some(100_000),
         ..Impairments::default()
     };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (_proxy, mut stream) = tcp_through(link).await;
     // 50 kB at 100 kB/s take 0.5 s to cross in one direction alone; the echo can only be later.
     let rtt = round_trip(&mut stream, &vec![b'x'; 50_000]).await;
     assert!(rtt >= ms(400), "50 kB echoed in {rtt:?} at 100 kB/s");
@@ -216,8 +227,7 @@ async fn tcp_rate_paces_the_bytes() {
 
 #[tokio::test]
 async fn tcp_impairments_change_live_for_the_next_message() {
-    let proxy = Proxy::tcp(tcp_echo_server().await, Impairments::default()).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (proxy, mut stream) = tcp_through(Impairments::default()).await;
     round_trip(&mut stream, HELLO).await;
 
     let slow = Impairments {
@@ -235,12 +245,7 @@ async fn tcp_impairments_change_live_for_the_next_message() {
 
 #[tokio::test]
 async fn tcp_half_close_passes_pending_bytes_then_eof() {
-    let link = Impairments {
-        delay: ms(10),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (_proxy, mut stream) = tcp_through(delay(10)).await;
     within("write", stream.write_all(b"pending bytes"))
         .await
         .expect("write");
@@ -255,20 +260,21 @@ async fn tcp_half_close_passes_pending_bytes_then_eof() {
     assert_eq!(echoed, b"pending bytes");
 }
 
-#[tokio::test]
-async fn tcp_refused_upstream_resets_the_client() {
-    let refusing = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("local_addr")
-    };
-    let proxy = Proxy::tcp(refusing, Impairments::default()).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+/// Asserts that the proxy reset the client's connection: its next read fails so.
+async fn assert_reset(stream: &mut TcpStream) {
     let mut buf = [0u8; 16];
     let read = within("reset", stream.read(&mut buf)).await;
     assert_eq!(
         read.map_err(|err| err.kind()),
         Err(io::ErrorKind::ConnectionReset)
     );
+}
+
+#[tokio::test]
+async fn tcp_refused_upstream_resets_the_client() {
+    let proxy = Proxy::tcp(refusing_addr(), Impairments::default()).await;
+    let mut stream = tcp_connect(proxy.addr).await;
+    assert_reset(&mut stream).await;
 }
 
 #[tokio::test]
@@ -288,22 +294,12 @@ async fn tcp_reset_by_the_server_resets_the_client() {
     within("write", stream.write_all(HELLO))
         .await
         .expect("write");
-    let mut buf = [0u8; 16];
-    let read = within("reset", stream.read(&mut buf)).await;
-    assert_eq!(
-        read.map_err(|err| err.kind()),
-        Err(io::ErrorKind::ConnectionReset)
-    );
+    assert_reset(&mut stream).await;
 }
 
 #[tokio::test]
 async fn tcp_shutdown_ends_every_task_and_frees_the_port() {
-    let link = Impairments {
-        delay: ms(10),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::tcp(tcp_echo_server().await, link).await;
-    let mut stream = tcp_connect(proxy.addr).await;
+    let (proxy, mut stream) = tcp_through(delay(10)).await;
     round_trip(&mut stream, HELLO).await;
     // A message still on its way when the proxy stops.
     within("write", stream.write_all(HELLO))
@@ -337,10 +333,19 @@ async fn udp_echo_server() -> SocketAddr {
     addr
 }
 
+/// A UDP socket connected to `proxy`: it sends there and hears from nowhere else.
 async fn udp_client(proxy: SocketAddr) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     socket.connect(proxy).await.expect("connect");
     socket
+}
+
+/// [`tcp_through`] for UDP: a proxy impairing `link` in front of a fresh echo server, and a
+/// client socket connected to the proxy.
+async fn udp_through(link: Impairments) -> (Proxy, UdpSocket) {
+    let proxy = Proxy::udp(udp_echo_server().await, link).await;
+    let client = udp_client(proxy.addr).await;
+    (proxy, client)
 }
 
 /// Sends datagrams numbered `0..count` through the proxy and returns the numbers of the
@@ -401,8 +406,7 @@ async fn assert_quiet(client: &UdpSocket, wait: Duration) {
 
 #[tokio::test]
 async fn udp_without_impairments_every_datagram_returns_once() {
-    let proxy = Proxy::udp(udp_echo_server().await, Impairments::default()).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(Impairments::default()).await;
     let arrivals = numbered_round_trips(&client, &proxy.stats, 200, 1).await;
     assert_eq!(tally(&arrivals), once_each(200));
 }
@@ -413,8 +417,7 @@ async fn udp_total_loss_returns_nothing() {
         loss: percent("100%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     for seq in 0..20u32 {
         client.send(&seq.to_be_bytes()).await.expect("send");
     }
@@ -433,8 +436,7 @@ async fn udp_loss_applies_to_each_direction() {
         loss: percent("50%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     let count = 2000;
     let arrivals = numbered_round_trips(&client, &proxy.stats, count, 1).await;
 
@@ -460,8 +462,7 @@ async fn udp_duplicate_applies_to_each_direction() {
         duplicate: percent("100%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     let count = 100;
     // Doubled on the way there, each copy echoed, each echo doubled on the way back.
     let arrivals = numbered_round_trips(&client, &proxy.stats, count, 4).await;
@@ -483,8 +484,7 @@ async fn udp_reorder_under_a_delay_overtakes_but_loses_none() {
         reorder: percent("25%"),
         ..Impairments::default()
     };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     let count = 200;
     let arrivals = numbered_round_trips(&client, &proxy.stats, count, 1).await;
     assert_eq!(tally(&arrivals), once_each(count));
@@ -501,8 +501,7 @@ async fn udp_reorder_without_a_delay_keeps_the_order() {
         ..Impairments::default()
     };
     assert!(link.reorder_needs_delay());
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(link).await;
     for seq in 0..20u32 {
         client.send(&seq.to_be_bytes()).await.expect("send");
     }
@@ -519,12 +518,7 @@ async fn udp_reorder_without_a_delay_keeps_the_order() {
 
 #[tokio::test]
 async fn udp_delay_applies_to_each_direction() {
-    let link = Impairments {
-        delay: ms(20),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (_proxy, client) = udp_through(delay(20)).await;
     let started = Instant::now();
     client.send(HELLO).await.expect("send");
     let mut buf = [0u8; 64];
@@ -536,14 +530,9 @@ async fn udp_delay_applies_to_each_direction() {
 
 #[tokio::test]
 async fn udp_largest_and_empty_datagrams_pass_intact() {
-    let link = Impairments {
-        delay: ms(1),
-        ..Impairments::default()
-    };
-    let proxy = Proxy::udp(udp_echo_server().await, link).await;
-    let client = udp_client(proxy.addr).await;
+    let (_proxy, client) = udp_through(delay(1)).await;
     let mut buf = vec![0u8; 65_536];
-    let largest: Vec<u8> = (0..65_507u32).map(|i| (i % 251) as u8).collect();
+    let largest = patterned(65_507);
     for datagram in [&largest[..], &[][..], HELLO] {
         client.send(datagram).await.expect("send");
         let n = within("echo", client.recv(&mut buf)).await.expect("recv");
@@ -554,8 +543,7 @@ async fn udp_largest_and_empty_datagrams_pass_intact() {
 
 #[tokio::test]
 async fn udp_shutdown_ends_every_task_and_frees_the_port() {
-    let proxy = Proxy::udp(udp_echo_server().await, Impairments::default()).await;
-    let client = udp_client(proxy.addr).await;
+    let (proxy, client) = udp_through(Impairments::default()).await;
     numbered_round_trips(&client, &proxy.stats, 10, 1).await;
     let addr = proxy.stop().await;
     UdpSocket::bind(addr)

@@ -2,24 +2,25 @@
 //! server, threads and async side by side; servers that misbehave on purpose; framing.
 //! Every wait is bounded; nothing depends on how fast the machine is.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
+use common::payloads::HELLO;
+use common::process::run;
+use common::servers::{READ_SIZE, Server};
+use common::sockets::{connect, round_trip};
+use common::{IO_TIMEOUT, blocking, eventually};
 use echotui::net::framing::Framing;
-use echotui::net::serve::{self, Protocols, RunningServer};
 use echotui::net::{
     Behaviour, EventSink, Limits, ServerCommand, ServerControl, ServerModel, ServerSettings,
+    Transport,
 };
-use tokio_util::sync::CancellationToken;
 
-/// Every blocking socket call gives up after this long, so no test can hang.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A server on loopback behaving as `behaviour`.
-async fn server(behaviour: Behaviour) -> (RunningServer, ServerControl, CancellationToken) {
-    let shutdown = CancellationToken::new();
-    let control = ServerControl::with(behaviour);
+/// Our TCP server on loopback behaving as `behaviour`, room for many clients from one address.
+async fn server(behaviour: Behaviour) -> Server {
     let settings = ServerSettings {
         report_reads: true,
         limits: Limits {
@@ -27,57 +28,25 @@ async fn server(behaviour: Behaviour) -> (RunningServer, ServerControl, Cancella
             ..Limits::default()
         },
     };
-    let server = serve::start(
-        "127.0.0.1:0".parse().unwrap(),
-        Protocols::Tcp,
-        128,
-        settings,
-        control.clone(),
-        EventSink::discard(),
-        shutdown.clone(),
-    )
-    .await
-    .expect("start a server on 127.0.0.1:0");
-    (server, control, shutdown)
+    let control = ServerControl::with(behaviour);
+    Server::start(Transport::Tcp, settings, control, EventSink::discard()).await
 }
 
+/// The default behaviour, but for the server's design.
 fn behaving(model: ServerModel) -> Behaviour {
     Behaviour {
         model,
-        ..ServerControl::new(1024).behaviour()
+        ..ServerControl::new(READ_SIZE).behaviour()
     }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream
-}
-
-/// Writes `message` and reads until exactly as many bytes came back.
-fn round_trip(stream: &mut TcpStream, message: &[u8]) -> Vec<u8> {
-    stream.write_all(message).expect("write");
-    let mut echo = vec![0; message.len()];
-    stream.read_exact(&mut echo).expect("the echo");
-    echo
-}
-
-/// Runs blocking socket work off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::time::timeout(IO_TIMEOUT * 2, tokio::task::spawn_blocking(f))
-        .await
-        .expect("blocking work took too long")
-        .expect("blocking work panicked")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_iterative_server_serves_one_client_at_a_time() {
-    let (server, _control, shutdown) = server(behaving(ServerModel::Iterative)).await;
+    let server = server(behaving(ServerModel::Iterative)).await;
     let addr = server.addr;
-    blocking(move || {
+    blocking("two clients, one at a time", move || {
         let mut first = connect(addr);
-        assert_eq!(round_trip(&mut first, b"first"), b"first");
+        round_trip(&mut first, b"first");
         // The second connects (the kernel queues it) but is not served while the first stays.
         let mut second = connect(addr);
         second.write_all(b"second").expect("write");
@@ -97,21 +66,20 @@ async fn the_iterative_server_serves_one_client_at_a_time() {
         assert_eq!(&echo, b"second");
     })
     .await;
-    shutdown.cancel();
-    server.stopped().await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_and_async_serve_twenty_clients_at_once() {
     for model in [ServerModel::Threads, ServerModel::Async] {
-        let (server, control, shutdown) = server(behaving(model)).await;
+        let server = server(behaving(model)).await;
         let addr = server.addr;
-        let threads_seen = blocking(move || {
+        let control = server.control.clone();
+        let threads_seen = blocking("twenty clients", move || {
             let mut clients: Vec<TcpStream> = (0..20).map(|_| connect(addr)).collect();
             // Every one is served while all twenty are connected.
             for (i, client) in clients.iter_mut().enumerate() {
-                let message = format!("client {i}");
-                assert_eq!(round_trip(client, message.as_bytes()), message.as_bytes());
+                round_trip(client, format!("client {i}").as_bytes());
             }
             control.snapshot().threads
         })
@@ -120,38 +88,42 @@ async fn threads_and_async_serve_twenty_clients_at_once() {
             ServerModel::Threads => assert_eq!(threads_seen, 20, "one thread per client"),
             _ => assert_eq!(threads_seen, 0, "no thread of its own"),
         }
-        shutdown.cancel();
-        server.stopped().await;
+        server.stop().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_model_restarts_the_server_on_the_same_port() {
-    let (server, control, shutdown) = server(behaving(ServerModel::Async)).await;
+    let server = server(behaving(ServerModel::Async)).await;
     let addr = server.addr;
-    // An echo first: a connection the kernel accepted but the old model had not yet taken
-    // would be served by the new one, and never closed by the restart.
-    let mut before = blocking(move || {
-        let mut before = connect(addr);
-        assert_eq!(round_trip(&mut before, b"before"), b"before");
-        before
+    let mut before = blocking("connect", move || connect(addr)).await;
+    // The kernel completes the handshake before the server accepts: the old model must have
+    // the connection before the model changes, or the new one would simply take it over.
+    eventually("the old model to accept the connection", || {
+        (server.control.snapshot().accepted == 1).then_some(())
     })
     .await;
-    control.apply(ServerCommand::SetModel(ServerModel::Threads));
-    let closed = blocking(move || before.read(&mut [0u8; 8])).await;
+    server
+        .control
+        .apply(ServerCommand::SetModel(ServerModel::Threads));
+    let closed = blocking("the old connection's read", move || {
+        before.read(&mut [0u8; 8])
+    })
+    .await;
     assert!(
         matches!(closed, Ok(0)),
         "the old connection is closed: {closed:?}"
     );
-    let threads = blocking(move || {
+    let control = server.control.clone();
+    let threads = blocking("a client of the new model", move || {
         let mut after = connect(addr);
-        assert_eq!(round_trip(&mut after, b"again"), b"again");
+        round_trip(&mut after, b"again");
+        // Counted while `after` is still connected: its thread is still serving it.
         control.snapshot().threads
     })
     .await;
     assert_eq!(threads, 1, "served by the new model");
-    shutdown.cancel();
-    server.stopped().await;
+    server.stop().await;
 }
 
 /// The tutorial's client does one `recv(1024)`: against a server that echoes in chunks, it
@@ -163,13 +135,13 @@ async fn a_single_recv_gets_only_the_first_chunk() {
     for model in [ServerModel::Async, ServerModel::Threads] {
         let mut behaviour = behaving(model);
         behaviour.misbehaviour.echo_chunks = Some(3);
-        let (server, _control, shutdown) = server(behaviour).await;
+        let server = server(behaviour).await;
         let addr = server.addr;
-        let first_reads = blocking(move || {
+        let first_reads = blocking("five single recvs", move || {
             (0..5)
                 .map(|_| {
                     let mut client = connect(addr);
-                    client.write_all(b"Hello, World!").expect("write");
+                    client.write_all(HELLO).expect("write");
                     let mut buf = [0u8; 1024];
                     let n = client.read(&mut buf).expect("one recv(1024)");
                     let mut echo = buf[..n].to_vec();
@@ -178,7 +150,7 @@ async fn a_single_recv_gets_only_the_first_chunk() {
                         assert!(m > 0, "the echo was cut short");
                         echo.extend_from_slice(&buf[..m]);
                     }
-                    assert_eq!(echo, b"Hello, World!");
+                    assert_eq!(echo, HELLO);
                     n
                 })
                 .collect::<Vec<usize>>()
@@ -188,8 +160,7 @@ async fn a_single_recv_gets_only_the_first_chunk() {
             first_reads.contains(&3),
             "{model}: a single recv never got the first chunk alone: {first_reads:?}"
         );
-        shutdown.cancel();
-        server.stopped().await;
+        server.stop().await;
     }
 }
 
@@ -198,9 +169,9 @@ async fn a_greeting_comes_first_and_close_after_closes() {
     let mut behaviour = behaving(ServerModel::Async);
     behaviour.misbehaviour.greeting = Some(b"220 hello\r\n".as_slice().into());
     behaviour.misbehaviour.close_after = Some(5);
-    let (server, _control, shutdown) = server(behaviour).await;
+    let server = server(behaviour).await;
     let addr = server.addr;
-    blocking(move || {
+    blocking("a greeting, then a close", move || {
         let mut client = connect(addr);
         let mut greeting = [0u8; 11];
         client.read_exact(&mut greeting).expect("the greeting");
@@ -213,17 +184,16 @@ async fn a_greeting_comes_first_and_close_after_closes() {
         assert_eq!(rest, b"abcde", "five bytes echoed, then FIN");
     })
     .await;
-    shutdown.cancel();
-    server.stopped().await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_after_aborts_the_connection() {
     let mut behaviour = behaving(ServerModel::Async);
     behaviour.misbehaviour.reset_after = Some(3);
-    let (server, _control, shutdown) = server(behaviour).await;
+    let server = server(behaviour).await;
     let addr = server.addr;
-    blocking(move || {
+    blocking("a reset after three bytes", move || {
         let mut client = connect(addr);
         client.write_all(b"abcdef").expect("write");
         let mut echo = [0u8; 3];
@@ -236,8 +206,7 @@ async fn reset_after_aborts_the_connection() {
         );
     })
     .await;
-    shutdown.cancel();
-    server.stopped().await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,9 +215,9 @@ async fn framed_servers_assemble_split_reads_into_whole_messages() {
         let mut behaviour = behaving(model);
         behaviour.framing = Framing::Line;
         behaviour.read_size = 4;
-        let (server, _control, shutdown) = server(behaviour).await;
+        let server = server(behaviour).await;
         let addr = server.addr;
-        blocking(move || {
+        blocking("a line in two writes", move || {
             let mut client = connect(addr);
             client.write_all(b"Hello").expect("write");
             client
@@ -265,8 +234,7 @@ async fn framed_servers_assemble_split_reads_into_whole_messages() {
             assert_eq!(&echo, b"Hello, World!\n");
         })
         .await;
-        shutdown.cancel();
-        server.stopped().await;
+        server.stop().await;
     }
 }
 
@@ -274,9 +242,9 @@ async fn framed_servers_assemble_split_reads_into_whole_messages() {
 async fn an_oversized_frame_closes_the_connection_cleanly() {
     let mut behaviour = behaving(ServerModel::Async);
     behaviour.framing = Framing::Line;
-    let (server, _control, shutdown) = server(behaviour).await;
+    let server = server(behaviour).await;
     let addr = server.addr;
-    blocking(move || {
+    blocking("an endless line", move || {
         let mut client = connect(addr);
         let endless = vec![b'x'; echotui::net::framing::MAX_FRAME + 4096];
         // The server closes mid-way: the write may fail, the read must end.
@@ -291,8 +259,7 @@ async fn an_oversized_frame_closes_the_connection_cleanly() {
         );
     })
     .await;
-    shutdown.cancel();
-    server.stopped().await;
+    server.stop().await;
 }
 
 /// `bench` compares designs: one run per combination, each against a fresh embedded server,
@@ -300,17 +267,18 @@ async fn an_oversized_frame_closes_the_connection_cleanly() {
 /// error.
 #[test]
 fn bench_compares_models_run_by_run() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_echotui"))
-        .args(["bench", "--json", "-d", "300ms"])
-        .args(["--model", "iterative,async", "--connections", "1,3"])
-        .output()
-        .expect("run echotui bench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let (code, stdout, stderr) = run(&[
+        "bench",
+        "--json",
+        "-d",
+        "300ms",
+        "--model",
+        "iterative,async",
+        "--connections",
+        "1,3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let runs: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     let runs = runs.as_array().expect("an array of runs");
     let shape: Vec<(String, u64, u64, u64)> = runs
         .iter()
@@ -344,12 +312,8 @@ fn bench_compares_models_run_by_run() {
 /// A target serves as it does: the embedded server's settings are refused with one.
 #[test]
 fn bench_refuses_server_settings_for_a_target() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_echotui"))
-        .args(["bench", "127.0.0.1:9", "--model", "threads"])
-        .output()
-        .expect("run echotui bench");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (code, _, stderr) = run(&["bench", "127.0.0.1:9", "--model", "threads"]);
+    assert_eq!(code, 2);
     assert!(
         stderr.starts_with("error: --model and --read-size"),
         "{stderr}"
@@ -364,9 +328,9 @@ fn bench_refuses_server_settings_for_a_target() {
 async fn nagle_holds_the_second_piece_for_the_delayed_ack() {
     let mut behaviour = behaving(ServerModel::Async);
     behaviour.framing = Framing::Line;
-    let (server, _control, shutdown) = server(behaviour).await;
+    let server = server(behaviour).await;
     let addr = server.addr;
-    let slowest = blocking(move || {
+    let slowest = blocking("six lines in two pieces", move || {
         let mut client = connect(addr);
         client.set_nodelay(false).expect("Nagle on");
         (0..6)
@@ -387,6 +351,5 @@ async fn nagle_holds_the_second_piece_for_the_delayed_ack() {
         slowest >= Duration::from_millis(30),
         "no round trip waited for a delayed ACK: the slowest took {slowest:?}"
     );
-    shutdown.cancel();
-    server.stopped().await;
+    server.stop().await;
 }

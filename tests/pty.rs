@@ -10,18 +10,20 @@ mod common;
 
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
-use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::payloads::{HOSTILE, HOSTILE_SHOWN};
+use common::peers::{greet_then_echo, std_echo_server};
+use common::poll;
+use common::process::send_signal;
 use echotui::units;
 use portable_pty::{Child, CommandBuilder, ExitStatus, MasterPty, PtySize, native_pty_system};
 
-/// How long the program may take to show what a test waits for.
+/// How long the program may take to show what a test waits for (more than
+/// [`common::STEP`]: a program starting in a terminal on a loaded machine).
 const DEADLINE: Duration = Duration::from_secs(15);
-/// Pause between two looks at the screen.
-const POLL: Duration = Duration::from_millis(20);
 const ENTER_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049h";
 const LEAVE_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049l";
 const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
@@ -48,10 +50,12 @@ struct Tui {
 }
 
 impl Tui {
+    /// Starts `echotui ARGS` in a `rows` x `cols` terminal.
     fn start(args: &[&str], rows: u16, cols: u16) -> Self {
         Self::start_with_env(args, &[], rows, cols)
     }
 
+    /// [`Tui::start`] with extra environment variables.
     fn start_with_env(args: &[&str], env: &[(&str, &str)], rows: u16, cols: u16) -> Self {
         let size = PtySize {
             rows,
@@ -105,49 +109,41 @@ impl Tui {
 
     /// Polls the screen until `ready` holds; fails with the screen if it never does.
     fn wait_for(&mut self, what: &str, ready: impl Fn(&vt100::Screen) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
+        let seen = poll(DEADLINE, || {
             if ready(lock(&self.output).screen.screen()) {
-                return;
+                return Some(Ok(()));
             }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!(
-                    "echotui exited ({status}) before {what}:\n{}",
-                    self.contents()
-                );
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "no {what} within {DEADLINE:?}; the screen:\n{}",
-                    self.contents()
-                );
-            }
-            thread::sleep(POLL);
+            self.child.try_wait().expect("try_wait").map(Err)
+        });
+        match seen {
+            Some(Ok(())) => {}
+            Some(Err(status)) => panic!(
+                "echotui exited ({status}) before {what}:\n{}",
+                self.contents()
+            ),
+            None => panic!(
+                "no {what} within {DEADLINE:?}; the screen:\n{}",
+                self.contents()
+            ),
         }
     }
 
+    /// The screen as text, for failure messages.
     fn contents(&self) -> String {
         lock(&self.output).screen.screen().contents()
     }
 
     /// Waits for the program to exit and for the last of its output; returns how it exited.
     fn exit_status(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let status = poll(DEADLINE, || self.child.try_wait().expect("try_wait"));
+        let status = status.unwrap_or_else(|| {
+            panic!(
                 "echotui still runs after {DEADLINE:?}:\n{}",
                 self.contents()
-            );
-            thread::sleep(POLL);
-        };
-        while !lock(&self.output).ended {
-            assert!(Instant::now() < deadline, "the pty output never ended");
-            thread::sleep(POLL);
-        }
+            )
+        });
+        poll(DEADLINE, || lock(&self.output).ended.then_some(()))
+            .expect("the pty output never ended");
         status
     }
 
@@ -198,14 +194,10 @@ impl Tui {
             .set_size(nonzero(rows), nonzero(cols));
     }
 
+    /// Sends the program signal `name`, as a user's `kill` would.
     fn signal(&self, name: &str) {
         let pid = self.child.process_id().expect("the child has a process id");
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(pid.to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} {pid} failed: {status}");
+        send_signal(pid, name);
     }
 }
 
@@ -220,11 +212,13 @@ impl Drop for Tui {
     }
 }
 
+/// Locks the output, even after a failed assertion poisoned it.
 fn lock(output: &Mutex<Output>) -> MutexGuard<'_, Output> {
     // A panic while holding the lock (in a test assertion) leaves the bytes intact.
     output.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Where `needle` last occurs in `haystack`: what the terminal was left with.
 fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
@@ -273,6 +267,7 @@ fn is_echoed_row(row: &str, text: &str, size: &str) -> bool {
     tail.is_some_and(|token| is_rtt(token.trim_end_matches('│')))
 }
 
+/// A screen condition: `text` is shown somewhere.
 fn contains(text: &'static str) -> impl Fn(&vt100::Screen) -> bool {
     move |screen| screen.contents().contains(text)
 }
@@ -323,7 +318,7 @@ fn default_mode_echoes_hello_world_and_ctrl_c_restores_the_terminal() {
 
 #[test]
 fn connect_mode_echoes_through_a_std_net_server() {
-    let (addr, _server) = common::std_echo_server(1);
+    let (addr, _server) = std_echo_server(1);
     let target = addr.to_string();
     let mut tui = Tui::start(&["connect", &target], 36, 120);
     tui.wait_for("connected client", contains(CONNECTED));
@@ -386,7 +381,7 @@ fn size_command_shows_the_server_reading_read_size_bytes_at_a_time() {
 
 #[test]
 fn sigterm_restores_the_terminal_and_exits_0() {
-    let (addr, _server) = common::std_echo_server(1);
+    let (addr, _server) = std_echo_server(1);
     let target = addr.to_string();
     let mut tui = Tui::start(&["connect", &target], 24, 80);
     tui.wait_for("connected client", contains(CONNECTED));
@@ -399,20 +394,10 @@ fn sigterm_restores_the_terminal_and_exits_0() {
 /// obeys none of them.
 #[test]
 fn hostile_bytes_from_a_peer_are_shown_not_obeyed() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream
-            .write_all(b"\x1b]0;pwned\x07\x1b[2J\xe2\x80\xaeevil\0\xff")
-            .unwrap();
-        common::echo_until_eof(stream);
-    });
+    let (addr, peer) = greet_then_echo(HOSTILE);
+    let target = addr.to_string();
     let mut tui = Tui::start(&["connect", &target], 36, 120);
-    tui.wait_for(
-        "the greeting, escaped",
-        contains("\\x1b]0;pwned\\x07\\x1b[2J\\u{202E}evil\\0\\xff"),
-    );
+    tui.wait_for("the greeting, escaped", contains(HOSTILE_SHOWN));
     {
         let output = lock(&tui.output);
         // What reached the terminal: never the peer's sequences, only our escaped text.
@@ -532,4 +517,50 @@ fn a_panic_anywhere_restores_the_terminal_and_exits_101() {
             "{site}: the panic is not printed after the terminal is restored:\n{after}"
         );
     }
+}
+
+/// What xterm sends for PgDn: the key a presenter's clicker sends for "next slide".
+const PAGE_DOWN: &[u8] = b"\x1b[6~";
+
+/// A lesson run from the command line: two steps, each read off the screen, narration and
+/// effect: the step counter, the step's own words, the command it typed, what the server did.
+#[test]
+fn a_lesson_narrates_two_steps_and_types_their_commands() {
+    let mut tui = Tui::start(&["lesson", "byte-stream", "--no-mouse"], 36, 120);
+    tui.wait_for("the lesson's introduction", |screen| {
+        let text = screen.contents();
+        text.contains("Lesson: TCP is a byte stream") && text.contains("What the class will learn")
+    });
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(PAGE_DOWN);
+    tui.wait_for("step 1 and its /read 7", |screen| {
+        let text = screen.contents();
+        text.contains("step 1/3")
+            && text.contains("We make its buffer tiny")
+            && text.contains("read 7 ·")
+    });
+    tui.type_keys(PAGE_DOWN);
+    let size = units::bytes(13);
+    tui.wait_for(
+        "step 2, its message split into reads of 7 and 6 bytes",
+        |screen| {
+            let text = screen.contents();
+            let server = right_half(screen);
+            let read = |n: u64, what: &str| {
+                let head = format!("read {}", units::bytes(n));
+                server
+                    .iter()
+                    .any(|row| row.contains(&head) && row.contains(what))
+            };
+            text.contains("step 2/3")
+                && text.contains("Look for: The server did two reads")
+                && read(7, "Hello,")
+                && read(6, "World!")
+                && left_half(screen)
+                    .iter()
+                    .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        },
+    );
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
 }

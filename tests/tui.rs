@@ -43,6 +43,19 @@ fn both() -> App {
     )
 }
 
+/// A server alone, exposed on every interface (TCP only), as the classroom runs it.
+fn exposed_server_only() -> App {
+    App::new(
+        None,
+        Some(ServerPane::new(
+            addr("0.0.0.0:12345"),
+            Protocols::Tcp,
+            ServerControl::new(1024).behaviour(),
+        )),
+        at(0),
+    )
+}
+
 fn server(app: &mut App, ms: i64, conn: u64, peer: &str, kind: ServerEventKind) {
     app.now = at(ms);
     update(
@@ -263,15 +276,7 @@ fn too_small_terminal_says_so() {
 
 #[test]
 fn server_only_80x24() {
-    let mut app = App::new(
-        None,
-        Some(ServerPane::new(
-            addr("0.0.0.0:12345"),
-            Protocols::Tcp,
-            ServerControl::new(1024).behaviour(),
-        )),
-        at(0),
-    );
+    let mut app = exposed_server_only();
     for conn in 1..=4u64 {
         let peer = format!("192.168.1.{}:5000{conn}", 10 + conn);
         server(
@@ -542,15 +547,7 @@ fn impaired_link_80x24_and_its_help() {
 /// the log), a stalled one, and rates from the tick.
 #[test]
 fn roster_with_many_clients_120x40() {
-    let mut app = App::new(
-        None,
-        Some(ServerPane::new(
-            addr("0.0.0.0:12345"),
-            Protocols::Tcp,
-            ServerControl::new(1024).behaviour(),
-        )),
-        at(0),
-    );
+    let mut app = exposed_server_only();
     for conn in 1..=40u64 {
         let peer = format!("10.1.{}.{}:5{conn:04}", conn / 250, conn % 250 + 1);
         server(
@@ -627,4 +624,38 @@ fn latency_chart_and_histogram_80x24() {
             .count(),
         1
     );
+}
+
+/// Framing by lines with a 4-byte read size: the server's rows are the four reads, then the one
+/// frame they made, echoed whole; the client shows the message, not its `\n`.
+#[test]
+fn framed_lines_from_small_reads_80x24() {
+    let mut app = both();
+    connected(&mut app);
+    type_line(&mut app, 10, "/frame line");
+    type_line(&mut app, 20, "/read 4");
+    type_line(&mut app, 143, "Hello, World!");
+    for (n, piece) in [&b"Hell"[..], b"o, W", b"orld", b"!\n"].iter().enumerate() {
+        read(&mut app, 143 + n as i64, piece);
+    }
+    server(
+        &mut app,
+        147,
+        1,
+        PEER,
+        ServerEventKind::Frame {
+            len: 14,
+            reads: 4,
+            preview: b"Hello, World!\n".to_vec(),
+        },
+    );
+    echo(
+        &mut app,
+        147,
+        EchoUpdate::Echoed {
+            id: 1,
+            rtt: Duration::from_micros(412),
+        },
+    );
+    insta::assert_snapshot!(render(&app, 80, 24));
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::app::model::{LatencyView, RosterSort};
+use crate::app::model::{LatencyView, RosterSort, ThemeName};
 use crate::net::framing::Framing;
 use crate::net::impair::Impairments;
 use crate::net::sockinfo::Congestion;
@@ -64,6 +64,23 @@ pub enum Command {
     View(LatencyView),
     /// TCP congestion control for the client (`/congestion cubic`).
     Congestion(Congestion),
+    /// List, start or leave a guided lesson.
+    Lesson(LessonChoice),
+    /// Draw with this colour scheme.
+    Theme(ThemeName),
+    /// Presenter mode on or off.
+    Presenter,
+}
+
+/// What `/lesson` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LessonChoice {
+    /// `/lesson`: say which lessons there are.
+    List,
+    /// `/lesson NAME`: open that lesson at its introduction.
+    Start(String),
+    /// `/lesson off`: close the narration bar.
+    Off,
 }
 
 /// One change to the emulated link.
@@ -380,6 +397,37 @@ pub const COMMANDS: &[CommandSpec] = &[
         },
     },
     CommandSpec {
+        names: &["lesson"],
+        usage: "/lesson [NAME|off]",
+        takes_args: true,
+        help: "list the lessons, start one (→ or PgDn: next step, ← or PgUp: back), or leave it",
+        parse: |_, args| {
+            Ok(Command::Lesson(match args {
+                "" => LessonChoice::List,
+                "off" => LessonChoice::Off,
+                name => LessonChoice::Start(name.to_owned()),
+            }))
+        },
+    },
+    CommandSpec {
+        names: &["theme"],
+        usage: "/theme NAME",
+        takes_args: true,
+        help: "colours: dark, light, high-contrast or colorblind",
+        parse: |_, args| {
+            args.parse()
+                .map(Command::Theme)
+                .map_err(|e| format!("/theme NAME: {e}"))
+        },
+    },
+    CommandSpec {
+        names: &["presenter"],
+        usage: "/presenter",
+        takes_args: false,
+        help: "presenter mode on/off: bold, fewer columns, big numbers, remote addresses masked",
+        parse: |_, _| Ok(Command::Presenter),
+    },
+    CommandSpec {
         names: &["quit", "exit"],
         usage: "/quit, /exit",
         takes_args: false,
@@ -546,6 +594,14 @@ mod tests {
             ),
             ("/clients 3", Command::Clients(3)),
             ("/tcp", Command::Transport(Transport::Tcp)),
+            ("/lesson", Command::Lesson(LessonChoice::List)),
+            ("/lesson off", Command::Lesson(LessonChoice::Off)),
+            (
+                "/lesson byte-stream",
+                Command::Lesson(LessonChoice::Start("byte-stream".into())),
+            ),
+            ("/theme light", Command::Theme(ThemeName::Light)),
+            ("/presenter", Command::Presenter),
         ];
         for (input, expected) in cases {
             assert_eq!(parse(input), Ok(Line::Command(expected)), "{input}");
@@ -578,6 +634,8 @@ mod tests {
             ("/delay -1s", "/delay DURATION:"),
             ("/rate fast", "/rate BYTES/S:"),
             ("/impair on", "/impair off: the only form"),
+            ("/theme pink", "/theme NAME: unknown theme 'pink'"),
+            ("/presenter on", "/presenter takes no argument"),
             ("/server model forking", "unknown server model 'forking'"),
             ("/server chunks 0", "/server chunks N|off: N must be"),
             ("/server sleep 5", "expected model, chunks"),

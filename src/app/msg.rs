@@ -1,6 +1,6 @@
 //! What flows into `update` and what flows out of it.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::app::model::SocketLook;
 use crate::net::census::CensusSnapshot;
@@ -11,6 +11,10 @@ use crate::net::{ClientCommand, NetEvent, ServerCommand};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A click or a wheel turn (only while the mouse is captured).
+    Mouse(MouseEvent),
+    /// The lesson's typing tick: the runtime sends it only while a lesson types a line.
+    Typing,
     /// Bracketed paste: inserted into the input line as text, never executed key by key.
     Paste(String),
     Net(NetEvent),

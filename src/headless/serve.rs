@@ -12,6 +12,7 @@ use chrono::{DateTime, Local, SecondsFormat};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::model::AddressBook;
 use crate::cli::{ServeArgs, ServerOpts};
 use crate::net::census::CensusSnapshot;
 use crate::net::{
@@ -31,6 +32,7 @@ pub async fn run(
     args: &ServeArgs,
     server_opts: &ServerOpts,
     transport: Transport,
+    mask_addresses: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let settings = ServerSettings {
@@ -59,6 +61,8 @@ pub async fn run(
     let listen = server.addr;
 
     let mut log = Log::new(args.json, transport);
+    // Masked in the text a projector may show; JSON is for scripts and keeps the real ones.
+    log.masks = (mask_addresses && !args.json).then(AddressBook::default);
     log.line(&Line::Listening {
         listen,
         transport,
@@ -111,6 +115,8 @@ struct Log {
     transport: Transport,
     out: BufWriter<io::Stdout>,
     started: Instant,
+    /// `--mask-addresses`: the number behind each peer's `student-NN`.
+    masks: Option<AddressBook>,
 }
 
 impl Log {
@@ -120,6 +126,7 @@ impl Log {
             transport,
             out: BufWriter::with_capacity(64 * 1024, io::stdout()),
             started: Instant::now(),
+            masks: None,
         }
     }
 
@@ -141,7 +148,14 @@ impl Log {
                 .map_err(io::Error::from)
                 .and_then(|()| writeln!(self.out))
         } else {
-            writeln!(self.out, "{}", text_line(line))
+            let masked = match (line, &mut self.masks) {
+                (Line::Server(event), Some(book)) => {
+                    book.note(event.peer.ip());
+                    Some(book.label(event.peer.ip()))
+                }
+                _ => None,
+            };
+            writeln!(self.out, "{}", text_line(line, masked.as_deref()))
         };
         // stdout gone (a closed pipe): nothing left to log to, but keep echoing.
         let _ = written;
@@ -201,7 +215,8 @@ fn timestamp(at: &DateTime<Local>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
-fn text_line(line: &Line) -> String {
+/// One line of the text log; `masked` stands for the peer's address when masking.
+fn text_line(line: &Line, masked: Option<&str>) -> String {
     match line {
         Line::Listening {
             listen,
@@ -287,6 +302,7 @@ fn text_line(line: &Line) -> String {
                 } => net::event::echoed_words(*len, *chunks, *waited),
                 ServerEventKind::Unstalled => "reading again".to_owned(),
             };
+            let peer = masked.map_or_else(|| peer.to_string(), str::to_owned);
             format!("{} #{conn} {peer} {what}", timestamp(at))
         }
     }

@@ -15,6 +15,9 @@ use crate::units;
 
 /// Below this inner width the time column is left out, to keep room for the message.
 const TIME_COLUMN_MIN_WIDTH: usize = 56;
+/// The RTT column's width in presenter mode: wide enough that RTTs line up from row to row,
+/// easy to find from the back of the room.
+const PRESENTER_TAIL_WIDTH: usize = 9;
 
 /// How a row is laid out: message rows line up in columns, notices span the pane.
 enum Shape<'a> {
@@ -50,7 +53,9 @@ pub(super) fn draw(
     let inner = pane_block(title.clone(), focused, theme).inner(area);
     let width = inner.width as usize;
     let height = inner.height as usize;
-    let show_time = width >= TIME_COLUMN_MIN_WIDTH;
+    // Presenter mode leaves the times out and gives the RTT room.
+    let presenter = app.view.presenter;
+    let show_time = width >= TIME_COLUMN_MIN_WIDTH && !presenter;
     let time_width = if show_time { 13 } else { 0 };
 
     // Newest first, until the pane is full: a notice may take several lines.
@@ -89,6 +94,11 @@ pub(super) fn draw(
     };
     let size_width = columns().map(|c| c.size.width()).max().unwrap_or(0);
     let tail_width = columns().map(|c| c.tail.width()).max().unwrap_or(0);
+    let tail_width = if presenter {
+        tail_width.max(PRESENTER_TAIL_WIDTH)
+    } else {
+        tail_width
+    };
 
     let mut lines: Vec<Line> = Vec::with_capacity(lines_used);
     for (row, shape) in shapes {
@@ -153,7 +163,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
         } => Cells {
             arrow: Span::styled("→ ", theme.sent()),
             text: show(payload),
-            text_style: Style::new(),
+            text_style: theme.text(),
             size: bytes(payload.len),
             tail: match outcome {
                 Some(EchoProgress::NotSent) => Span::styled("not sent", theme.error()),
@@ -177,7 +187,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
             EchoProgress::Echoed { rtt } => Cells {
                 arrow: Span::styled("← ", theme.echoed()),
                 text: show(payload),
-                text_style: Style::new(),
+                text_style: theme.text(),
                 size: bytes(payload.len),
                 // The RTT is timed from the socket; a wait in our own queue is said apart.
                 tail: Span::styled(

@@ -3,20 +3,30 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::theme::Theme;
 use super::{pane_block, wrap};
 use crate::app::App;
 use crate::app::command::{COMMANDS, LITERAL_SLASH};
-use crate::app::keymap::BINDINGS;
+use crate::app::keymap;
 
 /// Columns the overlay takes on a wide terminal.
 const OVERLAY_WIDTH: u16 = 84;
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let key_width = BINDINGS.iter().map(|b| b.label.len()).max().unwrap_or(0);
-    let help_width = BINDINGS.iter().map(|b| b.help.len()).max().unwrap_or(0);
+/// Draws the overlay; returns its rectangle (a click outside it closes it).
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Rect {
+    let bindings: Vec<&keymap::Binding> = keymap::help_rows().collect();
+    let key_width = bindings
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let help_width = bindings
+        .iter()
+        .map(|b| b.help.chars().count())
+        .max()
+        .unwrap_or(0);
     let cell = |key: &str, help: &str| {
         [
             Span::styled(format!("  {key:<key_width$}  "), theme.rtt()),
@@ -42,7 +52,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     };
     let mut lines = vec![Line::styled("Keys", theme.title())];
     // Keys two per row, so everything fits on an 80×24 terminal.
-    lines.extend(BINDINGS.chunks(2).map(|pair| {
+    lines.extend(bindings.chunks(2).map(|pair| {
         Line::from(
             pair.iter()
                 .flat_map(|b| cell(b.label, b.help))
@@ -61,6 +71,17 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         "On the message line: Tab completes a /command; \\n \\r \\t \\0 \\\\ \\xNN \\u{XXXX} send those bytes",
         theme.dim(),
     ));
+    let mouse = if app.view.mouse {
+        "Mouse: click a pane to focus it, a client to select it; the wheel scrolls. To select \
+         text, hold Shift while dragging (or run with --no-mouse)."
+    } else {
+        "Mouse capture is off (--no-mouse): drag to select text as usual."
+    };
+    lines.extend(
+        wrap(mouse, usize::from(width.saturating_sub(2)))
+            .into_iter()
+            .map(|line| Line::styled(line, theme.dim())),
+    );
     if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -89,6 +110,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .flex(Flex::Center)
         .areas(vertical);
     frame.render_widget(Clear, popup);
+    frame.render_widget(Block::new().style(theme.base()), popup);
     let title = if overflow > 0 {
         " Help · ↑↓ PgUp PgDn scroll · Esc closes "
     } else {
@@ -99,4 +121,5 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Paragraph::new(lines).block(block).scroll((scroll, 0)),
         popup,
     );
+    popup
 }

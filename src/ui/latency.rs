@@ -61,7 +61,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
         Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
 
     let label = |text: &'static str| Span::styled(text, theme.dim());
-    let value = |text: String| Span::raw(text);
+    let value = |text: String| Span::styled(text, theme.text());
     let mut ladder = Vec::new();
     match client.stats.summary() {
         Some(s) => {
@@ -146,6 +146,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
     }
     if let Some(first) = client.first_rtt {
         counts.extend([label("  first echo "), value(units::duration(first))]);
+    }
+    // Presenter mode: the numbers big, for the back row (the chart and histogram stay).
+    if app.view.presenter && client.latency_view == LatencyView::Sparkline {
+        return super::big::draw(frame, inner, client, Line::from(counts), theme);
     }
     frame.render_widget(
         Paragraph::new(vec![Line::from(ladder), Line::from(counts)]),

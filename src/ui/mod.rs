@@ -1,9 +1,11 @@
 //! The view: `draw` is a pure function of [`App`], one render function per pane.
 
+mod big;
 mod client;
 mod help;
 mod input;
 mod latency;
+mod lesson;
 mod server;
 mod socket;
 mod status;
@@ -15,60 +17,93 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::app::model::{Log, Payload, Viewport};
+use crate::app::model::{Log, Payload, RosterArea, Viewport};
 use crate::app::{App, Focus};
 use theme::Theme;
 
 /// Below this the layout cannot show what it must; we say so instead of drawing a mess.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
+/// Rows the client and server panes keep, whatever else the screen shows.
+const MIN_PANE_ROWS: u16 = 8;
 
-/// Draws the whole screen for the current state, and says how many rows each scrollable
-/// pane showed: that is what a page is for PgUp/PgDn.
+/// Draws the whole screen for the current state, and reports what it drew: how many rows
+/// each scrollable pane showed (a page for PgUp/PgDn) and where the panes are (for the mouse).
 pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
-    let theme = Theme::new(app.color);
+    let theme = Theme::new(&app.view, app.color);
     let area = frame.area();
-    let mut viewport = app.viewport;
+    let mut viewport = Viewport {
+        client_area: Rect::default(),
+        server_area: Rect::default(),
+        roster: RosterArea::default(),
+        help_area: None,
+        ..app.viewport
+    };
+    frame.render_widget(Block::new().style(theme.base()), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         draw_too_small(frame, area);
         return viewport;
     }
     let latency_rows = app.client.as_ref().map_or(0, latency::height);
-    let [panes, latency_area, input_area, status_area] = Layout::vertical([
+    let fixed = latency_rows + input::HEIGHT + 1;
+    let lesson_rows = app.lesson.as_ref().map_or(0, |run| {
+        let room = area.height.saturating_sub(fixed + MIN_PANE_ROWS);
+        lesson::height(run, area.width, room.max(lesson::MIN_LINES + 2))
+    });
+    let [panes, latency_area, lesson_area, input_area, status_area] = Layout::vertical([
         Constraint::Min(6),
         Constraint::Length(latency_rows),
+        Constraint::Length(lesson_rows),
         Constraint::Length(input::HEIGHT),
         Constraint::Length(1),
     ])
     .areas(area);
 
-    match (&app.client, &app.server) {
-        (Some(client), Some(server)) => {
+    let (client_area, server_area) = match (&app.client, &app.server) {
+        (Some(_), Some(_)) => {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(panes);
-            viewport.client_rows =
-                client::draw(frame, left, client, app, app.focus == Focus::Client, theme);
-            viewport.server_rows =
-                server::draw(frame, right, server, app, app.focus == Focus::Server, theme);
+            (left, right)
         }
-        (Some(client), None) => {
-            viewport.client_rows = client::draw(frame, panes, client, app, true, theme)
-        }
-        (None, Some(server)) => {
-            viewport.server_rows = server::draw(frame, panes, server, app, true, theme)
-        }
-        (None, None) => {}
+        (Some(_), None) => (panes, Rect::default()),
+        (None, _) => (Rect::default(), panes),
+    };
+    let both = app.client.is_some() && app.server.is_some();
+    if let Some(client) = &app.client {
+        let focused = !both || app.focus == Focus::Client;
+        viewport.client_rows = client::draw(frame, client_area, client, app, focused, theme);
+        viewport.client_area = client_area;
+    }
+    if let Some(server) = &app.server {
+        let focused = !both || app.focus == Focus::Server;
+        let (rows, roster) = server::draw(frame, server_area, server, app, focused, theme);
+        (viewport.server_rows, viewport.roster) = (rows, roster);
+        viewport.server_area = server_area;
     }
     if let Some(client) = &app.client {
         latency::draw(frame, latency_area, client, app, theme);
     }
+    if let Some(run) = &app.lesson {
+        lesson::draw(frame, lesson_area, run, theme);
+    }
     input::draw(frame, input_area, app, theme);
     status::draw(frame, status_area, app, theme);
     if app.help_open {
-        help::draw(frame, area, app, theme);
+        viewport.help_area = Some(help::draw(frame, area, app, theme));
     }
     viewport
+}
+
+/// How a peer is shown: `student-NN` when masked, without its port in presenter mode.
+fn peer(app: &App, addr: std::net::SocketAddr) -> String {
+    if app.view.masks(addr.ip()) {
+        app.addresses.label(addr.ip())
+    } else if app.view.presenter {
+        addr.ip().to_string()
+    } else {
+        addr.to_string()
+    }
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
@@ -125,7 +160,7 @@ fn log_block<'a, T>(
 
 /// Breaks `text` into lines of at most `width` columns, at spaces where it can: a notice or
 /// an error is read whole, not cut at the pane's edge.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();

@@ -8,9 +8,9 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
-use super::{clock, fit, log_block, wrap};
+use super::{clock, fit, log_block, peer, wrap};
 use crate::app::App;
-use crate::app::model::{ConnInfo, ServerPane, ServerRow, ServerRowKind};
+use crate::app::model::{ConnInfo, RosterArea, ServerPane, ServerRow, ServerRowKind};
 use crate::net::ConnId;
 use crate::net::event::{echoed_words, times};
 use crate::net::framing::Framing;
@@ -22,7 +22,8 @@ const ROSTER_COLUMNS_MIN_WIDTH: usize = 90;
 /// Below this inner width the time column is left out.
 const TIME_COLUMN_MIN_WIDTH: usize = 50;
 
-/// Draws the pane; returns how many rows of the read log it shows (a page, for scrolling).
+/// Draws the pane; returns how many rows of the read log it shows (a page, for scrolling)
+/// and where the roster's client rows are (for the mouse).
 pub(super) fn draw(
     frame: &mut Frame,
     area: Rect,
@@ -30,7 +31,7 @@ pub(super) fn draw(
     app: &App,
     focused: bool,
     theme: Theme,
-) -> usize {
+) -> (usize, RosterArea) {
     let mut title = format!(" Server {} ", server.listen);
     if let Some(conn) = server.selected {
         title += &format!("· log of #{conn} (Esc: all) ");
@@ -63,9 +64,9 @@ pub(super) fn draw(
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(banner), banner_area);
-    draw_roster(frame, table, server, app, theme);
+    let roster = draw_roster(frame, table, server, app, theme);
     draw_rule(frame, rule, server, theme);
-    draw_log(frame, log, server, app, theme)
+    (draw_log(frame, log, server, app, theme), roster)
 }
 
 /// The server's settings in short words, the ones a lesson changes first: `async · read 1024
@@ -140,14 +141,20 @@ fn draw_rule(frame: &mut Frame, rule: Rect, server: &ServerPane, theme: Theme) {
 }
 
 /// The connections, one row each, in the chosen order; the selected one highlighted and kept
-/// in view, however many there are.
-fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) {
+/// in view, however many there are. Returns where the client rows are.
+fn draw_roster(
+    frame: &mut Frame,
+    area: Rect,
+    server: &ServerPane,
+    app: &App,
+    theme: Theme,
+) -> RosterArea {
     let width = area.width as usize;
     if server.conns.is_empty() {
         let waiting = format!("waiting for clients on {}", server.listen);
         let line = Span::styled(fit(&waiting, width), theme.dim());
         frame.render_widget(Paragraph::new(line), area);
-        return;
+        return RosterArea::default();
     }
     let roster = server.roster();
     // Wide: aligned columns under a header. Narrow (beside a client): one compact line each.
@@ -193,7 +200,8 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
         if server.selected == Some(*id) {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        let text = roster_row(*id, info, app.now, wide.then_some(state_width));
+        let who = peer(app, info.peer);
+        let text = roster_row(*id, info, &who, app.now, wide.then_some(state_width));
         lines.push(Line::styled(fit(&text, width), style));
     }
     let hidden = roster.len().saturating_sub(first + capacity);
@@ -205,6 +213,11 @@ fn draw_roster(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, th
         );
     }
     frame.render_widget(Paragraph::new(lines), area);
+    let header = u16::from(wide);
+    let mut rows = area;
+    rows.y += header;
+    rows.height = rows.height.saturating_sub(header);
+    RosterArea { area: rows, first }
 }
 
 /// A connection's state in the roster's words.
@@ -223,6 +236,7 @@ fn state_words(info: &ConnInfo) -> String {
 fn roster_row(
     id: ConnId,
     info: &ConnInfo,
+    peer: &str,
     now: chrono::DateTime<chrono::Local>,
     state_width: Option<usize>,
 ) -> String {
@@ -249,10 +263,7 @@ fn roster_row(
             (Some(rtt), Some(n)) => format!(" · rtt {rtt} · {n} retrans"),
             _ => String::new(),
         };
-        return format!(
-            "#{id} {} {state} {age}{kernel} · {reads} · {bytes_in}{pending}",
-            info.peer
-        );
+        return format!("#{id} {peer} {state} {age}{kernel} · {reads} · {bytes_in}{pending}");
     };
     let pending = info
         .pending
@@ -261,7 +272,7 @@ fn roster_row(
     format!(
         "{:<5} {:<21} {state:<state_width$} {:>6} {:>6} {:>9} {:>8} {:>7} {:>5} {}",
         format!("#{id}"),
-        info.peer.to_string(),
+        peer,
         age,
         info.reads,
         bytes_in,
@@ -288,7 +299,8 @@ fn sparkline(activity: &std::collections::VecDeque<u32>) -> String {
 /// The read log (or one client's part of it); returns how many rows it shows.
 fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme: Theme) -> usize {
     let width = area.width as usize;
-    let show_time = width >= TIME_COLUMN_MIN_WIDTH;
+    // Presenter mode leaves the times out: the back row needs the reads, not the clock.
+    let show_time = width >= TIME_COLUMN_MIN_WIDTH && !app.view.presenter;
     let height = area.height as usize;
     // One client's rows when one is selected (its newest in view), else the whole log.
     let rows: Vec<&ServerRow> = match server.selected {
@@ -311,7 +323,7 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme
     for row in rows {
         let time = show_time.then(|| format!("{} ", clock(&row.at)));
         let used = time.as_ref().map_or(0, String::len);
-        let (head, text, style) = describe(row, app.hex, theme);
+        let (head, text, style) = describe(row, app, theme);
         if text.is_empty() {
             // A notice or an error is wrapped, so the whole sentence can be read.
             for (i, part) in wrap(&head, width.saturating_sub(used))
@@ -343,10 +355,12 @@ fn draw_log(frame: &mut Frame, area: Rect, server: &ServerPane, app: &App, theme
 }
 
 /// A log row as (styled head, plain rest): the head says what happened, the rest shows data.
-fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatui::style::Style) {
+fn describe(row: &ServerRow, app: &App, theme: Theme) -> (String, String, ratatui::style::Style) {
+    let hex = app.hex;
+    let who = |addr: &std::net::SocketAddr| peer(app, *addr);
     match &row.kind {
         ServerRowKind::Connected { conn, peer } => (
-            format!("#{conn} {peer} connected"),
+            format!("#{conn} {} connected", who(peer)),
             String::new(),
             theme.echoed(),
         ),
@@ -375,7 +389,11 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             limit,
             count,
         } => (
-            format!("#{conn} {peer} turned away{}: {limit}", times(*count)),
+            format!(
+                "#{conn} {} turned away{}: {limit}",
+                who(peer),
+                times(*count)
+            ),
             String::new(),
             theme.warning(),
         ),
@@ -406,7 +424,7 @@ fn describe(row: &ServerRow, hex: bool, theme: Theme) -> (String, String, ratatu
             reason,
             count,
         } => (
-            format!("#{conn} {peer} {reason}{}", times(*count)),
+            format!("#{conn} {} {reason}{}", who(peer), times(*count)),
             String::new(),
             theme.warning(),
         ),

@@ -3,20 +3,30 @@
 //! Each pane's state lives in its own module with the methods that change it ([`client`],
 //! [`server`]), so every rule about counts and rows is a unit test next to its data.
 
+pub mod addresses;
 pub mod client;
 pub mod input;
 pub mod kernel;
+pub mod lesson;
 pub mod log;
 pub mod server;
+pub mod view;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Local};
+use ratatui::layout::Rect;
 
+pub use addresses::AddressBook;
 pub use client::{ClientPane, ClientRow, ClientRowKind, ConnState, EchoProgress, MessageCounts};
 pub use input::InputLine;
 pub use kernel::{KernelView, SocketLook};
+pub use lesson::{LessonRun, Typist};
 pub use log::{Log, MAX_ROWS, RowId};
 pub use server::{ConnInfo, RosterSort, ServerPane, ServerRow, ServerRowKind};
+pub use view::{ThemeName, ViewSettings};
 
+use crate::lesson::Catalog;
 use crate::net::impair::Impairments;
 use crate::stats::MessageId;
 
@@ -50,15 +60,40 @@ pub struct App {
     pub viewport: Viewport,
     /// What the kernel said last about both ends of the connection (the socket view).
     pub kernel: KernelView,
+    /// Theme, presenter mode, masking.
+    pub view: ViewSettings,
+    /// The number behind each peer's `student-NN`.
+    pub addresses: AddressBook,
+    /// The lessons `/lesson NAME` can start.
+    pub lessons: Arc<Catalog>,
+    /// The lesson being taught, if any.
+    pub lesson: Option<LessonRun>,
     pub(crate) next_message: MessageId,
 }
 
-/// The rows each scrollable pane showed when last drawn, reported back by the view so that
-/// PgUp/PgDn move a page and Home shows a full first page.
+/// What the view drew last, reported back so that `update` never computes layout: the rows
+/// each scrollable pane showed (PgUp/PgDn move a page, Home shows a full first page) and
+/// where things are on the screen, for the mouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewport {
     pub client_rows: usize,
     pub server_rows: usize,
+    /// The client pane's rectangle (empty when not drawn).
+    pub client_area: Rect,
+    /// The server pane's rectangle (empty when not drawn).
+    pub server_area: Rect,
+    /// Where the roster's client rows are.
+    pub roster: RosterArea,
+    /// The help overlay's rectangle while it is open.
+    pub help_area: Option<Rect>,
+}
+
+/// The roster's client rows on screen: row `area.y + i` shows the client at index
+/// `first + i` of [`ServerPane::roster`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RosterArea {
+    pub area: Rect,
+    pub first: usize,
 }
 
 impl Default for Viewport {
@@ -67,6 +102,10 @@ impl Default for Viewport {
         Self {
             client_rows: 10,
             server_rows: 10,
+            client_area: Rect::default(),
+            server_area: Rect::default(),
+            roster: RosterArea::default(),
+            help_area: None,
         }
     }
 }
@@ -104,6 +143,10 @@ impl App {
             impairments: None,
             viewport: Viewport::default(),
             kernel: KernelView::default(),
+            view: ViewSettings::default(),
+            addresses: AddressBook::default(),
+            lessons: Arc::default(),
+            lesson: None,
             next_message: 1,
         }
     }

@@ -56,6 +56,32 @@ fn run(app: &mut App, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Command::Impair(change) => return change_impairments(app, change),
+        Command::Lesson(choice) => {
+            super::lesson::choose(app, choice);
+            return Vec::new();
+        }
+        Command::Theme(theme) => {
+            app.view.theme = Some(theme);
+            let words = if app.color {
+                format!("theme {theme}: {}", theme.describe())
+            } else {
+                format!("theme {theme} (no colour while NO_COLOR is set)")
+            };
+            app.show_notice(words);
+            return Vec::new();
+        }
+        Command::Presenter => {
+            app.view.presenter = !app.view.presenter;
+            app.show_notice(
+                if app.view.presenter {
+                    "presenter mode: bold, fewer columns, big numbers, remote addresses masked"
+                } else {
+                    "presenter mode off"
+                }
+                .to_owned(),
+            );
+            return Vec::new();
+        }
         Command::View(view) => {
             match &mut app.client {
                 Some(client) if client.latency_view == view => {

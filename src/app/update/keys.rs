@@ -5,8 +5,8 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::commands;
 use crate::app::command;
-use crate::app::keymap::{self, Action};
-use crate::app::model::{App, Focus};
+use crate::app::keymap::{self, Action, KeyContext};
+use crate::app::model::{App, Focus, ThemeName};
 use crate::app::msg::Effect;
 
 /// Further than the help overlay can ever need to scroll.
@@ -15,7 +15,12 @@ const HELP_SCROLL_MAX: u16 = 64;
 const HELP_PAGE: i16 = 10;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let action = keymap::action_for(&key);
+    let typing = app.lesson.as_ref().is_some_and(|run| run.typing());
+    let context = KeyContext {
+        lesson: app.lesson.is_some(),
+        line_free: typing || app.input.value().is_empty(),
+    };
+    let action = keymap::action_for(&key, context);
     if app.help_open {
         // The overlay keeps the keys while open: it scrolls, closes, or the program quits.
         let scroll = |by: i16| {
@@ -34,19 +39,25 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    // While a lesson types, the message line is its: the class watches the command appear.
     let Some(action) = action else {
-        edit(app, key);
+        if !typing {
+            edit(app, key);
+        }
         return Vec::new();
     };
     match action {
+        Action::Send if typing => {}
         Action::Send => return commands::submit_line(app),
+        Action::LessonNext => super::lesson::next(app),
+        Action::LessonBack => super::lesson::back(app),
         Action::Up | Action::Down => match (&mut app.server, app.focus) {
             (Some(server), Focus::Server) => {
                 server.select_step(if action == Action::Up { -1 } else { 1 })
             }
             _ => app.input.browse(action == Action::Up),
         },
-        Action::FocusNext if app.input.value().starts_with('/') => complete(app),
+        Action::FocusNext if !typing && app.input.value().starts_with('/') => complete(app),
         Action::FocusNext | Action::FocusPrev => {
             // Two panes at most, so next and previous are the same move.
             if app.client.is_some() && app.server.is_some() {
@@ -95,30 +106,43 @@ fn edit(app: &mut App, key: KeyEvent) {
 }
 
 /// Tab on a line that starts with `/`: completes the command name as far as it is
-/// unambiguous, or lists the candidates.
+/// unambiguous, or lists the candidates; after `/lesson ` and `/theme `, their names.
 fn complete(app: &mut App) {
-    let typed = &app.input.value()[1..];
-    if typed.contains(char::is_whitespace) {
-        return;
-    }
-    let candidates = command::completions(typed);
-    let common = candidates
-        .iter()
-        .map(|name| name.to_string())
-        .reduce(|a, b| {
-            a.chars()
-                .zip(b.chars())
-                .take_while(|(x, y)| x == y)
-                .map(|(x, _)| x)
-                .collect()
-        });
+    let typed = app.input.value()[1..].to_owned();
+    let (head, word, candidates, what) = match typed.split_once(' ') {
+        None => {
+            let names = command::completions(&typed).into_iter().map(str::to_owned);
+            ("/".to_owned(), typed.as_str(), names.collect(), "commands")
+        }
+        Some(("lesson", word)) => {
+            let names = app.lessons.lessons().map(|l| l.name.clone());
+            let names: Vec<String> = names.chain(["off".to_owned()]).collect();
+            ("/lesson ".to_owned(), word, names, "lessons")
+        }
+        Some(("theme", word)) => {
+            let names = ThemeName::ALL.iter().map(|t| t.name().to_owned()).collect();
+            ("/theme ".to_owned(), word, names, "themes")
+        }
+        Some(_) => return,
+    };
+    let candidates: Vec<String> = candidates
+        .into_iter()
+        .filter(|name| name.starts_with(word))
+        .collect();
+    let common = candidates.iter().cloned().reduce(|a, b| {
+        a.chars()
+            .zip(b.chars())
+            .take_while(|(x, y)| x == y)
+            .map(|(x, _)| x)
+            .collect()
+    });
     match (candidates.as_slice(), common) {
-        ([], _) => app.show_error(format!("no command starts with /{typed}")),
-        ([only], _) => app.input.set(&format!("/{only} ")),
-        (_, Some(common)) if common.len() > typed.len() => app.input.set(&format!("/{common}")),
+        ([], _) => app.show_error(format!("no {what} start with {head}{word}")),
+        ([only], _) => app.input.set(&format!("{head}{only} ")),
+        (_, Some(common)) if common.len() > word.len() => app.input.set(&format!("{head}{common}")),
         (all, _) => {
-            let names: Vec<String> = all.iter().map(|name| format!("/{name}")).collect();
-            app.show_notice(format!("commands: {}", names.join(" ")));
+            let names: Vec<String> = all.iter().map(|name| format!("{head}{name}")).collect();
+            app.show_notice(format!("{what}: {}", names.join(" ")));
         }
     }
 }
@@ -142,7 +166,16 @@ fn scroll_focused(app: &mut App, page: Page) {
         Page::Oldest => isize::MAX,
         Page::Newest => isize::MIN,
     };
-    match app.focus {
+    scroll(app, app.focus, delta);
+}
+
+/// Scrolls `pane` by `delta` rows (positive: back in time), a page being what it showed.
+pub(super) fn scroll(app: &mut App, pane: Focus, delta: isize) {
+    let rows = match pane {
+        Focus::Client => app.viewport.client_rows,
+        Focus::Server => app.viewport.server_rows,
+    };
+    match pane {
         Focus::Client => {
             if let Some(client) = &mut app.client {
                 client.rows.scroll_by(delta, rows);

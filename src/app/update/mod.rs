@@ -4,6 +4,10 @@
 
 mod commands;
 mod keys;
+mod lesson;
+mod mouse;
+
+pub use lesson::start as start_lesson;
 
 use super::model::App;
 use super::msg::{Effect, Msg};
@@ -20,6 +24,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::Mouse(event) => mouse::on_mouse(app, event),
+        Msg::Typing => lesson::type_tick(app),
         Msg::Net(NetEvent::Client(event)) => {
             let now = app.now;
             if let Some(client) = &mut app.client {
@@ -28,6 +34,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Net(event) => {
+            if let NetEvent::Server(event) = &event {
+                app.addresses.note(event.peer.ip());
+            }
             if let Some(server) = &mut app.server {
                 server.apply(event);
             }
@@ -39,6 +48,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         } => {
             app.dropped_events = dropped_events;
             let now = app.now;
+            if let Some(census) = &census {
+                let peers = census.open.iter().map(|c| c.peer);
+                for peer in peers.chain(census.sources.iter().map(|s| s.peer)) {
+                    app.addresses.note(peer.ip());
+                }
+            }
             if let (Some(server), Some(census)) = (&mut app.server, census) {
                 server.reconcile(census, now);
             }
