@@ -30,6 +30,7 @@ const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
 const CTRL_C: &[u8] = b"\x03";
 /// What xterm sends for F1 and Esc.
 const F1: &[u8] = b"\x1bOP";
+const F2: &[u8] = b"\x1bOQ";
 const ESC: &[u8] = b"\x1b";
 const HELP_TITLE: &str = "Esc closes";
 
@@ -441,6 +442,31 @@ fn resizing_redraws_the_layout() {
 
 /// The lesson in one screen: at `/read 7`, `Hello, World!` reaches the server as two reads,
 /// 7 and 6 bytes, and still comes back whole with one RTT.
+/// The flow-control lesson, read off the screen: with the server paused and a few megabytes
+/// sent, the socket view (F2 three times) shows the server's window closed, and where the
+/// bytes wait.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_socket_view_shows_the_window_closing_when_the_server_stops_reading() {
+    let mut tui = Tui::start(&[], 24, 80);
+    tui.wait_for("connected client", contains(CONNECTED));
+    tui.type_keys(b"/pause\r");
+    tui.wait_for("the server paused", contains("PAUSED"));
+    for _ in 0..3 {
+        tui.type_keys(b"/size 1000000\r");
+    }
+    tui.type_keys(F2);
+    tui.type_keys(F2);
+    tui.type_keys(F2);
+    tui.wait_for("the socket view", contains("What the kernel knows"));
+    tui.wait_for("the closed window", |screen| {
+        let text = screen.contents();
+        text.contains("window 0: the") && text.contains("client send queue")
+    });
+    tui.type_keys(CTRL_C);
+    tui.assert_exits_cleanly_and_restores_the_terminal();
+}
+
 #[test]
 fn read_7_splits_hello_world_into_reads_of_7_and_6() {
     let mut tui = Tui::start(&[], 36, 120);

@@ -617,6 +617,9 @@ fn latency_chart_and_histogram_80x24() {
     insta::assert_snapshot!("chart", render(&app, 80, 24));
     type_line(&mut app, 2100, "/hist");
     insta::assert_snapshot!("histogram", render(&app, 80, 24));
+    // After the histogram, the socket view; then the sparkline again.
+    key(&mut app, KeyCode::F(2));
+    assert!(render(&app, 80, 24).contains("What the kernel knows"));
     key(&mut app, KeyCode::F(2));
     assert_eq!(
         render(&app, 80, 24)
@@ -625,6 +628,9 @@ fn latency_chart_and_histogram_80x24() {
         1
     );
 }
+
+#[path = "tui/socket_view.rs"]
+mod socket_view;
 
 /// Framing by lines with a 4-byte read size: the server's rows are the four reads, then the one
 /// frame they made, echoed whole; the client shows the message, not its `\n`.

@@ -351,15 +351,17 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         names: &["sort"],
-        usage: "/sort age|activity|bytes|rtt",
+        usage: "/sort BY",
         takes_args: true,
-        help: "order the server's client roster",
+        help: "order the server's roster by age, activity, bytes or rtt (slowest first)",
         parse: |_, args| match args {
             "age" => Ok(Command::Sort(RosterSort::Age)),
             "activity" => Ok(Command::Sort(RosterSort::Activity)),
             "bytes" => Ok(Command::Sort(RosterSort::Bytes)),
             "rtt" => Ok(Command::Sort(RosterSort::Rtt)),
-            _ => Err(format!("/sort age|activity|bytes|rtt: got '{args}'")),
+            _ => Err(format!(
+                "/sort BY: age, activity, bytes or rtt (got '{args}')"
+            )),
         },
     },
     CommandSpec {

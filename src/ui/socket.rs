@@ -70,7 +70,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
     let server = server_column(app);
     let width = area.width as usize;
     let label_width = if width >= 110 { 20 } else { 18 };
+    // Each column ends with a space, so a full cell never runs into the next one.
     let column = width.saturating_sub(label_width) / 2;
+    let cell = |text: &str| format!("{} ", pad(text, column.saturating_sub(1)));
     let [table, summary] = Layout::vertical([
         Constraint::Length(1 + LABELS.len() as u16),
         Constraint::Min(0),
@@ -87,8 +89,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
     };
     let mut lines = vec![Line::from(vec![
         Span::raw(" ".repeat(label_width)),
-        Span::styled(pad(&client_name, column), theme.title()),
-        Span::styled(pad(&server_name, column), theme.title()),
+        Span::styled(cell(&client_name), theme.title()),
+        Span::styled(cell(&server_name), theme.title()),
     ])];
     let ours = cells(look, End::Client, client, theme);
     let theirs = match &server {
@@ -96,7 +98,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
         Column::Note(note) => note_cells(note, theme),
     };
     for (i, label) in LABELS.iter().enumerate() {
-        let styled = |(text, style): &(String, Style)| Span::styled(pad(text, column), *style);
+        let styled = |(text, style): &(String, Style)| Span::styled(cell(text), *style);
         lines.push(Line::from(vec![
             Span::styled(pad(label, label_width), theme.dim()),
             styled(&ours[i]),

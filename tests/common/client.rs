@@ -65,6 +65,11 @@ impl Client {
         }
     }
 
+    /// What the kernel says of the client's socket now, as the socket view asks it.
+    pub fn socket(&self) -> echotui::net::sockinfo::Sampled {
+        self.handle.socket().sample()
+    }
+
     /// Gives the client a command, as the UI does when the user types one.
     pub fn command(&self, command: ClientCommand) {
         self.handle
