@@ -2,20 +2,24 @@
 //! client (`TCP_NODELAY`, one message in flight, `read_exact` of the echo), timing each
 //! round trip with `Instant`. `echotui ping` is compared against it in the same run.
 //!
-//! Usage: `ref_ping ADDR [COUNT] [SIZE]` (defaults 20000 and 13); prints one JSON line
-//! `{"p50_us":..,"p99_us":..,"mean_us":..,"count":..}`.
+//! Usage: `ref_ping ADDR [COUNT] [SIZE] [INTERVAL_MS]` (defaults 20000, 13 and 0: back to
+//! back; with an interval, it sleeps that long between probes, as someone typing would);
+//! prints one JSON line `{"p50_us":..,"p99_us":..,"mean_us":..,"count":..}`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let addr = args.next().context("usage: ref_ping ADDR [COUNT] [SIZE]")?;
+    let addr = args
+        .next()
+        .context("usage: ref_ping ADDR [COUNT] [SIZE] [INTERVAL_MS]")?;
     let count: usize = args.next().map_or(Ok(20_000), |s| s.parse())?;
     let size: usize = args.next().map_or(Ok(13), |s| s.parse())?;
+    let interval = Duration::from_millis(args.next().map_or(Ok(0), |s| s.parse())?);
     if count == 0 || size == 0 {
         bail!("COUNT and SIZE must be at least 1");
     }
@@ -31,7 +35,10 @@ fn main() -> Result<()> {
     let mut echo = vec![0u8; size];
 
     let mut rtts_us = Vec::with_capacity(count);
-    for _ in 0..count {
+    for i in 0..count {
+        if i > 0 && !interval.is_zero() {
+            std::thread::sleep(interval);
+        }
         let start = Instant::now();
         stream.write_all(&message)?;
         stream.read_exact(&mut echo)?;

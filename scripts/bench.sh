@@ -6,6 +6,7 @@
 #   (4) memory: `echotui serve` RSS before, after and at peak over ~10 million echoes;
 #   (5) idle CPU of the full terminal UI (in a detached tmux) over 10 s;
 #   (6) impairment accuracy: `echotui ping --delay D` against 2·D + the clean RTT, pinned;
+#   (7) RTT at an interactive pace (a probe every 200 ms), as (1), both clocks;
 # then one summary table with each measure's target.
 #
 # Usage: scripts/bench.sh            (from anywhere; builds release binaries first; ~3-6 min)
@@ -18,19 +19,28 @@
 #                                     run; QUICK: 2000000, 20, 2)
 #        IDLE_SECS=10                (idle CPU window; QUICK: 5)
 #        IMPAIR_SECS=4               (seconds per delayed ping run in (6); QUICK: 2)
-#        SECTIONS="1 6"              (only these sections; default all: "1 2 3 4 5 6")
+#        PACED_COUNT=50 PACED_MS=200 (probes and pause between them in (7); QUICK: 20 probes)
+#        SECTIONS="1 6"              (only these sections; default all: "1 2 3 4 5 6 7")
 #
 # (1) For each server -- examples/ref_echo_server.rs (blocking, thread per connection) and
 # `echotui serve --headless --quiet` -- it runs ROUNDS rounds of the reference client
-# (examples/ref_ping.rs) and `echotui ping -i 0 --json`, alternating which goes first.
+# (examples/ref_ping.rs) and `echotui ping -i 0 --json` with each clock (`--clock kernel`:
+# RTTs end at the kernel's receive timestamps; `--clock user`: when echotui's read returns,
+# as the reference's do), the reference first in odd rounds and last in even ones.
 # Server and clients are all pinned to CPU 0: on these 2-vCPU machines a loopback ping-pong
 # across CPUs is 4-6x slower than on one CPU, and an unpinned run lands in either mode at
-# random. It prints each round's p50s and their ratio (echotui / reference), then the median
-# p50 of each client, the ratio of medians, and the min and max per-round ratio.
+# random. It prints each round's p50s and their ratios (echotui / reference), then the median
+# p50 of each client and the ratio of medians; the summary adds the per-round range. Targets
+# on the reference server: kernel clock <= 1.00, user clock <= 1.10.
+# (7) is (1) at an interactive pace, on the reference server: PACED_COUNT probes, one every
+# PACED_MS (both clients sleep in between, as when someone types). Target: kernel clock
+# <= 1.00 (our wake-up after the sleep is what the kernel's clock leaves out).
 # (2)-(3) run unpinned (throughput needs both CPUs), ROUNDS alternating rounds each, with 10
 # connections of 64 B and one message in flight each (echotui bench's defaults), and report
 # the median msgs/s of each side and the ratio of medians (echotui / reference). References:
-# examples/ref_tokio_echo.rs (server) and examples/ref_load.rs (load generator).
+# examples/ref_tokio_echo.rs (server) and examples/ref_load.rs (load generator). `echotui
+# serve` keeps its census's socket duplicates, `echotui bench` reads with kernel timestamps
+# (its default): both as they run. Target for both: >= 1.0.
 # (4) drives a fresh `echotui serve` with `echotui bench -c 10 -p 16 -s 16` in MEM_CHUNK-second
 # runs until MEM_MSGS echoes (summing bench's JSON `messages`) or MEM_BUDGET seconds, reading
 # VmRSS after each run and VmHWM (the kernel's peak RSS) at the end. "Flat" means at most
@@ -60,7 +70,7 @@ if [[ ${QUICK:-0} != 0 ]]; then
     QUICK=1
     ROUNDS=${ROUNDS:-3} COUNT=${COUNT:-5000} LOAD_SECS=${LOAD_SECS:-1}
     MEM_MSGS=${MEM_MSGS:-2000000} MEM_BUDGET=${MEM_BUDGET:-20} MEM_CHUNK=${MEM_CHUNK:-2}
-    IDLE_SECS=${IDLE_SECS:-5} IMPAIR_SECS=${IMPAIR_SECS:-2}
+    IDLE_SECS=${IDLE_SECS:-5} IMPAIR_SECS=${IMPAIR_SECS:-2} PACED_COUNT=${PACED_COUNT:-20}
 else
     QUICK=0
 fi
@@ -73,7 +83,9 @@ MEM_BUDGET=${MEM_BUDGET:-120}
 MEM_CHUNK=${MEM_CHUNK:-5}
 IDLE_SECS=${IDLE_SECS:-10}
 IMPAIR_SECS=${IMPAIR_SECS:-4}
-SECTIONS=${SECTIONS:-1 2 3 4 5 6}
+PACED_COUNT=${PACED_COUNT:-50}
+PACED_MS=${PACED_MS:-200}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6 7}
 LOAD_CONNS=10 # echotui bench's default
 LOAD_SIZE=64  # echotui bench's default
 MEM_MAX_MIB=32
@@ -173,54 +185,95 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { 
 # ---------------------------------------------------------------------------------------------
 # (1) RTT overhead, everything pinned to CPU 0.
 
-ref_p50() { "${PIN[@]}" "$REF_PING" "$ADDR" "$COUNT" "$SIZE" | json_field p50_us; }
+# ref_p50: one run of the reference client against ADDR (PROBES probes of SIZE bytes, one every
+# INTERVAL_MS); prints its p50 µs.
+ref_p50() {
+    "${PIN[@]}" "$REF_PING" "$ADDR" "$PROBES" "$SIZE" "$INTERVAL_MS" | json_field p50_us
+}
+# echotui_p50 ARGS...: one `echotui ping` run against ADDR, the same probes at the same pace,
+# with ARGS (the clock); prints its p50 µs.
 echotui_p50() {
-    "${PIN[@]}" "$ECHOTUI" ping "$ADDR" -i 0 -c "$COUNT" -s "$SIZE" --json | json_field rtt_us.p50
+    "${PIN[@]}" "$ECHOTUI" ping "$ADDR" -i "${INTERVAL_MS}ms" -c "$PROBES" -s "$SIZE" --json "$@" |
+        json_field rtt_us.p50
 }
 
-# compare TITLE MEASURE: runs the alternating rounds against the server at ADDR, prints the
-# table, and adds the medians to the summary as MEASURE.
+# compare TITLE VARIANT...: ROUNDS rounds against the server at ADDR of the reference client
+# and each VARIANT ("measure|target|echotui ping args"; target "-" for none), the reference
+# first in odd rounds and last in even ones (the variants reversed), so that no client always
+# runs on a warmer machine. Prints each round's p50s and ratios (echotui / reference), the
+# medians and the ratio of medians, and adds one summary row per variant, met when the ratio
+# of medians is at most its target.
 compare() {
-    local refs=() ours=() ref ours_p50
+    local title=$1 round i p50 args
+    shift
+    local variants=("$@") runs=$WORK/compare.tsv # round, column (0: reference), p50 µs
+    : >"$runs"
     for round in $(seq "$ROUNDS"); do
-        # Alternate the order so that neither client always runs on a warmer machine.
-        if ((round % 2)); then
-            ref=$(ref_p50)
-            ours_p50=$(echotui_p50)
-        else
-            ours_p50=$(echotui_p50)
-            ref=$(ref_p50)
+        local order=()
+        for i in "${!variants[@]}"; do order+=("$((i + 1))"); done
+        if ((round % 2)); then order=(0 "${order[@]}"); else
+            local reversed=()
+            for ((i = ${#order[@]} - 1; i >= 0; i--)); do reversed+=("${order[i]}"); done
+            order=("${reversed[@]}" 0)
         fi
-        refs+=("$ref")
-        ours+=("$ours_p50")
+        for i in "${order[@]}"; do
+            if ((i == 0)); then
+                p50=$(ref_p50)
+            else
+                IFS='|' read -r _ _ args <<<"${variants[i - 1]}"
+                read -r -a args <<<"$args"
+                p50=$(echotui_p50 "${args[@]}")
+            fi
+            printf '%s\t%s\t%s\n' "$round" "$i" "$p50" >>"$runs"
+        done
     done
-    python3 - "$1" "${refs[*]}" "${ours[*]}" "$2" "$SUMMARY" <<'EOF'
+    python3 - "$title" "$runs" "$SUMMARY" "${variants[@]}" <<'PY'
 import statistics, sys
-title, refs, ours = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-refs, ours = [float(x) for x in refs], [float(x) for x in ours]
-ratios = [o / r for r, o in zip(refs, ours)]
+title, runs, summary = sys.argv[1:4]
+variants = [v.split("|") for v in sys.argv[4:]]
+p50 = {}
+for line in open(runs):
+    r, column, value = line.split()
+    p50[(int(r), int(column))] = float(value)
+rounds = sorted({r for r, _ in p50})
+names = ["ref"] + [args or "default" for _, _, args in variants]
 print(f"\n{title}")
-print(f"{'round':>6} {'ref p50 µs':>11} {'echotui p50 µs':>15} {'ratio':>7}")
-for i, (r, o, q) in enumerate(zip(refs, ours, ratios), 1):
-    print(f"{i:>6} {r:>11.2f} {o:>15.2f} {q:>7.3f}")
-mr, mo = statistics.median(refs), statistics.median(ours)
-print(f"{'median':>6} {mr:>11.2f} {mo:>15.2f} {mo / mr:>7.3f}  (ratio of medians)")
-print(f"per-round ratio: min {min(ratios):.3f}, max {max(ratios):.3f}")
-with open(sys.argv[5], "a") as summary:
-    print(sys.argv[4], f"{mr:.2f}", f"{mo:.2f}", f"{mo / mr:.3f}", "-", "-", sep="\t", file=summary)
-EOF
+print(f"{'round':>6} " + " ".join(f"{n + ' p50 µs':>22}" for n in names) + "   ratios")
+for r in rounds:
+    ref = p50[(r, 0)]
+    cells = " ".join(f"{p50[(r, c)]:>22.2f}" for c in range(len(names)))
+    ratios = " ".join(f"{p50[(r, c)] / ref:.3f}" for c in range(1, len(names)))
+    print(f"{r:>6} {cells}   {ratios}")
+medians = [statistics.median(p50[(r, c)] for r in rounds) for c in range(len(names))]
+print(f"{'median':>6} " + " ".join(f"{m:>22.2f}" for m in medians) + "   " +
+      " ".join(f"{m / medians[0]:.3f}" for m in medians[1:]) + "  (ratio of medians)")
+with open(summary, "a") as out:
+    for c, (measure, target, _) in enumerate(variants, 1):
+        ratio = medians[c] / medians[0]
+        per_round = [p50[(r, c)] / p50[(r, 0)] for r in rounds]
+        shown = f"{ratio:.3f} ({min(per_round):.2f}-{max(per_round):.2f})"
+        met = "-" if target == "-" else ("yes" if ratio <= float(target) else "NO")
+        print(measure, f"{medians[0]:.2f}", f"{medians[c]:.2f}", shown,
+              "-" if target == "-" else f"<= {target}", met, sep="\t", file=out)
+PY
 }
 
 pinning=${PIN[*]:-unpinned}
 if want 1; then
-    echo "echotui ping vs ref_ping: $ROUNDS rounds x $COUNT probes of $SIZE B, all on '$pinning'"
+    echo "echotui ping vs ref_ping: $ROUNDS rounds x $COUNT probes of $SIZE B back to back (-i 0)," \
+        "all on '$pinning'"
+    PROBES=$COUNT INTERVAL_MS=0
 
     start_server ref_echo_server "${PIN[@]}" "$REF_SERVER" 127.0.0.1:0
-    compare "server: ref_echo_server (blocking std::net) on $ADDR" "(1) ping p50 µs, on ref_echo_server"
+    compare "server: ref_echo_server (blocking std::net) on $ADDR" \
+        "(1) ping p50 µs -i 0, kernel clock, on ref_echo_server|1.00|--clock kernel" \
+        "(1) ping p50 µs -i 0, user clock, on ref_echo_server|1.10|--clock user"
     stop_server
 
     start_server echotui_serve "${PIN[@]}" "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
-    compare "server: echotui serve --headless --quiet on $ADDR" "(1) ping p50 µs, on echotui serve"
+    compare "server: echotui serve --headless --quiet on $ADDR" \
+        "(1) ping p50 µs -i 0, kernel clock, on echotui serve|-|--clock kernel" \
+        "(1) ping p50 µs -i 0, user clock, on echotui serve|-|--clock user"
     stop_server
 fi
 
@@ -286,13 +339,13 @@ if want 2 || want 3; then
         start_server echotui_serve "$ECHOTUI" serve --headless --quiet --listen 127.0.0.1:0
         SERVE_ADDR=$ADDR
         alternate "(2) server throughput: ref_load against ref_tokio_echo ($TOKIO_ADDR) and echotui serve ($SERVE_ADDR)" \
-            "(2) server msgs/s, ref_load driving" 0.95 \
+            "(2) server msgs/s, ref_load driving" 1.0 \
             ref_tokio_echo load_tokio_echo "echotui serve" load_echotui_serve
         stop_server # echotui serve; ref_tokio_echo stays up for (3)
     fi
     if want 3; then
         alternate "(3) load generator: ref_load and echotui bench against ref_tokio_echo ($TOKIO_ADDR)" \
-            "(3) client msgs/s on ref_tokio_echo" 0.9 \
+            "(3) client msgs/s on ref_tokio_echo" 1.0 \
             ref_load load_tokio_echo "echotui bench" bench_tokio_echo
     fi
     SERVER_PID=$TOKIO_PID
@@ -480,6 +533,21 @@ with open(sys.argv[3], "a") as summary:
     for row in rows:
         print(*row, sep="\t", file=summary)
 EOF
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (7) RTT at an interactive pace: a probe every 200 ms, both programs asleep in between.
+
+if want 7; then
+    echo
+    echo "(7) echotui ping vs ref_ping at an interactive pace: $ROUNDS rounds x $PACED_COUNT probes" \
+        "of $SIZE B, one every ${PACED_MS} ms, all on '$pinning'"
+    PROBES=$PACED_COUNT INTERVAL_MS=$PACED_MS
+    start_server ref_echo_server_paced "${PIN[@]}" "$REF_SERVER" 127.0.0.1:0
+    compare "server: ref_echo_server (blocking std::net) on $ADDR, -i ${PACED_MS}ms" \
+        "(7) ping p50 µs -i ${PACED_MS}ms, kernel clock|1.00|--clock kernel" \
+        "(7) ping p50 µs -i ${PACED_MS}ms, user clock|-|--clock user"
+    stop_server
 fi
 
 # ---------------------------------------------------------------------------------------------
