@@ -40,7 +40,7 @@
 # the median msgs/s of each side and the ratio of medians (echotui / reference). References:
 # examples/ref_tokio_echo.rs (server) and examples/ref_load.rs (load generator). `echotui
 # serve` keeps its census's socket duplicates, `echotui bench` reads with kernel timestamps
-# (its default): both as they run. Target for both: >= 1.0.
+# (its default; (3) also runs it with `--clock user`, without them). Target for all: >= 1.0.
 # (4) drives a fresh `echotui serve` with `echotui bench -c 10 -p 16 -s 16` in MEM_CHUNK-second
 # runs until MEM_MSGS echoes (summing bench's JSON `messages`) or MEM_BUDGET seconds, reading
 # VmRSS after each run and VmHWM (the kernel's peak RSS) at the end. "Flat" means at most
@@ -321,12 +321,13 @@ EOF
 # ref_load_on ADDR / bench_on ADDR: one throughput run; prints msgs/s.
 ref_load_on() { "$REF_LOAD" "$1" "$LOAD_CONNS" "$LOAD_SECS" "$LOAD_SIZE" | json_field msgs_per_s; }
 bench_on() {
-    "$ECHOTUI" bench "$1" -c "$LOAD_CONNS" -s "$LOAD_SIZE" -d "${LOAD_SECS}s" --json |
+    "$ECHOTUI" bench "$1" -c "$LOAD_CONNS" -s "$LOAD_SIZE" -d "${LOAD_SECS}s" --json "${@:2}" |
         json_field msgs_per_s
 }
 load_tokio_echo() { ref_load_on "$TOKIO_ADDR"; }
 load_echotui_serve() { ref_load_on "$SERVE_ADDR"; }
 bench_tokio_echo() { bench_on "$TOKIO_ADDR"; }
+bench_tokio_echo_user_clock() { bench_on "$TOKIO_ADDR" --clock user; }
 
 if want 2 || want 3; then
     echo
@@ -345,8 +346,11 @@ if want 2 || want 3; then
     fi
     if want 3; then
         alternate "(3) load generator: ref_load and echotui bench against ref_tokio_echo ($TOKIO_ADDR)" \
-            "(3) client msgs/s on ref_tokio_echo" 1.0 \
+            "(3) client msgs/s on ref_tokio_echo, kernel clock" 1.0 \
             ref_load load_tokio_echo "echotui bench" bench_tokio_echo
+        alternate "(3) the same, echotui bench --clock user (no kernel timestamps)" \
+            "(3) client msgs/s on ref_tokio_echo, user clock" 1.0 \
+            ref_load load_tokio_echo "echotui bench --clock user" bench_tokio_echo_user_clock
     fi
     SERVER_PID=$TOKIO_PID
     stop_server

@@ -9,9 +9,9 @@
 //! (a kernel RTT is never above the user-space one for the same echo). A read without a
 //! timestamp keeps our own reading, and says so, so callers can count how often.
 
-use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::Interest;
@@ -104,13 +104,16 @@ impl StampedReader {
         socket: &impl Pollable,
         buf: &mut [u8],
     ) -> io::Result<(usize, Arrival)> {
-        loop {
-            socket.readable().await?;
-            match socket.try_read_with(|| self.recv(socket.as_fd(), buf)) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return done,
+        std::future::poll_fn(|cx| {
+            loop {
+                std::task::ready!(socket.poll_read_ready(cx))?;
+                match socket.try_read_with(|| self.recv(socket.as_fd(), buf)) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                    done => return Poll::Ready(done),
+                }
             }
-        }
+        })
+        .await
     }
 }
 
@@ -163,16 +166,18 @@ pub fn wait_until_stamping() -> bool {
     false
 }
 
-/// A tokio socket [`StampedReader::read`] can wait on: TCP streams and UDP sockets.
+/// A tokio socket [`StampedReader::read`] can wait on: TCP streams and UDP sockets. The wait
+/// is the socket's own read-readiness slot (as `AsyncRead` uses), not a `readable()` future,
+/// which queues a waiter under a lock each time it waits: measurably slower per echo.
 pub trait Pollable: AsFd {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Runs a non-blocking read, clearing tokio's readiness when it would block.
     fn try_read_with<R>(&self, read: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
 }
 
 impl Pollable for tokio::net::TcpStream {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
-        tokio::net::TcpStream::readable(self)
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::net::TcpStream::poll_read_ready(self, cx)
     }
 
     fn try_read_with<R>(&self, read: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
@@ -181,8 +186,8 @@ impl Pollable for tokio::net::TcpStream {
 }
 
 impl Pollable for tokio::net::UdpSocket {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
-        tokio::net::UdpSocket::readable(self)
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_recv_ready(cx)
     }
 
     fn try_read_with<R>(&self, read: impl FnOnce() -> io::Result<R>) -> io::Result<R> {

@@ -36,6 +36,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -226,8 +227,8 @@ impl Connection {
     /// The loop of the module docs: write while the window has room, read whatever comes back,
     /// whichever the socket allows first.
     async fn exchange(&mut self, budget: u64) -> Result<(), CloseReason> {
-        let stream = &self.stream;
-        let reader = &mut self.reader;
+        let (reader, mut writer) = self.stream.split();
+        let stamped = &mut self.reader;
         let load = &mut self.load;
         let buf = &mut self.read_buf[..];
         let payloads = load.payloads.clone();
@@ -245,12 +246,12 @@ impl Connection {
             // Writing first takes the send time right before the write, when both are ready.
             tokio::select! {
                 biased;
-                written = write_some(stream, unwritten), if !unwritten.is_empty() => match written {
+                written = writer.write(unwritten), if !unwritten.is_empty() => match written {
                     Ok(0) => return Err(CloseReason::from_io(&io::ErrorKind::WriteZero.into())),
                     Ok(n) => load.written += n as u64,
                     Err(err) => return Err(CloseReason::from_io(&err)),
                 },
-                read = reader.read(stream, &mut buf[..want]) => match read {
+                read = stamped.read(reader.as_ref(), &mut buf[..want]) => match read {
                     Ok((0, _)) => return Err(CloseReason::PeerClosed),
                     Ok((n, arrival)) => load.received(&buf[..n], arrival),
                     Err(err) => return Err(CloseReason::from_io(&err)),
@@ -258,18 +259,6 @@ impl Connection {
             }
         }
         Ok(())
-    }
-}
-
-/// Writes what the socket takes of `bytes` now, waiting until it takes some. Cancel-safe:
-/// either bytes were written (and counted) or none were.
-async fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    loop {
-        stream.writable().await?;
-        match stream.try_write(bytes) {
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            written => return written,
-        }
     }
 }
 
