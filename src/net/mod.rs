@@ -13,6 +13,7 @@ pub mod practice;
 pub mod serve;
 pub mod server;
 pub mod throttle;
+mod timer;
 pub mod udp;
 
 use std::io;
