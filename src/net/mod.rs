@@ -15,6 +15,7 @@ pub mod server;
 pub mod sockinfo;
 pub mod stamp;
 pub mod throttle;
+mod timer;
 pub mod udp;
 
 use std::io;

@@ -1,14 +1,14 @@
 //! `echotui ping`: round-trip times over the echo protocol, like ping(8).
 //!
-//! One probe at a time, on a thread of its own with a blocking socket ([`pinger`]): the
+//! One probe at a time, on a thread of its own with a blocking socket (`pinger`): the
 //! measurement adds no hop of its own. Each RTT runs from just before the write to the
 //! kernel's arrival time of the echo's last byte ([`crate::net::stamp`]), as ping(8) takes it
 //! from the kernel, so it does not include the time our process took to wake up; that time is
 //! measured too, and the summary says what it was.
 //! - Over TCP, echoes are matched by byte offsets with the same tracker the UI uses, so a
 //!   server that splits or merges reads is fine.
-//! - Over UDP, each probe carries a per-run nonce and its sequence number (see
-//!   [`pinger::UdpPinger`]).
+//! - Over UDP, each probe carries a per-run nonce and its sequence number, so a reply is
+//!   matched exactly (`pinger::UdpPinger`).
 
 mod pinger;
 mod report;

@@ -23,7 +23,6 @@
 mod link;
 mod schedule;
 mod tcp;
-mod timer;
 mod udp;
 
 use std::fmt;

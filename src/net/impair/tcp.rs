@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::schedule::Schedule;
-use super::timer::Timer;
 use super::{ImpairStats, Impairments, count};
+use crate::net::timer::Timer;
 
 /// Largest chunk the TCP relay reads at once.
 const TCP_CHUNK: usize = 64 * 1024;

@@ -14,8 +14,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use super::link::{Link, Packet};
-use super::timer::Timer;
 use super::{ImpairStats, Impairments, count};
+use crate::net::timer::Timer;
 
 /// Receive buffer for datagrams: larger than the largest one (65,507 bytes), so none is cut.
 const UDP_BUFFER: usize = 65_536;

@@ -13,6 +13,7 @@ use super::{READ_PREVIEW_BYTES, ServerSettings, Stop};
 use crate::net::census::Admission;
 use crate::net::event::{CloseReason, ConnId, EventSink, ServerEventKind};
 use crate::net::sockinfo;
+use crate::net::timer::Timer;
 
 /// A write back that waits this long is reported: the peer has stopped reading.
 pub(super) const STALL_NOTICE: Duration = Duration::from_millis(250);
@@ -81,6 +82,9 @@ impl Connection {
         let mut buf = Vec::new();
         let mut reading_changes = self.control.watch();
         let mut planner = Planner::default();
+        // Chunk gaps and think time are part of the RTT we show: tokio's millisecond timer
+        // would add up to a millisecond to each.
+        let mut timer = Timer::default();
         let greeting = reading_changes.borrow().misbehaviour.greeting.clone();
         if let Some(greeting) = greeting {
             if let Err(reason) = self.write_back(stream, &greeting, counters).await {
@@ -147,7 +151,7 @@ impl Connection {
                 continue;
             }
             let plan = planner.on_read(&buf[..n], framing, misbehaviour);
-            if let Some(reason) = self.carry_out(stream, plan, counters).await {
+            if let Some(reason) = self.carry_out(stream, plan, &mut timer, counters).await {
                 return reason;
             }
         }
@@ -158,6 +162,7 @@ impl Connection {
         &self,
         stream: &mut TcpStream,
         plan: Plan,
+        timer: &mut Timer,
         counters: &Admission,
     ) -> Option<CloseReason> {
         for event in plan.events {
@@ -165,7 +170,9 @@ impl Connection {
         }
         for write in plan.writes {
             if !write.wait.is_zero() {
-                tokio::time::sleep(write.wait).await;
+                timer
+                    .sleep_until(tokio::time::Instant::now() + write.wait)
+                    .await;
             }
             if let Err(reason) = self.write_back(stream, &write.bytes, counters).await {
                 return Some(reason);
