@@ -10,6 +10,7 @@
 //! Over UDP ([`udp`]) there is no connection to split: one socket, sends from the actor,
 //! replies matched by a reader task with a [`crate::stats::DatagramTracker`].
 
+mod reader;
 mod udp;
 
 use std::net::SocketAddr;
@@ -19,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use self::reader::Reader;
 use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
-use super::sockinfo::{self, Congestion, Holding, SharedSocket, congestion};
+use super::sockinfo::{self, Congestion, SharedSocket, congestion};
 use super::stamp::StampedReader;
 use super::{Transport, lock};
 use crate::stats::{Clock, EchoUpdate, MessageId, RttTracker};
@@ -39,8 +41,6 @@ const BLOCKED_AFTER: Duration = Duration::from_millis(250);
 /// A message that waited longer than this between the UI and the socket is reported
 /// ([`ClientEvent::Queued`]): below it, the wait is the hop from the UI, not a queue.
 const QUEUED_NOTICE: Duration = Duration::from_millis(1);
-/// The reader's buffer: large enough that a flood costs few wake-ups.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// How the client connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,7 +356,7 @@ impl Actor {
         let tracker = Arc::new(Mutex::new(RttTracker::default()));
         // Cancelled when the reader sees the end of the connection, or when we end it.
         let ended = self.shutdown.child_token();
-        let reading = tokio::spawn(read_echoes(
+        let reading = tokio::spawn(reader::read_echoes(
             Reader {
                 half: reader,
                 stamped,
@@ -563,78 +563,5 @@ impl Actor {
         };
         self.report(ClientEvent::SendUnblocked).await;
         written.map_err(failed)
-    }
-}
-
-/// The reading side of a connection: its half of the socket, read with the kernel's arrival
-/// times, and the socket view's hold on the socket.
-struct Reader {
-    half: OwnedReadHalf,
-    stamped: StampedReader,
-    holding: Holding,
-}
-
-/// Reads echoes until the connection ends or `ended` is cancelled; returns why it stopped
-/// (the actor reports it, unless it ended the connection itself).
-async fn read_echoes(
-    reader: Reader,
-    tracker: Arc<Mutex<RttTracker>>,
-    events: EventSink,
-    ended: CancellationToken,
-) -> CloseReason {
-    // However we leave, tell the writer the connection is over.
-    let _ended = ended.clone().drop_guard();
-    let Reader {
-        half,
-        mut stamped,
-        holding,
-    } = reader;
-    let reason = read_until_the_end(&half, &mut stamped, &tracker, &events, &ended).await;
-    // The socket view lets go of the socket before our half does: the socket closes (and
-    // after `/reset`, sends its RST) when the last of them goes.
-    drop(holding);
-    reason
-}
-
-async fn read_until_the_end(
-    half: &OwnedReadHalf,
-    stamped: &mut StampedReader,
-    tracker: &Mutex<RttTracker>,
-    events: &EventSink,
-    ended: &CancellationToken,
-) -> CloseReason {
-    let report = |event| events.deliver(NetEvent::Client(event));
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut updates = Vec::new();
-    loop {
-        let read = tokio::select! {
-            biased;
-            _ = ended.cancelled() => return CloseReason::Shutdown,
-            read = stamped.read(half.as_ref(), &mut buf) => read,
-        };
-        let arrival = match read {
-            Ok((0, _)) => {
-                // The peer's FIN: TIME_WAIT when ours went first, CLOSE_WAIT when not.
-                if let Some(state) = sockinfo::state(half.as_ref().as_fd()) {
-                    report(ClientEvent::TcpState(state)).await;
-                }
-                return CloseReason::PeerClosed;
-            }
-            Ok((n, arrival)) => {
-                lock(tracker).received(&buf[..n], arrival.at(), &mut updates);
-                arrival
-            }
-            Err(err) => return CloseReason::from_io(&err),
-        };
-        let echoed = updates
-            .iter()
-            .filter(|u| matches!(u, EchoUpdate::Echoed { .. }));
-        let echoes = echoed.count() as u64;
-        if echoes > 0 && stamped.clock() == Clock::Kernel && arrival.kernel.is_none() {
-            report(ClientEvent::UserClockEchoes(echoes)).await;
-        }
-        for update in updates.drain(..) {
-            report(ClientEvent::Echo(update)).await;
-        }
     }
 }
