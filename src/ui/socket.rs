@@ -17,13 +17,13 @@ use crate::net::{ConnId, Transport};
 use crate::stats::Clock;
 use crate::units;
 
-/// Rows the pane takes: border, the two ends' names, nine figures, two lines of summary.
+/// Rows the pane takes: border, the two ends' names, eight figures, two lines of summary.
 pub(super) const HEIGHT: u16 = 13;
 /// The pane's title.
 pub(super) const TITLE: &str =
     " What the kernel knows: both sockets (TCP_INFO, as ss -ti) · F2 sparkline ";
 
-/// The figures, one row each: what the label says is what `ss -ti` calls the field.
+/// The figures, one row each (the README maps each to its `ss -ti` name).
 const LABELS: [&str; 8] = [
     "state",
     "RTT (kernel)",

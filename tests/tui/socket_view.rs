@@ -3,7 +3,7 @@
 //! client's FIN waits behind its unsent bytes (the close lesson). Review each by eye.
 
 use echotui::app::model::SocketLook;
-use echotui::net::sockinfo::{SocketSample, TcpInfo, TcpState};
+use echotui::net::sockinfo::{SocketSample, TcpInfo, TcpState, Unavailable};
 
 use super::*;
 
@@ -128,4 +128,28 @@ fn f2_cycles_to_the_socket_view_and_back() {
     assert!(render(&app, 80, 24).contains("What the kernel knows"));
     type_line(&mut app, 700, "/socket");
     assert!(render(&app, 80, 24).contains("Latency (round trip)"));
+}
+
+/// Where the kernel cannot be asked, the view says why instead of showing figures: on a
+/// system without `TCP_INFO`, and for a socket already gone.
+#[test]
+fn what_cannot_be_asked_is_said_in_words() {
+    let mut app = hello_world();
+    type_line(&mut app, 500, "/socket");
+    assert!(render(&app, 80, 24).contains("asking the kernel…"));
+    let unavailable = |why: Unavailable| SocketLook {
+        client: Err(why.clone()),
+        server: Some((1, Err(why))),
+    };
+    update(
+        &mut app,
+        Msg::Sockets(Box::new(unavailable(Unavailable::NotOnThisSystem))),
+    );
+    assert!(render(&app, 80, 24).contains("not available on"));
+    update(
+        &mut app,
+        Msg::Sockets(Box::new(unavailable(Unavailable::NoSocket))),
+    );
+    let screen = render(&app, 80, 24);
+    assert_eq!(screen.matches("no socket to ask").count(), 2, "{screen}");
 }
