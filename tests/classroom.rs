@@ -2,12 +2,13 @@
 //! precedence and errors, completion scripts and the man page checked by the real tools where
 //! they are installed, examples in every `--help`, masked addresses in `serve`'s text log.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use common::headless::Headless;
+use common::process::echotui;
 
 /// A scratch folder for one test, removed when dropped.
 struct Scratch(PathBuf);
@@ -37,9 +38,8 @@ impl Drop for Scratch {
 /// Runs echotui with `env` (and no config file of the user's: `XDG_CONFIG_HOME` points to
 /// `config_home`); returns (exit code, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)], config_home: &Path) -> (i32, String, String) {
-    let mut cmd = cargo_bin_cmd!("echotui");
-    cmd.args(args)
-        .env("XDG_CONFIG_HOME", config_home)
+    let mut cmd = assert_cmd::Command::from_std(echotui(args));
+    cmd.env("XDG_CONFIG_HOME", config_home)
         .env_remove("ECHOTUI_CONFIG")
         .timeout(Duration::from_secs(30));
     for (key, value) in env {
@@ -341,36 +341,12 @@ fn serve_masks_addresses_in_its_text_log_but_not_in_json() {
         if json {
             args.push("--json");
         }
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
-            .args(&args)
-            .env("XDG_CONFIG_HOME", &home.0)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Read on a thread, so that every wait below has a deadline.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let next = || {
-            lines
-                .recv_timeout(Duration::from_secs(10))
-                .expect("a log line")
-        };
-        let first = next();
-        let addr = first
-            .split(|c: char| c.is_whitespace() || c == '"')
-            .find(|w| w.starts_with("127.0.0.1:"))
-            .unwrap_or_else(|| panic!("no address in {first}"))
-            .to_owned();
-        let _client = std::net::TcpStream::connect(&addr).unwrap();
+        let mut command = echotui(&args);
+        command.env("XDG_CONFIG_HOME", &home.0);
+        let mut server = Headless::spawn(&mut command);
+        let _client = std::net::TcpStream::connect(server.addr).unwrap();
         // The log is flushed every 100 ms: the next line is the connection.
-        let line = next();
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let line = server.next_line();
         assert!(line.contains(expected), "{line}");
         if !json {
             assert!(!line.contains("127.0.0.1"), "{line}");

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use common::client::echo_two_messages;
 use common::headless::Headless;
 use common::peers::refusing_addr;
-use common::process::{Pipe, Process, installed};
+use common::process::{Pipe, Process, echotui, installed};
 use common::servers::{READ_SIZE, Server};
 use common::sockets::{connect, local_udp, timed_out, try_echo, udp_client, udp_echo};
 use common::{STEP, blocking, eventually, poll};
@@ -409,10 +409,7 @@ fn the_man_page_renders_in_groff() {
 
 /// What `echotui ARGS` prints, which must succeed.
 fn echotui_output(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(assert_cmd::cargo::cargo_bin!("echotui"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = echotui(args).output().unwrap();
     assert!(out.status.success(), "echotui {args:?}");
     out.stdout
 }

@@ -1,7 +1,8 @@
 //! Child processes: one-shot `echotui` runs, and long-running children (our binary, a foreign
 //! echo server) that are killed when the test ends, pass or fail.
 
-use std::io::Read;
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -11,8 +12,7 @@ use super::{STEP, poll};
 
 /// Runs `echotui ARGS` to the end (at most 30 s) and returns (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = assert_cmd::cargo::cargo_bin_cmd!("echotui")
-        .args(args)
+    let out = assert_cmd::Command::from_std(echotui(args))
         .timeout(Duration::from_secs(30))
         .output()
         .expect("run echotui");
@@ -44,10 +44,28 @@ pub fn assert_user_error(args: &[&str], needle: &str) {
     );
 }
 
-/// `echotui ARGS`, to start as a [`Process`].
+/// `echotui ARGS`, to start as a [`Process`] or [`run`].
 pub fn echotui(args: &[&str]) -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin!("echotui"));
     command.args(args);
+    dies_with_the_test(&mut command);
+    command
+}
+
+/// Makes the kernel kill the child if the thread that started it dies first: a test runner
+/// killed by a timeout or Ctrl-C runs no `Drop`, and would leave servers running (Linux; a
+/// no-op elsewhere).
+pub fn dies_with_the_test(command: &mut Command) -> &mut Command {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it makes one system call (prctl) and allocates
+    // nothing.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(io::Error::from)
+        });
+    }
     command
 }
 
@@ -132,9 +150,9 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `command` with no stdin and its outputs collected.
+    /// Starts `command` with no stdin and its outputs collected, dying with the test.
     pub fn spawn(command: &mut Command) -> Self {
-        let mut child = command
+        let mut child = dies_with_the_test(command)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
