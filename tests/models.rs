@@ -69,6 +69,57 @@ async fn the_iterative_server_serves_one_client_at_a_time() {
     server.stop().await;
 }
 
+/// The accept queue read from the listener: while the iterative server serves one client,
+/// the others are connected (the kernel completed their handshakes) and counted as waiting;
+/// each goes from the queue when the server gets to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accept_queue_counts_the_clients_the_iterative_server_has_not_accepted() {
+    let server = server(behaving(ServerModel::Iterative)).await;
+    let addr = server.addr;
+    let control = server.control.clone();
+    // The server shares its listener once its task runs.
+    eventually("the listener to be shared", || control.accept_queue()).await;
+    let queue = move || {
+        control
+            .accept_queue()
+            .expect("a TCP listener")
+            .expect("Linux reads the accept queue")
+    };
+    let backlog = queue().backlog;
+    assert!(backlog > 0, "{:?}", queue());
+    let waiting = |n: u32| {
+        let queue = queue.clone();
+        move || (queue().waiting == n).then_some(())
+    };
+    assert_eq!(queue().waiting, 0, "nobody has connected yet");
+    let mut first = blocking("the first client", move || {
+        let mut first = connect(addr);
+        round_trip(&mut first, b"first");
+        first
+    })
+    .await;
+    let mut held = blocking("three more clients", move || {
+        (0..3).map(|_| connect(addr)).collect::<Vec<TcpStream>>()
+    })
+    .await;
+    eventually("three clients waiting to be accepted", waiting(3)).await;
+    assert_eq!(queue().backlog, backlog, "the backlog is listen()'s, fixed");
+    // The first leaves: the server accepts the next, which the queue no longer counts.
+    blocking("the first leaves", move || {
+        first.shutdown(std::net::Shutdown::Both).expect("shutdown")
+    })
+    .await;
+    eventually("two clients waiting", waiting(2)).await;
+    let mut next = held.remove(0);
+    blocking("the next client is served", move || {
+        round_trip(&mut next, b"next")
+    })
+    .await;
+    drop(held);
+    eventually("the queue empty once everyone left", waiting(0)).await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_and_async_serve_twenty_clients_at_once() {
     for model in [ServerModel::Threads, ServerModel::Async] {
