@@ -71,28 +71,30 @@ async fn the_iterative_server_serves_one_client_at_a_time() {
 
 /// The accept queue read from the listener: while the iterative server serves one client,
 /// the others are connected (the kernel completed their handshakes) and counted as waiting;
-/// each goes from the queue when the server gets to it.
+/// each goes from the queue when the server gets to it. (Linux's `TCP_INFO` of a listener.)
+#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_accept_queue_counts_the_clients_the_iterative_server_has_not_accepted() {
     let server = server(behaving(ServerModel::Iterative)).await;
     let addr = server.addr;
     let control = server.control.clone();
     // The server shares its listener once its task runs.
-    eventually("the listener to be shared", || control.accept_queue()).await;
+    let empty = eventually("the listener to be shared", || control.accept_queue())
+        .await
+        .expect("Linux reads the accept queue");
+    assert_eq!(empty.waiting, 0, "nobody has connected yet");
+    assert!(empty.backlog > 0, "{empty:?}");
     let queue = move || {
         control
             .accept_queue()
             .expect("a TCP listener")
             .expect("Linux reads the accept queue")
     };
-    let backlog = queue().backlog;
-    assert!(backlog > 0, "{:?}", queue());
     let waiting = |n: u32| {
         let queue = queue.clone();
         move || (queue().waiting == n).then_some(())
     };
-    assert_eq!(queue().waiting, 0, "nobody has connected yet");
-    let mut first = blocking("the first client", move || {
+    let first = blocking("the first client", move || {
         let mut first = connect(addr);
         round_trip(&mut first, b"first");
         first
@@ -103,7 +105,11 @@ async fn the_accept_queue_counts_the_clients_the_iterative_server_has_not_accept
     })
     .await;
     eventually("three clients waiting to be accepted", waiting(3)).await;
-    assert_eq!(queue().backlog, backlog, "the backlog is listen()'s, fixed");
+    assert_eq!(
+        queue().backlog,
+        empty.backlog,
+        "the backlog is listen()'s, fixed"
+    );
     // The first leaves: the server accepts the next, which the queue no longer counts.
     blocking("the first leaves", move || {
         first.shutdown(std::net::Shutdown::Both).expect("shutdown")
