@@ -16,8 +16,8 @@ use super::log::Log;
 use super::roster::{Closed, ConnInfo, RosterSort};
 use crate::net::census::CensusSnapshot;
 use crate::net::serve::Protocols;
-use crate::net::server::Behaviour;
-use crate::net::sockinfo::TcpState;
+use crate::net::server::{Behaviour, ServerModel};
+use crate::net::sockinfo::{AcceptQueue, TcpState, Unavailable};
 use crate::net::udp::DropReason;
 use crate::net::{CloseReason, ConnId, Limit, NetEvent, Refused, ServerEvent, ServerEventKind};
 
@@ -282,6 +282,22 @@ impl ServerPane {
             .count()
     }
 
+    /// The kernel's accept queue as the pane shows it, if at all: whenever connections wait,
+    /// and always under the iterative model. Always there, because the queue is what the
+    /// one-at-a-time server is about: before anyone waits, `0 waiting to be accepted (backlog
+    /// 1)` already shows the class that the queue exists and how small `listen(1)` made it,
+    /// and that it is not available is worth saying. Under the other models it is empty but
+    /// for an instant, so a standing `0 waiting` would be noise on a line read only when it
+    /// matters (an accept loop that fell behind a burst of connections).
+    pub fn accept_queue(&self) -> Option<Result<AcceptQueue, &Unavailable>> {
+        let iterative = self.behaviour.model == ServerModel::Iterative;
+        match self.census.accept_queue.as_ref()? {
+            Ok(queue) if queue.waiting > 0 || iterative => Some(Ok(*queue)),
+            Err(why) if iterative => Some(Err(why)),
+            _ => None,
+        }
+    }
+
     /// Forgets the read log and closed connections (`/clear`); open ones stay.
     pub fn clear(&mut self) {
         self.rows.clear();
@@ -543,5 +559,39 @@ mod tests {
         let activity: Vec<u32> = pane.conns[&1].activity.iter().copied().collect();
         assert_eq!(activity, [5, 7, 0]);
         assert_eq!(pane.rate.0, 12.0);
+    }
+
+    #[test]
+    fn the_accept_queue_shows_when_some_wait_and_always_under_the_iterative_model() {
+        let mut pane = pane();
+        let queue = |waiting| AcceptQueue {
+            waiting,
+            backlog: 1,
+        };
+        let tick = |pane: &mut ServerPane, asked| {
+            let census = CensusSnapshot {
+                accept_queue: asked,
+                ..CensusSnapshot::default()
+            };
+            pane.reconcile(census, Local::now());
+        };
+        tick(&mut pane, Some(Ok(queue(0))));
+        assert_eq!(pane.accept_queue(), None, "async, nobody waiting");
+        tick(&mut pane, Some(Ok(queue(2))));
+        assert_eq!(pane.accept_queue(), Some(Ok(queue(2))));
+        pane.behaviour.model = ServerModel::Iterative;
+        tick(&mut pane, Some(Ok(queue(0))));
+        assert_eq!(
+            pane.accept_queue(),
+            Some(Ok(queue(0))),
+            "the lesson's figure"
+        );
+        tick(&mut pane, Some(Err(Unavailable::NotOnThisSystem)));
+        assert_eq!(
+            pane.accept_queue(),
+            Some(Err(&Unavailable::NotOnThisSystem))
+        );
+        tick(&mut pane, None);
+        assert_eq!(pane.accept_queue(), None, "no TCP listener, no queue");
     }
 }
