@@ -9,10 +9,10 @@ use crate::net::lock;
 
 /// A duplicate of the socket a task is using, for someone else (the UI) to ask about.
 ///
-/// A duplicate keeps the socket open until every copy is closed, and a socket closed late
-/// sends its FIN or RST late. So the task holding the socket [`SharedSocket::clear`]s this
-/// (or drops the [`Holding`] guard) just before it lets the socket go: the duplicate never
-/// outlives the owner's use.
+/// A duplicate keeps the socket open until every copy is closed: a connection closed late
+/// sends its FIN or RST late, a listener closed late keeps its port bound. So the task holding
+/// the socket [`SharedSocket::clear`]s this (or drops the [`Holding`] guard) just before it
+/// lets the socket go: the duplicate never outlives the owner's use.
 #[derive(Debug, Clone, Default)]
 pub struct SharedSocket {
     socket: Arc<Mutex<Option<OwnedFd>>>,
