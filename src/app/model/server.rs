@@ -284,11 +284,11 @@ impl ServerPane {
 
     /// The kernel's accept queue as the pane shows it, if at all: whenever connections wait,
     /// and always under the iterative model. Always there, because the queue is what the
-    /// one-at-a-time server is about: before anyone waits, `0 waiting to be accepted (backlog
-    /// 1)` already shows the class that the queue exists and how small `listen(1)` made it,
-    /// and that it is not available is worth saying. Under the other models it is empty but
-    /// for an instant, so a standing `0 waiting` would be noise on a line read only when it
-    /// matters (an accept loop that fell behind a burst of connections).
+    /// one-at-a-time server is about: before anyone waits, `0 waiting to be accepted
+    /// (backlog 1)` already shows the class that the queue exists and how small `listen(1)`
+    /// made it (and where it cannot be read, that is worth saying). Under the other models
+    /// it is empty but for an instant, so a standing `0 waiting` would be noise on a line
+    /// read only when it matters: an accept loop that fell behind a burst of connections.
     pub fn accept_queue(&self) -> Option<Result<AcceptQueue, &Unavailable>> {
         let iterative = self.behaviour.model == ServerModel::Iterative;
         match self.census.accept_queue.as_ref()? {
