@@ -6,6 +6,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::EventStream as TerminalEvents;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,7 @@ use crate::runtime;
 use crate::runtime::Controls;
 use crate::session_log::SessionLog;
 use crate::terminal::TerminalGuard;
+use crate::units;
 
 /// The tutorial's port; the default mode tries it first.
 pub const TUTORIAL_PORT: u16 = 12345;
@@ -222,9 +224,7 @@ async fn start_client(
         proxy.addr
     };
     let first = match transport {
-        Transport::Tcp => {
-            Some(net::connect(target, settings.nodelay, settings.connect_timeout).await?)
-        }
+        Transport::Tcp => Some(first_connection(target, &settings, shutdown).await?),
         Transport::Udp => None,
     };
     let handle = net::client::spawn(target, settings, first, sink, shutdown.clone());
@@ -235,6 +235,35 @@ async fn start_client(
         handle,
         proxy,
     })
+}
+
+/// How long the first connection may take before stderr says what we are waiting for.
+const SAY_CONNECTING_AFTER: Duration = Duration::from_secs(1);
+
+/// The first TCP connection, made before the UI opens so that a wrong address fails on the
+/// command line. An address that does not answer (or a full accept queue dropping our SYN)
+/// can take up to the connect timeout: after a second, stderr says so; Ctrl-C gives up.
+async fn first_connection(
+    target: SocketAddr,
+    settings: &ClientSettings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(tokio::net::TcpStream, Duration)> {
+    let connecting = net::connect(target, settings.nodelay, settings.connect_timeout);
+    tokio::pin!(connecting);
+    let mut said = false;
+    loop {
+        tokio::select! {
+            connected = &mut connecting => return Ok(connected?),
+            () = shutdown.cancelled() => anyhow::bail!("gave up connecting to {target}"),
+            () = tokio::time::sleep(SAY_CONNECTING_AFTER), if !said => {
+                eprintln!(
+                    "connecting to {target}… (giving up after {}; Ctrl-C to stop now)",
+                    units::duration(settings.connect_timeout)
+                );
+                said = true;
+            }
+        }
+    }
 }
 
 /// Runs the UI until the user quits, then stops every network task (and, when this mode has
