@@ -1,7 +1,7 @@
 //! Colours and text attributes, in one place so `NO_COLOR` is honoured everywhere and a theme
 //! is one table.
 //!
-//! Each theme is a [`Palette`] of meanings (sent, echoed, warning…), never of raw colours at
+//! Each theme is a `Palette` of meanings (sent, echoed, warning…), never of raw colours at
 //! the call sites. Colours are from the 256-colour table, which every terminal a classroom
 //! meets can show (true colour is not everywhere). Whatever the theme, state is also written
 //! in words: colour only repeats it.
