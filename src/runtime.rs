@@ -76,7 +76,7 @@ where
         if dirty && Instant::now() >= frame_due {
             app.now = chrono::Local::now();
             let mut viewport = app.viewport;
-            terminal.draw(|frame| viewport = ui::draw(frame, app))?;
+            off_the_network(|| terminal.draw(|frame| viewport = ui::draw(frame, app)))?;
             // What fits in each pane is one page for PgUp/PgDn next time.
             app.viewport = viewport;
             #[cfg(debug_assertions)]
@@ -139,6 +139,23 @@ where
                 return quit(app, &mut controls);
             }
         }
+    }
+}
+
+/// Runs `draw` without holding up the network tasks that share this worker thread.
+///
+/// A frame takes 1-3 ms to write, and forever while the terminal is frozen (Ctrl-S, a
+/// stopped terminal emulator). Meanwhile this worker runs nothing else: a message just typed
+/// woke the client's task into this worker's next slot (tokio runs a task woken from a
+/// worker there, and no other worker may take it), so it would reach the socket only after
+/// the frame, and show as `queued`. `block_in_place` hands the worker's queue to another
+/// thread first, so the network never waits for the screen.
+fn off_the_network<R>(draw: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(draw),
+        // A single-threaded runtime has no other thread to hand its tasks to.
+        _ => draw(),
     }
 }
 

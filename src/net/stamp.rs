@@ -10,10 +10,12 @@
 //! timestamp keeps our own reading, and says so, so callers can count how often.
 
 use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nix::sys::socket::{MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
 use tokio::io::Interest;
 
 use crate::stats::Clock;
@@ -72,29 +74,52 @@ impl StampedReader {
 
     /// One `recv` on `socket`: blocking or not, as the socket is.
     pub fn recv(&mut self, socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Arrival)> {
-        use nix::sys::socket::{MsgFlags, recv, recvmsg};
         if self.clock == Clock::User {
-            let n = recv(socket.as_raw_fd(), buf, MsgFlags::empty())?;
+            // No control message to ask for: the plain call, so the user-space clock costs
+            // no more than it did without us.
+            let n = nix::sys::socket::recv(socket.as_raw_fd(), buf, MsgFlags::empty())?;
             let user = Instant::now();
             return Ok((n, Arrival { user, kernel: None }));
         }
+        self.recv_msg::<()>(socket, buf)
+            .map(|(n, _, arrival)| (n, arrival))
+    }
+
+    /// One `recvfrom` on an unconnected UDP socket: the datagram, who sent it, and when.
+    pub fn recv_from(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Arrival)> {
+        let (n, from, arrival) = self.recv_msg::<SockaddrStorage>(socket, buf)?;
+        let from = from
+            .and_then(|from| socket_addr(&from))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no IP source address"))?;
+        Ok((n, from, arrival))
+    }
+
+    /// `recvmsg`, with the timestamp's control message when the clock is the kernel's, and
+    /// the source address as `S` (`()`: not asked).
+    fn recv_msg<S: SockaddrLike>(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, Option<S>, Arrival)> {
         let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut self.control),
-            MsgFlags::empty(),
-        )?;
+        let control = (self.clock == Clock::Kernel).then_some(self.control.as_mut_slice());
+        let msg = recvmsg::<S>(socket.as_raw_fd(), &mut iov, control, MsgFlags::empty())?;
         // Wall clock first: any gap between the two readings then moves the arrival later,
         // towards our own reading, never earlier than the truth.
         let wall = SystemTime::now();
         let user = Instant::now();
-        let stamped = kernel_time(&msg);
-        let kernel = stamped.and_then(|stamped| {
-            let lag = wall.duration_since(stamped).unwrap_or(Duration::ZERO);
-            (lag <= MAX_LAG).then(|| user.checked_sub(lag)).flatten()
-        });
-        Ok((msg.bytes, Arrival { user, kernel }))
+        let kernel = match self.clock {
+            Clock::Kernel => kernel_time(&msg).and_then(|stamped| {
+                let lag = wall.duration_since(stamped).unwrap_or(Duration::ZERO);
+                (lag <= MAX_LAG).then(|| user.checked_sub(lag)).flatten()
+            }),
+            Clock::User => None,
+        };
+        Ok((msg.bytes, msg.address, Arrival { user, kernel }))
     }
 
     /// One read from a tokio socket, waiting until it is readable. Cancel-safe: either the
@@ -104,17 +129,44 @@ impl StampedReader {
         socket: &impl Pollable,
         buf: &mut [u8],
     ) -> io::Result<(usize, Arrival)> {
-        std::future::poll_fn(|cx| {
-            loop {
-                std::task::ready!(socket.poll_read_ready(cx))?;
-                match socket.try_read_with(|| self.recv(socket.as_fd(), buf)) {
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-                    done => return Poll::Ready(done),
-                }
-            }
-        })
-        .await
+        std::future::poll_fn(|cx| poll_read(socket, cx, || self.recv(socket.as_fd(), buf))).await
     }
+
+    /// One datagram from an unconnected tokio UDP socket, as [`StampedReader::read`].
+    pub async fn read_from(
+        &mut self,
+        socket: &tokio::net::UdpSocket,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Arrival)> {
+        std::future::poll_fn(|cx| poll_read(socket, cx, || self.recv_from(socket.as_fd(), buf)))
+            .await
+    }
+}
+
+/// Waits until `socket` is readable, then runs `read` on it without blocking; again while
+/// tokio's readiness was stale (the read would block).
+fn poll_read<R>(
+    socket: &impl Pollable,
+    cx: &mut Context<'_>,
+    mut read: impl FnMut() -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    loop {
+        std::task::ready!(socket.poll_read_ready(cx))?;
+        match socket.try_read_with(&mut read) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            done => return Poll::Ready(done),
+        }
+    }
+}
+
+/// A source address as the standard library's type (`None` for a non-IP family).
+fn socket_addr(from: &SockaddrStorage) -> Option<SocketAddr> {
+    from.as_sockaddr_in()
+        .map(|v4| SocketAddr::from(std::net::SocketAddrV4::from(*v4)))
+        .or_else(|| {
+            from.as_sockaddr_in6()
+                .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
+        })
 }
 
 /// Asks the kernel to timestamp `socket`'s arrivals when `wanted` is its clock (it stays so
@@ -221,7 +273,7 @@ fn control_space() -> Vec<u8> {
 
 /// The software receive timestamp in a message's control data, as a wall-clock time.
 #[cfg(target_os = "linux")]
-fn kernel_time(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Option<SystemTime> {
+fn kernel_time<S>(msg: &nix::sys::socket::RecvMsg<'_, '_, S>) -> Option<SystemTime> {
     use nix::sys::socket::ControlMessageOwned;
     msg.cmsgs().ok()?.find_map(|cmsg| match cmsg {
         ControlMessageOwned::ScmTimestampsns(stamps) => {
@@ -235,7 +287,7 @@ fn kernel_time(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Option<SystemTime
 }
 
 #[cfg(not(target_os = "linux"))]
-fn kernel_time(_: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Option<SystemTime> {
+fn kernel_time<S>(_: &nix::sys::socket::RecvMsg<'_, '_, S>) -> Option<SystemTime> {
     None
 }
 
@@ -299,6 +351,20 @@ mod tests {
         });
         let (kernel, user) = stamped.expect("a datagram with a kernel timestamp");
         assert!(kernel <= user);
+    }
+
+    #[test]
+    fn an_unconnected_socket_learns_who_sent_each_datagram() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for clock in [Clock::Kernel, Clock::User] {
+            let mut reader = StampedReader::new(b.as_fd(), clock);
+            a.send_to(b"who?", b.local_addr().unwrap()).unwrap();
+            let mut buf = [0u8; 16];
+            let (n, from, arrival) = reader.recv_from(b.as_fd(), &mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&b"who?"[..], a.local_addr().unwrap()));
+            assert!(arrival.at() <= arrival.user);
+        }
     }
 
     #[test]

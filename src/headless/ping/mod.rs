@@ -155,8 +155,8 @@ impl Plan {
         let size = units::count(args.size as u64, "byte", "bytes");
         let mut measured = Measured {
             sent: 0,
-            stats: RttStats::new(),
-            user: RttStats::new(),
+            stats: RttStats::precise(),
+            user: RttStats::precise(),
             clocks: ClockCount::default(),
         };
         let started = Instant::now();

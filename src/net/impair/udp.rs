@@ -1,9 +1,11 @@
 //! The UDP relay: one upstream socket per client source address, and one [`Link`] per
-//! direction that judges each datagram and sends it when it is due.
+//! direction that judges each datagram and sends it when it is due. As for TCP, a datagram's
+//! delay starts at the kernel's receive timestamp, not when the relay woke up to read it.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,9 @@ use tokio_util::task::TaskTracker;
 
 use super::link::{Link, Packet};
 use super::{ImpairStats, Impairments, count};
+use crate::net::stamp::StampedReader;
 use crate::net::timer::Timer;
+use crate::stats::Clock;
 
 /// Receive buffer for datagrams: larger than the largest one (65,507 bytes), so none is cut.
 const UDP_BUFFER: usize = 65_536;
@@ -88,6 +92,7 @@ pub async fn run_udp(
     let mut sweep = tokio::time::interval(UDP_SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut buf = vec![0u8; UDP_BUFFER];
+    let mut stamped = StampedReader::new(socket.as_fd(), Clock::Kernel);
     loop {
         let received = tokio::select! {
             _ = stop.cancelled() => break,
@@ -95,11 +100,13 @@ pub async fn run_udp(
                 sources.expire(Instant::now());
                 continue;
             }
-            received = socket.recv_from(&mut buf) => received,
+            received = stamped.read_from(&socket, &mut buf) => received,
         };
         // Receive errors on UDP concern one datagram (or an ICMP report), never the socket.
-        let Ok((n, client)) = received else { continue };
-        let arrived = Instant::now();
+        let Ok((n, client, arrival)) = received else {
+            continue;
+        };
+        let arrived = Instant::from_std(arrival.at());
         let Ok(via) = sources.route(client, arrived) else {
             count(&stats.overflowed);
             continue;
@@ -212,19 +219,20 @@ async fn read_replies(
     stop: CancellationToken,
 ) {
     let mut buf = vec![0u8; UDP_BUFFER];
+    let mut stamped = StampedReader::new(upstream.as_fd(), Clock::Kernel);
     loop {
         let received = tokio::select! {
             _ = stop.cancelled() => return,
-            received = upstream.recv(&mut buf) => received,
+            received = stamped.read(upstream.as_ref(), &mut buf) => received,
         };
         // A connected UDP socket reports ICMP errors about earlier sends here ("port
         // unreachable" while the server is down): they concern one datagram, so read on.
-        let Ok(n) = received else { continue };
+        let Ok((n, arrival)) = received else { continue };
         let datagram = Datagram {
             payload: buf[..n].to_vec(),
             via: client_socket.clone(),
             to: Some(client),
-            arrived: Instant::now(),
+            arrived: Instant::from_std(arrival.at()),
         };
         let sent = tokio::select! {
             _ = stop.cancelled() => return,

@@ -117,7 +117,7 @@ impl ClientPane {
             connect_time: None,
             first_rtt: None,
             rows: Log::default(),
-            stats: RttStats::new(),
+            stats: RttStats::precise(),
             recent_rtts: VecDeque::with_capacity(RECENT_RTTS),
             counts: MessageCounts::default(),
             outstanding: Outstanding::default(),
@@ -155,7 +155,7 @@ impl ClientPane {
     /// place, so their outcomes are still counted when they come.
     pub fn clear(&mut self) {
         self.rows.clear();
-        self.stats = RttStats::new();
+        self.stats = RttStats::precise();
         self.recent_rtts.clear();
         self.first_rtt = None;
         self.counts = MessageCounts {
