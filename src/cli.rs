@@ -189,7 +189,8 @@ pub struct ServerOpts {
         global = true
     )]
     pub model: Vec<ServerModel>,
-    /// listen()'s backlog: connections the kernel queues for accept() (1 = the tutorial's).
+    /// listen()'s backlog: connections the kernel queues for accept() (1 = the tutorial's);
+    /// the server pane and serve --json show how many wait.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG, value_parser = parse_backlog, global = true)]
     pub backlog: u32,
     /// Frame messages: none (RFC 862), line (ends with \n) or len16 (2-byte length first).

@@ -11,7 +11,7 @@ use common::headless::{Headless, Stopped};
 use common::payloads::{HELLO, HOSTILE, HOSTILE_SHOWN};
 use common::peers::{echo_once_and_close, free_port, never_echo, std_peer};
 use common::process::{assert_user_error, run, run_line};
-use common::reports::{assert_rtt_ladder, assert_three_decimals_at_most, keys};
+use common::reports::{assert_rtt_ladder, assert_three_decimals_at_most, assert_timestamp, keys};
 use common::sockets::{connect, round_trip, udp_round_trip, udp_socket};
 use serde_json::Value;
 
@@ -22,19 +22,6 @@ fn sent_received_lost(v: &Value) -> (Option<u64>, Option<u64>, Option<u64>) {
         v["received"].as_u64(),
         v["lost"].as_u64(),
     )
-}
-
-/// Asserts that `ts` is RFC 3339 with microseconds, as every `serve --headless --json` line has.
-fn assert_timestamp(line: &Value) {
-    let ts = line["ts"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no ts: {line}"));
-    assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
-    assert_eq!(
-        ts.split('.').nth(1).unwrap().len(),
-        "123456+00:00".len(),
-        "µs precision: {ts}"
-    );
 }
 
 #[test]

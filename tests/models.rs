@@ -8,8 +8,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::headless::{Headless, is_accept_queue_line};
 use common::payloads::HELLO;
 use common::process::run;
+use common::reports::{assert_timestamp, keys};
 use common::servers::{READ_SIZE, Server};
 use common::sockets::{connect, round_trip};
 use common::{IO_TIMEOUT, blocking, eventually};
@@ -18,6 +20,7 @@ use echotui::net::{
     Behaviour, EventSink, Limits, ServerCommand, ServerControl, ServerModel, ServerSettings,
     Transport,
 };
+use serde_json::Value;
 
 /// Our TCP server on loopback behaving as `behaviour`, room for many clients from one address.
 async fn server(behaviour: Behaviour) -> Server {
@@ -67,6 +70,120 @@ async fn the_iterative_server_serves_one_client_at_a_time() {
     })
     .await;
     server.stop().await;
+}
+
+/// The accept queue read from the listener: while the iterative server serves one client,
+/// the others are connected (the kernel completed their handshakes) and counted as waiting;
+/// each goes from the queue when the server gets to it. (Linux's `TCP_INFO` of a listener.)
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accept_queue_counts_the_clients_the_iterative_server_has_not_accepted() {
+    let server = server(behaving(ServerModel::Iterative)).await;
+    let addr = server.addr;
+    let control = server.control.clone();
+    // The server shares its listener once its task runs.
+    let empty = eventually("the listener to be shared", || control.accept_queue())
+        .await
+        .expect("Linux reads the accept queue");
+    assert_eq!(empty.waiting, 0, "nobody has connected yet");
+    assert!(empty.backlog > 0, "{empty:?}");
+    let queue = move || {
+        control
+            .accept_queue()
+            .expect("a TCP listener")
+            .expect("Linux reads the accept queue")
+    };
+    let waiting = |n: u32| {
+        let queue = queue.clone();
+        move || (queue().waiting == n).then_some(())
+    };
+    let first = blocking("the first client", move || {
+        let mut first = connect(addr);
+        round_trip(&mut first, b"first");
+        first
+    })
+    .await;
+    let mut held = blocking("three more clients", move || {
+        (0..3).map(|_| connect(addr)).collect::<Vec<TcpStream>>()
+    })
+    .await;
+    eventually("three clients waiting to be accepted", waiting(3)).await;
+    assert_eq!(
+        queue().backlog,
+        empty.backlog,
+        "the backlog is listen()'s, fixed"
+    );
+    // The first leaves: the server accepts the next, which the queue no longer counts.
+    blocking("the first leaves", move || {
+        first.shutdown(std::net::Shutdown::Both).expect("shutdown")
+    })
+    .await;
+    eventually("two clients waiting", waiting(2)).await;
+    let mut next = held.remove(0);
+    blocking("the next client is served", move || {
+        round_trip(&mut next, b"next")
+    })
+    .await;
+    drop(held);
+    eventually("the queue empty once everyone left", waiting(0)).await;
+    server.stop().await;
+}
+
+/// The `accept_queue` lines of a `serve --headless --json` log.
+fn accept_queue_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|line| is_accept_queue_line(line))
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect()
+}
+
+/// Waits until the last `accept_queue` line of `server`'s log says `waiting`.
+fn wait_for_queue(server: &mut Headless, waiting: u64) {
+    server.wait_until(&format!("accept_queue with {waiting} waiting"), |out| {
+        accept_queue_lines(out)
+            .last()
+            .is_some_and(|line| line["waiting"] == waiting)
+    });
+}
+
+/// `serve --json` tells the accept queue's length each time it changes: the iterative
+/// server serves one client while two more wait, then gets to them one by one.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_json_tells_the_accept_queue_as_it_changes() {
+    let mut server = Headless::start(&["--json", "--model", "iterative", "--backlog", "4"]);
+    let mut first = connect(server.addr);
+    round_trip(&mut first, HELLO);
+    let mut held: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
+    wait_for_queue(&mut server, 2);
+    drop(first);
+    wait_for_queue(&mut server, 1);
+    round_trip(&mut held[0], b"next");
+    drop(held);
+    wait_for_queue(&mut server, 0);
+    let stopped = server.terminate();
+    assert_eq!(stopped.code, Some(0));
+    let lines = accept_queue_lines(&stopped.stdout);
+    for line in &lines {
+        assert_eq!(keys(line), ["ts", "event", "waiting", "backlog"], "{line}");
+        assert_eq!(line["backlog"], 4, "listen()'s backlog: {line}");
+        assert_timestamp(line);
+    }
+    let told: Vec<u64> = lines
+        .iter()
+        .map(|l| l["waiting"].as_u64().unwrap())
+        .collect();
+    assert!(
+        told.windows(2).all(|pair| pair[0] != pair[1]),
+        "a line only when the length changes: {told:?}"
+    );
+    // Two waiting, then one, then none, in that order (other lengths may come between).
+    let mut expected = [2, 1, 0].into_iter().peekable();
+    for waiting in &told {
+        expected.next_if_eq(waiting);
+    }
+    assert_eq!(expected.next(), None, "2, then 1, then 0 waiting: {told:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

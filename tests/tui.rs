@@ -166,6 +166,13 @@ fn render(app: &App, width: u16, height: u16) -> String {
     terminal.backend().to_string()
 }
 
+/// Asserts `screen` as the snapshot `tui__{name}` in `tests/snapshots`, beside the others:
+/// the scenes kept in `tests/tui/` are snapshot from here, so they share the folder and the
+/// prefix.
+fn snapshot_beside_the_others(name: &str, screen: String) {
+    insta::assert_snapshot!(name, screen);
+}
+
 /// The tutorial exchange: `Hello, World!` sent, read once by the server, echoed in 87 µs.
 fn hello_world() -> App {
     let mut app = both();
@@ -665,3 +672,6 @@ fn framed_lines_from_small_reads_80x24() {
     );
     insta::assert_snapshot!(render(&app, 80, 24));
 }
+
+#[path = "tui/accept_queue.rs"]
+mod accept_queue;

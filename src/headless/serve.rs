@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, SecondsFormat};
 use serde_json::json;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::model::AddressBook;
 use crate::cli::{ServeArgs, ServerOpts};
 use crate::net::census::CensusSnapshot;
+use crate::net::sockinfo::{AcceptQueue, Unavailable};
 use crate::net::{
     self, CloseReason, NetEvent, Refused, ServerControl, ServerEvent, ServerEventKind,
     ServerSettings, Transport,
@@ -24,6 +26,9 @@ use crate::units;
 
 /// How often buffered log lines reach stdout.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How often the listener's accept queue is asked about: a change is logged at most this
+/// often, ten lines a second however fast connections come and go.
+const QUEUE_EVERY: Duration = Duration::from_millis(100);
 /// Events that may wait for the logger before the server starts dropping them (and says so).
 const EVENT_QUEUE: usize = 64 * 1024;
 
@@ -42,7 +47,6 @@ pub async fn run(
     let behaviour = server_opts.single()?;
     let read_size = behaviour.read_size;
     let control = ServerControl::with(behaviour);
-    let census = control.census().clone();
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
     let listen = net::resolve(&args.listen).await?;
     let server = net::serve::start(
@@ -50,7 +54,7 @@ pub async fn run(
         transport.into(),
         server_opts.backlog,
         settings,
-        control,
+        control.clone(),
         sink,
         shutdown.clone(),
     )
@@ -69,10 +73,14 @@ pub async fn run(
         read_size,
     });
     let mut flush = tokio::time::interval(FLUSH_EVERY);
+    let mut queue_looks = tokio::time::interval(QUEUE_EVERY);
+    // Behind (a stalled stdout), the next look waits a whole period: never a burst of looks.
+    queue_looks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = flush.tick() => log.flush()?,
+            _ = queue_looks.tick() => log.accept_queue(control.accept_queue()),
             event = events.recv() => match event {
                 Some(event) => log.event(event),
                 None => break,
@@ -84,7 +92,7 @@ pub async fn run(
     while let Some(event) = events.try_recv() {
         log.event(event);
     }
-    log.summary(&census.snapshot(), events.dropped());
+    log.summary(&control.census().snapshot(), events.dropped());
     log.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -106,6 +114,11 @@ enum Line<'a> {
         what: Refused,
         count: u64,
     },
+    /// The listener's accept queue changed length.
+    AcceptQueue {
+        at: DateTime<Local>,
+        queue: AcceptQueue,
+    },
 }
 
 /// The log: formatting (text or JSON), and the summary from the server's census.
@@ -117,6 +130,10 @@ struct Log {
     started: Instant,
     /// `--mask-addresses`: the number behind each peer's `student-NN`.
     masks: Option<AddressBook>,
+    /// The accept queue's length as last logged (nobody waits at the start).
+    queue_waiting: u32,
+    /// Whether the log said already that the accept queue cannot be read here.
+    queue_unavailable_told: bool,
 }
 
 impl Log {
@@ -127,6 +144,27 @@ impl Log {
             out: BufWriter::with_capacity(64 * 1024, io::stdout()),
             started: Instant::now(),
             masks: None,
+            queue_waiting: 0,
+            queue_unavailable_told: false,
+        }
+    }
+
+    /// A look at the accept queue: a line when its length changed. Kept under `--quiet`,
+    /// which leaves out what grows with the load: this grows with time only (ten lines a
+    /// second at most), and a queue that fills is what a loaded server must show. That it
+    /// cannot be read here is said once, on stderr, as the other notices.
+    fn accept_queue(&mut self, asked: Option<Result<AcceptQueue, Unavailable>>) {
+        match asked {
+            Some(Ok(queue)) if queue.waiting != self.queue_waiting => {
+                self.queue_waiting = queue.waiting;
+                let at = Local::now();
+                self.line(&Line::AcceptQueue { at, queue });
+            }
+            Some(Err(why)) if !self.queue_unavailable_told => {
+                self.queue_unavailable_told = true;
+                eprintln!("notice: the accept queue cannot be read: {why}");
+            }
+            _ => {}
         }
     }
 
@@ -234,6 +272,7 @@ fn text_line(line: &Line, masked: Option<&str>) -> String {
         Line::Flood { at, what, count } => {
             format!("{} {}", timestamp(at), what.describe(*count))
         }
+        Line::AcceptQueue { at, queue } => format!("{} accept queue: {queue}", timestamp(at)),
         Line::Server(ServerEvent {
             at,
             conn,
@@ -325,6 +364,10 @@ fn json_line(line: &Line) -> serde_json::Value {
             "ts": timestamp(at), "event": "flood",
             "refused": match what { Refused::Connections => "connections", Refused::Datagrams => "datagrams" },
             "count": count, "reason": what.describe(*count),
+        }),
+        Line::AcceptQueue { at, queue } => json!({
+            "ts": timestamp(at), "event": "accept_queue", "waiting": queue.waiting,
+            "backlog": queue.backlog,
         }),
         Line::Server(ServerEvent {
             at,

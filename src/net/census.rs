@@ -22,7 +22,7 @@ use chrono::{DateTime, Local};
 
 use super::event::ConnId;
 use super::server::{Limit, Limits};
-use super::sockinfo::{self, Sampled, TcpSummary, Unavailable};
+use super::sockinfo::{self, AcceptQueue, Sampled, TcpSummary, Unavailable};
 
 /// UDP sources remembered at once; beyond, the least recently heard from are forgotten (and
 /// counted), so a spray of spoofed addresses costs bounded memory.
@@ -206,6 +206,9 @@ pub struct CensusSnapshot {
     pub unanswered: u64,
     /// Threads serving connections (the threads model; 0 otherwise).
     pub threads: usize,
+    /// Connections the kernel completed that wait for `accept()` (the iterative model's
+    /// queue): `None` without a TCP listener, an error where the kernel cannot say.
+    pub accept_queue: Option<Result<AcceptQueue, Unavailable>>,
 }
 
 /// One open TCP connection.
@@ -389,6 +392,7 @@ impl Census {
             sources_forgotten: state.sources_forgotten,
             unanswered: state.unanswered,
             threads: 0,
+            accept_queue: None,
         }
     }
 }

@@ -49,6 +49,10 @@ pub(super) fn draw(
         .flat_map(|notice| wrap(notice, inner.width as usize))
         .map(|line| Line::styled(line, theme.warning()))
         .collect();
+    // Under the roster, those the kernel holds for it: the accept queue, wrapped rather than
+    // cut (its backlog is half the lesson).
+    let queue = accept_queue_lines(server, inner.width as usize, theme);
+    let queue_rows = queue.len() as u16;
     // The roster takes a third of the pane beside a client, half when the server is alone;
     // the rest is the read log.
     let share = if app.client.is_some() { 3 } else { 2 };
@@ -56,17 +60,34 @@ pub(super) fn draw(
     let wanted = server.conns.len() as u16 + header;
     let banner_rows = (banner.len() as u16).min(inner.height / 3);
     let table_rows = wanted.clamp(1, ((inner.height - banner_rows) / share).max(3));
-    let [banner_area, table, rule, log] = Layout::vertical([
+    let [banner_area, table, queue_area, rule, log] = Layout::vertical([
         Constraint::Length(banner_rows),
         Constraint::Length(table_rows),
+        Constraint::Length(queue_rows),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(banner), banner_area);
+    frame.render_widget(Paragraph::new(queue), queue_area);
     let roster = draw_roster(frame, table, server, app, theme);
     draw_rule(frame, rule, server, theme);
     (draw_log(frame, log, server, app, theme), roster)
+}
+
+/// The accept queue's line (`3 waiting to be accepted (backlog 128)`), when the pane shows
+/// it ([`ServerPane::accept_queue`]): a warning while anyone waits, dim while nobody does.
+fn accept_queue_lines(server: &ServerPane, width: usize, theme: Theme) -> Vec<Line<'static>> {
+    let (text, style) = match server.accept_queue() {
+        None => return Vec::new(),
+        Some(Ok(queue)) if queue.waiting > 0 => (queue.to_string(), theme.warning()),
+        Some(Ok(queue)) => (queue.to_string(), theme.dim()),
+        Some(Err(why)) => (format!("accept queue: {why}"), theme.dim()),
+    };
+    wrap(&text, width)
+        .into_iter()
+        .map(|line| Line::styled(line, style))
+        .collect()
 }
 
 /// The server's settings in short words, the ones a lesson changes first: `async · read 1024

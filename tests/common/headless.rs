@@ -73,8 +73,20 @@ impl Headless {
         String::from_utf8_lossy(line).into_owned()
     }
 
-    /// The next line of the log (at most [`super::STEP`] away), without its newline.
+    /// The next line of the log (at most [`super::STEP`] away), without its newline, leaving
+    /// out the accept queue's: the queue is looked at ten times a second, and a look may fall
+    /// between any connection's handshake and its `accept()`, so its lines come between any
+    /// two others. Tests of the queue read them with [`Headless::wait_until`].
     pub fn next_line(&mut self) -> String {
+        loop {
+            let line = self.next_line_of_any_kind();
+            if !is_accept_queue_line(&line) {
+                return line;
+            }
+        }
+    }
+
+    fn next_line_of_any_kind(&mut self) -> String {
         let read = self.read;
         let out = self.process.wait_until("a log line", Pipe::Stdout, |out| {
             out[read..].contains(&b'\n')
@@ -105,6 +117,17 @@ impl Headless {
             stdout: ended.stdout,
             rest,
         }
+    }
+}
+
+/// Whether `line` tells the accept queue's length, in JSON (`{"event":"accept_queue",…}`) or
+/// text (`TIMESTAMP accept queue: 2 waiting to be accepted (backlog 1)`).
+pub fn is_accept_queue_line(line: &str) -> bool {
+    match serde_json::from_str::<Value>(line) {
+        Ok(json) => json["event"] == "accept_queue",
+        Err(_) => line
+            .split_once(' ')
+            .is_some_and(|(_, rest)| rest.starts_with("accept queue: ")),
     }
 }
 

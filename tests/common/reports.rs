@@ -1,5 +1,6 @@
 //! Checks on the JSON reports `ping --json` and `bench --json` print (README, "Output and
-//! exit codes"): one shape for the round-trip times of both.
+//! exit codes"): one shape for the round-trip times of both; and on the `ts` of the lines
+//! `serve --headless --json` writes.
 
 use serde_json::Value;
 
@@ -46,4 +47,17 @@ pub fn assert_three_decimals_at_most(v: &Value) {
         Value::Object(fields) => fields.values().for_each(assert_three_decimals_at_most),
         _ => {}
     }
+}
+
+/// Asserts that `ts` is RFC 3339 with microseconds, as every `serve --headless --json` line has.
+pub fn assert_timestamp(line: &Value) {
+    let ts = line["ts"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ts: {line}"));
+    assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+    assert_eq!(
+        ts.split('.').nth(1).unwrap().len(),
+        "123456+00:00".len(),
+        "µs precision: {ts}"
+    );
 }

@@ -89,20 +89,14 @@ fn closing() -> App {
 
 /// Each state at both sizes, beside the other screens' snapshots in `tests/snapshots`.
 fn snapshots(width: u16, height: u16) {
-    let settings = insta::Settings::clone_current();
-    let mut settings = settings;
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| {
-        for (state, app) in [
-            ("normal", normal()),
-            ("paused", paused()),
-            ("closing", closing()),
-        ] {
-            let name = format!("tui__socket_view_{state}_{width}x{height}");
-            insta::assert_snapshot!(name, render(&app, width, height));
-        }
-    });
+    for (state, app) in [
+        ("normal", normal()),
+        ("paused", paused()),
+        ("closing", closing()),
+    ] {
+        let name = format!("socket_view_{state}_{width}x{height}");
+        snapshot_beside_the_others(&name, render(&app, width, height));
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The application state: what each pane shows, bounded, plus focus and the input line.
 //!
 //! Each pane's state lives in its own module with the methods that change it ([`client`],
-//! [`server`]), so every rule about counts and rows is a unit test next to its data.
+//! [`server`] and its [`roster`]), so every rule about counts and rows is a unit test next to its data.
 
 pub mod addresses;
 pub mod client;
@@ -9,6 +9,7 @@ pub mod input;
 pub mod kernel;
 pub mod lesson;
 pub mod log;
+pub mod roster;
 pub mod server;
 pub mod view;
 
@@ -23,7 +24,8 @@ pub use input::InputLine;
 pub use kernel::{KernelView, SocketLook};
 pub use lesson::{LessonRun, Typist};
 pub use log::{Log, MAX_ROWS, RowId};
-pub use server::{ConnInfo, RosterSort, ServerPane, ServerRow, ServerRowKind};
+pub use roster::{ConnInfo, RosterSort};
+pub use server::{ServerPane, ServerRow, ServerRowKind};
 pub use view::{ThemeName, ViewSettings};
 
 use crate::lesson::Catalog;

@@ -5,27 +5,24 @@
 //! server's census ([`ServerPane::reconcile`], once a second) is never dropped: it corrects
 //! the roster and carries every count, so nothing shown depends on events that were lost.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fmt;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Local};
 
 use super::Payload;
-use super::kernel::StateTrail;
 use super::log::Log;
+use super::roster::{Closed, ConnInfo, RosterSort};
 use crate::net::census::CensusSnapshot;
 use crate::net::serve::Protocols;
-use crate::net::server::Behaviour;
-use crate::net::sockinfo::{TcpState, TcpSummary};
+use crate::net::server::{Behaviour, ServerModel};
+use crate::net::sockinfo::{AcceptQueue, TcpState, Unavailable};
 use crate::net::udp::DropReason;
 use crate::net::{CloseReason, ConnId, Limit, NetEvent, Refused, ServerEvent, ServerEventKind};
 
 /// Closed connections kept in the roster after they end.
 pub const CLOSED_CONNS_KEPT: usize = 64;
-/// Ticks of per-client activity kept for the roster's sparkline.
-pub const ACTIVITY_TICKS: usize = 12;
 
 /// The server side: the listener, its clients and every read.
 #[derive(Debug)]
@@ -52,50 +49,6 @@ pub struct ServerPane {
     last_tick: Option<DateTime<Local>>,
 }
 
-/// One client in the roster: a TCP connection or a UDP source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnInfo {
-    pub peer: SocketAddr,
-    pub since: DateTime<Local>,
-    pub reads: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Bytes waiting to be echoed while the peer is not reading.
-    pub pending: Option<usize>,
-    /// `None` while open.
-    pub closed: Option<Closed>,
-    /// When it closed: its age stops there.
-    pub ended: Option<DateTime<Local>>,
-    /// A UDP source rather than a TCP connection.
-    pub udp: bool,
-    /// Reads per tick (about a second) for the last [`ACTIVITY_TICKS`] ticks, newest last.
-    pub activity: VecDeque<u32>,
-    /// Reads at the last tick, to count this tick's.
-    reads_at_tick: u64,
-    /// What the kernel knows of the server's socket (its RTT to this client, its
-    /// retransmissions): from the census while open, from the close after.
-    pub tcp: Option<TcpSummary>,
-    /// Its TCP states seen so far, told as rows when they change (close lessons).
-    pub tcp_trail: StateTrail,
-}
-
-/// How a connection in the roster ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Closed {
-    Reported(CloseReason),
-    /// The census no longer has it, and its close event was dropped while the UI was behind.
-    Unseen,
-}
-
-impl fmt::Display for Closed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Closed::Reported(reason) => reason.fmt(f),
-            Closed::Unseen => f.write_str("closed (unseen)"),
-        }
-    }
-}
-
 impl ServerPane {
     /// A server listening on `listen` for `protocols`, behaving as `behaviour`.
     pub fn new(listen: SocketAddr, protocols: Protocols, behaviour: Behaviour) -> Self {
@@ -116,30 +69,8 @@ impl ServerPane {
 
     /// Clients in roster order (see [`RosterSort`]).
     pub fn roster(&self) -> Vec<(ConnId, &ConnInfo)> {
-        let mut conns: Vec<(ConnId, &ConnInfo)> =
-            self.conns.iter().map(|(&id, c)| (id, c)).collect();
-        match self.sort {
-            RosterSort::Age => {
-                conns.sort_by_key(|(id, c)| (c.closed.is_some(), std::cmp::Reverse(*id)))
-            }
-            RosterSort::Activity => conns.sort_by_key(|(id, c)| {
-                (std::cmp::Reverse(c.recent_reads()), std::cmp::Reverse(*id))
-            }),
-            RosterSort::Bytes => {
-                conns.sort_by_key(|(id, c)| (std::cmp::Reverse(c.bytes_in), std::cmp::Reverse(*id)))
-            }
-            // The slowest round trip first (a Wi-Fi laptop at the back of the room); those
-            // the kernel has no RTT for (UDP sources) last.
-            RosterSort::Rtt => conns.sort_by_key(|(id, c)| {
-                let rtt = c.tcp.map(|tcp| tcp.rtt);
-                (
-                    rtt.is_none(),
-                    std::cmp::Reverse(rtt),
-                    std::cmp::Reverse(*id),
-                )
-            }),
-        }
-        conns
+        self.sort
+            .order(self.conns.iter().map(|(&id, c)| (id, c)).collect())
     }
 
     /// Applies a network event about the server (client events are not ours).
@@ -351,6 +282,22 @@ impl ServerPane {
             .count()
     }
 
+    /// The kernel's accept queue as the pane shows it, if at all: whenever connections wait,
+    /// and always under the iterative model. Always there, because the queue is what the
+    /// one-at-a-time server is about: before anyone waits, `0 waiting to be accepted
+    /// (backlog 1)` already shows the class that the queue exists and how small `listen(1)`
+    /// made it (and where it cannot be read, that is worth saying). Under the other models
+    /// it is empty but for an instant, so a standing `0 waiting` would be noise on a line
+    /// read only when it matters: an accept loop that fell behind a burst of connections.
+    pub fn accept_queue(&self) -> Option<Result<AcceptQueue, &Unavailable>> {
+        let iterative = self.behaviour.model == ServerModel::Iterative;
+        match self.census.accept_queue.as_ref()? {
+            Ok(queue) if queue.waiting > 0 || iterative => Some(Ok(*queue)),
+            Err(why) if iterative => Some(Err(why)),
+            _ => None,
+        }
+    }
+
     /// Forgets the read log and closed connections (`/clear`); open ones stay.
     pub fn clear(&mut self) {
         self.rows.clear();
@@ -390,81 +337,6 @@ impl ServerPane {
             .take(closed.len().saturating_sub(CLOSED_CONNS_KEPT))
         {
             self.conns.remove(conn);
-        }
-    }
-}
-
-impl ConnInfo {
-    /// A connection (or UDP source) first seen at `since`.
-    pub fn new(peer: SocketAddr, since: DateTime<Local>, udp: bool) -> Self {
-        Self {
-            peer,
-            since,
-            reads: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            pending: None,
-            closed: None,
-            ended: None,
-            udp,
-            activity: VecDeque::from([0]),
-            reads_at_tick: 0,
-            tcp: None,
-            tcp_trail: if udp {
-                StateTrail::default()
-            } else {
-                StateTrail::at(TcpState::Established)
-            },
-        }
-    }
-
-    fn close(&mut self, how: Closed, at: DateTime<Local>) {
-        self.closed = Some(how);
-        self.ended = Some(at);
-        self.pending = None;
-    }
-
-    /// Starts a new activity tick: the reads of the one that ended, forgetting the oldest.
-    fn tick(&mut self) {
-        let reads = self.reads.saturating_sub(self.reads_at_tick);
-        self.reads_at_tick = self.reads;
-        if let Some(current) = self.activity.back_mut() {
-            *current = u32::try_from(reads).unwrap_or(u32::MAX);
-        }
-        if self.activity.len() == ACTIVITY_TICKS {
-            self.activity.pop_front();
-        }
-        self.activity.push_back(0);
-    }
-
-    /// Reads in the last few ticks: what "most active" sorts by.
-    pub fn recent_reads(&self) -> u32 {
-        self.activity.iter().sum()
-    }
-}
-
-/// How the roster orders clients (`/sort`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RosterSort {
-    /// Open first, newest first.
-    #[default]
-    Age,
-    /// Most reads recently first.
-    Activity,
-    /// Most bytes first.
-    Bytes,
-    /// Longest round trip (the kernel's estimate) first.
-    Rtt,
-}
-
-impl RosterSort {
-    /// The word `/sort` takes for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            RosterSort::Age => "age",
-            RosterSort::Activity => "activity",
-            RosterSort::Bytes => "bytes",
-            RosterSort::Rtt => "rtt",
         }
     }
 }
@@ -687,5 +559,39 @@ mod tests {
         let activity: Vec<u32> = pane.conns[&1].activity.iter().copied().collect();
         assert_eq!(activity, [5, 7, 0]);
         assert_eq!(pane.rate.0, 12.0);
+    }
+
+    #[test]
+    fn the_accept_queue_shows_when_some_wait_and_always_under_the_iterative_model() {
+        let mut pane = pane();
+        let queue = |waiting| AcceptQueue {
+            waiting,
+            backlog: 1,
+        };
+        let tick = |pane: &mut ServerPane, asked| {
+            let census = CensusSnapshot {
+                accept_queue: asked,
+                ..CensusSnapshot::default()
+            };
+            pane.reconcile(census, Local::now());
+        };
+        tick(&mut pane, Some(Ok(queue(0))));
+        assert_eq!(pane.accept_queue(), None, "async, nobody waiting");
+        tick(&mut pane, Some(Ok(queue(2))));
+        assert_eq!(pane.accept_queue(), Some(Ok(queue(2))));
+        pane.behaviour.model = ServerModel::Iterative;
+        tick(&mut pane, Some(Ok(queue(0))));
+        assert_eq!(
+            pane.accept_queue(),
+            Some(Ok(queue(0))),
+            "the lesson's figure"
+        );
+        tick(&mut pane, Some(Err(Unavailable::NotOnThisSystem)));
+        assert_eq!(
+            pane.accept_queue(),
+            Some(Err(&Unavailable::NotOnThisSystem))
+        );
+        tick(&mut pane, None);
+        assert_eq!(pane.accept_queue(), None, "no TCP listener, no queue");
     }
 }

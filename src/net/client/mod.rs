@@ -36,6 +36,13 @@ use crate::stats::{Clock, EchoUpdate, MessageId, RttTracker};
 
 /// How many commands may wait for the actor; beyond that the UI is told the client is busy.
 const COMMAND_QUEUE: usize = 256;
+/// How long a TCP connect may take before the client gives up. A SYN that finds the server's
+/// accept queue full is dropped and sent again: 1, 2, 3, 4, 5, 7 and 11 s after the first on
+/// a Linux 6.18 (as measured; `net.ipv4.tcp_syn_linear_timeouts`), 1, 3 and 7 s on kernels
+/// that double every wait. Long enough for the `--backlog 1` lesson's connects that take a
+/// few seconds; short enough that an address nobody answers is told in seconds, not after the
+/// kernel's own limit (up to two minutes).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(12);
 /// A message that waited longer than this between the UI and the socket is reported
 /// ([`ClientEvent::Queued`]): below it, the wait is the hop from the UI, not a queue.
 const QUEUED_NOTICE: Duration = Duration::from_millis(1);
@@ -60,7 +67,7 @@ impl Default for ClientSettings {
         Self {
             transport: Transport::Tcp,
             nodelay: true,
-            connect_timeout: Duration::from_secs(5),
+            connect_timeout: CONNECT_TIMEOUT,
             reply_timeout: Duration::from_secs(2),
             clock: Clock::Kernel,
             congestion: None,

@@ -1,6 +1,7 @@
 //! What can be changed while a server runs, and the numbering its clients share.
 
 use std::fmt;
+use std::os::fd::BorrowedFd;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use super::plan::Misbehaviour;
 use crate::net::census::Census;
 use crate::net::event::ConnId;
 use crate::net::framing::Framing;
+use crate::net::sockinfo::{AcceptQueue, Holding, SharedSocket, Unavailable};
 
 /// How the server serves its clients: the tutorial's subject, switchable live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,6 +116,8 @@ pub struct ServerControl {
     census: Arc<Census>,
     /// Threads serving connections now (the threads model), for the server pane.
     threads: Arc<AtomicUsize>,
+    /// The TCP listener, shared while the server runs, to read its accept queue.
+    listener: SharedSocket,
 }
 
 impl ServerControl {
@@ -135,6 +139,7 @@ impl ServerControl {
             next_conn: Arc::new(AtomicU64::new(1)),
             census: Arc::default(),
             threads: Arc::default(),
+            listener: SharedSocket::default(),
         }
     }
 
@@ -153,11 +158,30 @@ impl ServerControl {
         self.behaviour.borrow().clone()
     }
 
-    /// What the server knows now: its census, and the threads serving it.
+    /// What the server knows now: its census, the threads serving it and its accept queue.
     pub fn snapshot(&self) -> crate::net::census::CensusSnapshot {
         let mut snapshot = self.census.snapshot();
         snapshot.threads = self.threads.load(Ordering::Relaxed);
+        snapshot.accept_queue = self.accept_queue();
         snapshot
+    }
+
+    /// The listener's accept queue now, for the server pane (with the snapshot, once a
+    /// second) and `serve --headless` (ten times a second): one `getsockopt`, no lock shared
+    /// with the echo path. `None` while no TCP listener runs (a UDP server); an error where
+    /// the kernel cannot say.
+    pub fn accept_queue(&self) -> Option<Result<AcceptQueue, Unavailable>> {
+        match self.listener.accept_queue() {
+            Err(Unavailable::NoSocket) => None,
+            asked => Some(asked),
+        }
+    }
+
+    /// Shares the TCP `listener` for [`ServerControl::accept_queue`] until the guard is
+    /// dropped, which the server does before it closes the listener: the duplicate must not
+    /// keep the port bound after the server stopped.
+    pub(in crate::net) fn share_listener(&self, listener: BorrowedFd<'_>) -> Holding {
+        self.listener.hold(listener)
     }
 
     /// A receiver that sees every change, for a connection's read loop.

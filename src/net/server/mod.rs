@@ -123,6 +123,8 @@ pub async fn run(
     events: EventSink,
     shutdown: CancellationToken,
 ) {
+    // Dropped before `listener` (a parameter, dropped last), so the port is free on return.
+    let _listening = control.share_listener(std::os::fd::AsFd::as_fd(&listener));
     let mut changes = control.watch();
     let mut turned_away = TurnedAway::default();
     while !shutdown.is_cancelled() {

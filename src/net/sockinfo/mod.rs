@@ -3,10 +3,13 @@
 //! waiting in each queue and the TCP state, as `ss -ti` shows them (`TCP_INFO`, `SIOCINQ`,
 //! `SIOCOUTQ`; Linux only, elsewhere every read says [`Unavailable::NotOnThisSystem`]).
 //!
+//! A listening socket's accept queue is read the same way ([`accept_queue`]).
+//!
 //! Nothing here is on the echo path: a socket is asked when a view on screen wants it (at
 //! most a few times a second), once a second for the server's roster, and at the moments a
-//! close lesson is about (a FIN sent or received).
+//! close lesson is about (a FIN sent or received); the listener at most ten times a second.
 
+mod accept_queue;
 pub mod congestion;
 mod shared;
 #[cfg(target_os = "linux")]
@@ -17,6 +20,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
+pub use accept_queue::{AcceptQueue, accept_queue};
 pub use congestion::Congestion;
 pub use shared::{Holding, SharedSocket};
 

@@ -4,15 +4,15 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use super::{Sampled, Unavailable};
+use super::{AcceptQueue, Sampled, Unavailable};
 use crate::net::lock;
 
 /// A duplicate of the socket a task is using, for someone else (the UI) to ask about.
 ///
-/// A duplicate keeps the socket open until every copy is closed, and a socket closed late
-/// sends its FIN or RST late. So the task holding the socket [`SharedSocket::clear`]s this
-/// (or drops the [`Holding`] guard) just before it lets the socket go: the duplicate never
-/// outlives the owner's use.
+/// A duplicate keeps the socket open until every copy is closed: a connection closed late
+/// sends its FIN or RST late, a listener closed late keeps its port bound. So the task holding
+/// the socket [`SharedSocket::clear`]s this (or drops the [`Holding`] guard) just before it
+/// lets the socket go: the duplicate never outlives the owner's use.
 #[derive(Debug, Clone, Default)]
 pub struct SharedSocket {
     socket: Arc<Mutex<Option<OwnedFd>>>,
@@ -43,8 +43,21 @@ impl SharedSocket {
 
     /// Asks the kernel about the socket, if there is one now.
     pub fn sample(&self) -> Sampled {
+        self.ask(super::sample)
+    }
+
+    /// Asks the kernel about the accept queue, if the socket is a listener there now.
+    pub fn accept_queue(&self) -> Result<AcceptQueue, Unavailable> {
+        self.ask(super::accept_queue)
+    }
+
+    /// Puts `question` to the socket, if there is one now.
+    fn ask<T>(
+        &self,
+        question: impl FnOnce(BorrowedFd<'_>) -> Result<T, Unavailable>,
+    ) -> Result<T, Unavailable> {
         match &*lock(&self.socket) {
-            Some(socket) => super::sample(socket.as_fd()),
+            Some(socket) => question(socket.as_fd()),
             None => Err(Unavailable::NoSocket),
         }
     }

@@ -1,19 +1,40 @@
-//! The crate's only `unsafe`: `getsockopt(TCP_INFO)` and the two socket-queue `ioctl`s, which
-//! neither `nix` nor `rustix` wraps. Each call is given a live descriptor (a `BorrowedFd`, so
-//! it cannot be closed or reused while we ask) and a buffer of exactly the size it says.
+//! The crate's only `unsafe`: `getsockopt(TCP_INFO)` (of a connection, or of a listener for
+//! its accept queue) and the two socket-queue `ioctl`s, which neither `nix` nor `rustix`
+//! wraps. Each call is given a live descriptor (a `BorrowedFd`, so it cannot be closed or
+//! reused while we ask) and a buffer of exactly the size it says.
 
 use std::io;
 use std::mem::{MaybeUninit, offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use super::{TcpInfo, TcpState};
+use super::{AcceptQueue, TcpInfo, TcpState};
 
 /// Asks the kernel for the socket's `struct tcp_info`.
 ///
 /// A kernel older than `libc`'s struct fills only its own, shorter prefix and says how long
 /// it was: every field beyond it is read as absent (`None`), never as a zero it did not give.
 pub(super) fn tcp_info(fd: BorrowedFd<'_>) -> io::Result<TcpInfo> {
+    let (raw, len) = raw_tcp_info(fd)?;
+    from_raw(&raw, len)
+}
+
+/// A listening socket's accept queue. For a socket in `LISTEN`, Linux gives the queue's
+/// length in `tcpi_unacked` and `listen()`'s backlog in `tcpi_sacked` (both fields of every
+/// `tcp_info` since 2.6); for any other socket they mean segments, not connections.
+pub(super) fn accept_queue(fd: BorrowedFd<'_>) -> io::Result<AcceptQueue> {
+    let (raw, _) = raw_tcp_info(fd)?;
+    if TcpState::from_kernel(raw.tcpi_state) != TcpState::Listen {
+        return Err(io::Error::other("not a listening socket"));
+    }
+    Ok(AcceptQueue {
+        waiting: raw.tcpi_unacked,
+        backlog: raw.tcpi_sacked,
+    })
+}
+
+/// `getsockopt(TCP_INFO)`: the struct, and how many of its bytes the kernel filled.
+fn raw_tcp_info(fd: BorrowedFd<'_>) -> io::Result<(libc::tcp_info, usize)> {
     let mut raw = MaybeUninit::<libc::tcp_info>::zeroed();
     let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `fd` is open for the borrow's lifetime; `raw` is writable for `len` bytes, and
@@ -32,8 +53,7 @@ pub(super) fn tcp_info(fd: BorrowedFd<'_>) -> io::Result<TcpInfo> {
     }
     // SAFETY: `tcp_info` is plain integers, for which all-zero bytes (what the kernel did not
     // overwrite) are a valid value.
-    let raw = unsafe { raw.assume_init() };
-    from_raw(&raw, len as usize)
+    Ok((unsafe { raw.assume_init() }, len as usize))
 }
 
 /// Bytes waiting in the socket's receive queue (`SIOCINQ`): arrived, not yet read.
