@@ -485,15 +485,13 @@ fn read_7_splits_hello_world_into_reads_of_7_and_6() {
     tui.quit_with_ctrl_c();
 }
 
-/// `--log FILE` records what the user did and saw: the message sent and its echo with RTT.
 /// The tutorial's server with `listen(1)`: it serves the UI's own client (reconnected after
 /// the restart, before the practice clients come), so their connections wait in the kernel's
 /// accept queue, which keeps two (one more than the backlog) and drops the third's SYNs.
 #[cfg(target_os = "linux")]
 #[test]
 fn iterative_server_with_practice_clients_shows_them_waiting_to_be_accepted() {
-    let mut tui = Tui::start(&["--backlog", "1"], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&["--backlog", "1"], 24, 80);
     tui.type_keys(b"/server model iterative\r");
     tui.wait_for("the client served again after the restart", |screen| {
         right_half(screen)
@@ -509,14 +507,12 @@ fn iterative_server_with_practice_clients_shows_them_waiting_to_be_accepted() {
     tui.type_keys(b"Hello, World!\r");
     let size = units::bytes(13);
     tui.wait_for("the served client's echo", |screen| {
-        left_half(screen)
-            .iter()
-            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        shows_echo(&left_half(screen), "Hello, World!", &size)
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
+/// `--log FILE` records what the user did and saw: the message sent and its echo with RTT.
 #[test]
 fn the_session_log_records_sends_and_echoes() {
     let path = std::env::temp_dir().join(format!("echotui-tui-{}.jsonl", std::process::id()));
