@@ -1,6 +1,6 @@
 //! echotui: the echo protocol (RFC 862) made visible.
 //!
-//! Data flows one way: [`net`] → [`net::NetEvent`] → [`app::Msg`] → [`app::update`] →
+//! Data flows one way: [`net`] → [`net::NetEvent`] → [`app::Msg`] → [`app::update()`] →
 //! [`app::App`] → [`ui::draw`]. Commands flow back: `update` returns [`app::Effect`]s, the
 //! [`runtime`] turns them into [`net::ClientCommand`]s. Nothing in `app` or `ui` touches a
 //! socket; nothing in `net` or `stats` touches the terminal.
@@ -9,7 +9,7 @@
 //! - [`net`]: echo server, client actor, events. [`stats`]: RTT matching and statistics.
 //! - [`app`]: the state machine. [`ui`]: the view. [`runtime`]: the loop joining them.
 //! - [`tui`]: the terminal modes; [`headless`]: `ping`, `bench` and `serve --headless`.
-//! - [`text`]: untrusted bytes made printable. [`terminal`]: raw mode as RAII.
+//! - [`text`]: untrusted bytes made printable. `terminal`: raw mode as RAII.
 //! - [`lesson`]: guided lessons as data. [`config`]: the config file. [`docs`]: completions
 //!   and the man page. [`screenshots`]: the README's pictures, from the snapshot rendering.
 
@@ -20,13 +20,13 @@ pub mod docs;
 pub mod headless;
 pub mod lesson;
 pub mod net;
-pub mod panics;
+pub(crate) mod panics;
 pub mod runtime;
 pub mod screenshots;
 pub mod session_log;
-pub mod signals;
+pub(crate) mod signals;
 pub mod stats;
-pub mod terminal;
+pub(crate) mod terminal;
 pub mod text;
 pub mod tomlfile;
 pub mod tui;

@@ -187,6 +187,7 @@ where
 
 /// The largest value of an integer type, so [`parse_in_range`] can tell "no upper limit".
 pub trait Bounded {
+    /// The type's largest value.
     const MAX: Self;
 }
 

@@ -24,7 +24,8 @@ async fn bytes_acked_grow_after_an_echo() {
     let (server, _events) = Server::tcp(Limits::default()).await;
     let mut client = Client::spawn(server.addr);
     client.connected().await;
-    let before = look(&client).expect("the connected socket");
+    // The actor reports `Connected` a moment before it shares the socket with the view.
+    let before = eventually("the connected socket", || look(&client).ok()).await;
     assert_eq!(before.tcp.state, TcpState::Established);
     client.send(1, b"Hello, World!");
     client.echoed(&[1]).await;

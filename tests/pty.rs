@@ -102,6 +102,13 @@ impl Tui {
         }
     }
 
+    /// Starts `echotui ARGS` and waits until its client is connected.
+    fn start_connected(args: &[&str], rows: u16, cols: u16) -> Self {
+        let mut tui = Self::start(args, rows, cols);
+        tui.wait_for("connected client", contains(CONNECTED));
+        tui
+    }
+
     /// Types `keys` as a user would (raw bytes: `\r` is Enter).
     fn type_keys(&mut self, keys: &[u8]) {
         self.keyboard.write_all(keys).expect("type into the pty");
@@ -157,6 +164,12 @@ impl Tui {
             self.contents()
         );
         self.assert_terminal_restored();
+    }
+
+    /// Ctrl-C, then a successful exit that left the terminal as it found it.
+    fn quit_with_ctrl_c(&mut self) {
+        self.type_keys(CTRL_C);
+        self.assert_exits_cleanly_and_restores_the_terminal();
     }
 
     /// The alternate screen was left and the cursor shown again, after the last entry.
@@ -268,6 +281,11 @@ fn is_echoed_row(row: &str, text: &str, size: &str) -> bool {
     tail.is_some_and(|token| is_rtt(token.trim_end_matches('│')))
 }
 
+/// Whether one of `rows` shows `text` fully echoed, with its size and an RTT.
+fn shows_echo(rows: &[String], text: &str, size: &str) -> bool {
+    rows.iter().any(|row| is_echoed_row(row, text, size))
+}
+
 /// A screen condition: `text` is shown somewhere.
 fn contains(text: &'static str) -> impl Fn(&vt100::Screen) -> bool {
     move |screen| screen.contents().contains(text)
@@ -303,49 +321,39 @@ fn rtt_tokens_are_recognised() {
 
 #[test]
 fn default_mode_echoes_hello_world_and_ctrl_c_restores_the_terminal() {
-    let mut tui = Tui::start(&[], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&[], 24, 80);
     tui.type_keys(b"Hello, World!\r");
     let (size, read) = (units::bytes(13), format!("read {}", units::bytes(13)));
     tui.wait_for("echo with an RTT and the server's read", |screen| {
-        left_half(screen)
-            .iter()
-            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        shows_echo(&left_half(screen), "Hello, World!", &size)
             && right_half(screen).iter().any(|row| row.contains(&read))
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 #[test]
 fn connect_mode_echoes_through_a_std_net_server() {
     let (addr, _server) = std_echo_server(1);
     let target = addr.to_string();
-    let mut tui = Tui::start(&["connect", &target], 36, 120);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&["connect", &target], 36, 120);
     tui.type_keys(b"Hello, World!\r");
     let size = units::bytes(13);
     tui.wait_for("echo with an RTT", |screen| {
-        pane_rows(screen, 0, 120)
-            .iter()
-            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        shows_echo(&pane_rows(screen, 0, 120), "Hello, World!", &size)
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 #[test]
 fn a_terminal_smaller_than_80x24_says_so() {
     let mut tui = Tui::start(&["serve", "--listen", "127.0.0.1:0"], 20, 60);
     tui.wait_for("too-small note", contains("terminal too small"));
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 #[test]
 fn f1_opens_the_help_and_esc_closes_it() {
-    let mut tui = Tui::start(&[], 36, 120);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&[], 36, 120);
     tui.type_keys(F1);
     tui.wait_for("help overlay", contains(HELP_TITLE));
     tui.type_keys(ESC);
@@ -353,14 +361,12 @@ fn f1_opens_the_help_and_esc_closes_it() {
         let text = screen.contents();
         !text.contains(HELP_TITLE) && text.contains(CONNECTED)
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 #[test]
 fn size_command_shows_the_server_reading_read_size_bytes_at_a_time() {
-    let mut tui = Tui::start(&["--read-size", "1000"], 36, 120);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&["--read-size", "1000"], 36, 120);
     tui.type_keys(b"/size 3000\r");
     // One 3000-byte write lands in the server's socket buffer whole, so its reads are
     // 1000 + 1000 + 1000 (the log shows every one).
@@ -371,21 +377,16 @@ fn size_command_shows_the_server_reading_read_size_bytes_at_a_time() {
             .iter()
             .filter(|row| row.contains(&read))
             .count();
-        left_half(screen)
-            .iter()
-            .any(|row| is_echoed_row(row, "Hello, World!", &size))
-            && reads >= 2
+        shows_echo(&left_half(screen), "Hello, World!", &size) && reads >= 2
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 #[test]
 fn sigterm_restores_the_terminal_and_exits_0() {
     let (addr, _server) = std_echo_server(1);
     let target = addr.to_string();
-    let mut tui = Tui::start(&["connect", &target], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&["connect", &target], 24, 80);
     tui.signal("TERM");
     tui.assert_exits_cleanly_and_restores_the_terminal();
 }
@@ -416,16 +417,14 @@ fn hostile_bytes_from_a_peer_are_shown_not_obeyed() {
         "status still drawn after the clear-screen attempt",
         contains(CONNECTED),
     );
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
     peer.join().unwrap();
 }
 
 /// Shrinking below 80×24 shows the note; growing back redraws the full layout.
 #[test]
 fn resizing_redraws_the_layout() {
-    let mut tui = Tui::start(&[], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&[], 24, 80);
     tui.resize(20, 60);
     tui.wait_for(
         "too-small note after shrinking",
@@ -436,8 +435,7 @@ fn resizing_redraws_the_layout() {
         let text = screen.contents();
         text.contains(CONNECTED) && text.contains("Latency") && !text.contains("too small")
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 /// The lesson in one screen: at `/read 7`, `Hello, World!` reaches the server as two reads,
@@ -448,8 +446,7 @@ fn resizing_redraws_the_layout() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_socket_view_shows_the_window_closing_when_the_server_stops_reading() {
-    let mut tui = Tui::start(&[], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&[], 24, 80);
     tui.type_keys(b"/pause\r");
     tui.wait_for("the server paused", contains("PAUSED"));
     for _ in 0..3 {
@@ -463,14 +460,12 @@ fn the_socket_view_shows_the_window_closing_when_the_server_stops_reading() {
         let text = screen.contents();
         text.contains("window 0: the") && text.contains("client send queue")
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
 #[test]
 fn read_7_splits_hello_world_into_reads_of_7_and_6() {
-    let mut tui = Tui::start(&[], 36, 120);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&[], 36, 120);
     tui.type_keys(b"/read 7\r");
     tui.wait_for("the read size in the server pane", contains("read 7 ·"));
     tui.type_keys(b"Hello, World!\r");
@@ -485,23 +480,18 @@ fn read_7_splits_hello_world_into_reads_of_7_and_6() {
         };
         read(7, "Hello,")
             && read(6, "World!")
-            && left_half(screen)
-                .iter()
-                .any(|row| is_echoed_row(row, "Hello, World!", &size))
+            && shows_echo(&left_half(screen), "Hello, World!", &size)
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
-/// `--log FILE` records what the user did and saw: the message sent and its echo with RTT.
 /// The tutorial's server with `listen(1)`: it serves the UI's own client (reconnected after
 /// the restart, before the practice clients come), so their connections wait in the kernel's
 /// accept queue, which keeps two (one more than the backlog) and drops the third's SYNs.
 #[cfg(target_os = "linux")]
 #[test]
 fn iterative_server_with_practice_clients_shows_them_waiting_to_be_accepted() {
-    let mut tui = Tui::start(&["--backlog", "1"], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&["--backlog", "1"], 24, 80);
     tui.type_keys(b"/server model iterative\r");
     tui.wait_for("the client served again after the restart", |screen| {
         right_half(screen)
@@ -517,28 +507,22 @@ fn iterative_server_with_practice_clients_shows_them_waiting_to_be_accepted() {
     tui.type_keys(b"Hello, World!\r");
     let size = units::bytes(13);
     tui.wait_for("the served client's echo", |screen| {
-        left_half(screen)
-            .iter()
-            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        shows_echo(&left_half(screen), "Hello, World!", &size)
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }
 
+/// `--log FILE` records what the user did and saw: the message sent and its echo with RTT.
 #[test]
 fn the_session_log_records_sends_and_echoes() {
     let path = std::env::temp_dir().join(format!("echotui-tui-{}.jsonl", std::process::id()));
-    let mut tui = Tui::start(&["--log", path.to_str().unwrap()], 24, 80);
-    tui.wait_for("connected client", contains(CONNECTED));
+    let mut tui = Tui::start_connected(&["--log", path.to_str().unwrap()], 24, 80);
     tui.type_keys(b"Hello, World!\r");
     let size = units::bytes(13);
     tui.wait_for("the echo", |screen| {
-        left_half(screen)
-            .iter()
-            .any(|row| is_echoed_row(row, "Hello, World!", &size))
+        shows_echo(&left_half(screen), "Hello, World!", &size)
     });
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
     let text = std::fs::read_to_string(&path).expect("the log file");
     std::fs::remove_file(&path).unwrap();
     let events: Vec<serde_json::Value> = text
@@ -613,11 +597,8 @@ fn a_lesson_narrates_two_steps_and_types_their_commands() {
                 && text.contains("Look for: The server did two reads")
                 && read(7, "Hello,")
                 && read(6, "World!")
-                && left_half(screen)
-                    .iter()
-                    .any(|row| is_echoed_row(row, "Hello, World!", &size))
+                && shows_echo(&left_half(screen), "Hello, World!", &size)
         },
     );
-    tui.type_keys(CTRL_C);
-    tui.assert_exits_cleanly_and_restores_the_terminal();
+    tui.quit_with_ctrl_c();
 }

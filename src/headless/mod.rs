@@ -19,7 +19,7 @@ use crate::units;
 /// Starts an echo server on a free loopback port (never 12345, so it cannot clash), for
 /// `ping` and `bench` without a target. It admits at least `connections` clients from
 /// loopback, so a bench is never turned away by the per-IP limit meant for classrooms.
-pub async fn embedded_server(
+pub(crate) async fn embedded_server(
     shutdown: &CancellationToken,
     connections: usize,
     transport: Transport,
@@ -54,14 +54,14 @@ pub async fn embedded_server(
 
 /// An embedded server: where it listens, and its controls (for its census and threads).
 #[derive(Debug)]
-pub struct Embedded {
-    pub addr: SocketAddr,
-    pub control: ServerControl,
+pub(crate) struct Embedded {
+    pub(crate) addr: SocketAddr,
+    pub(crate) control: ServerControl,
 }
 
 /// Checks `-s` for `ping --udp` and `bench --udp` (`command`): a probe must hold its nonce
 /// and sequence number, and fit in one datagram.
-pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
+pub(crate) fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
     let (min, max) = (PROBE_HEADER, net::udp::MAX_DATAGRAM);
     if !(min..=max).contains(&size) {
         anyhow::bail!(
@@ -72,7 +72,7 @@ pub fn check_udp_probe_size(command: &str, size: usize) -> anyhow::Result<()> {
 }
 
 /// `--congestion` chooses TCP's congestion control: over UDP there is none to choose.
-pub fn refuse_congestion_over_udp(command: &str, opts: &ClientOpts) -> anyhow::Result<()> {
+pub(crate) fn refuse_congestion_over_udp(command: &str, opts: &ClientOpts) -> anyhow::Result<()> {
     if opts.congestion.is_some() {
         anyhow::bail!(
             "{command} --udp: --congestion applies to TCP only (UDP has no congestion control)"
@@ -124,7 +124,7 @@ impl From<&TcpInfo> for TcpInfoReport {
 
 /// The percentile ladder as `ping` and `bench` print it:
 /// `min/mean/p50/p90/p99/p99.9/max/stddev = 12µs/…`, each with an adaptive unit.
-pub fn rtt_ladder(s: &RttSummary) -> String {
+pub(crate) fn rtt_ladder(s: &RttSummary) -> String {
     let values = [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max, s.stddev]
         .map(units::micros)
         .join("/");

@@ -2,7 +2,7 @@
 //! narrates step by step while it types each step's lines on the message line, so the class
 //! sees the command and its effect.
 //!
-//! The lessons in `assets/lessons/` are embedded in the binary ([`builtin`]); an instructor adds
+//! The lessons in `assets/lessons/` are embedded in the binary (`builtin`); an instructor adds
 //! a folder of their own with `--lessons DIR`. Every line a lesson types must parse as the
 //! message line would parse it ([`crate::app::command::parse`]), so a lesson can never type a
 //! command that does not exist; a broken file is an error naming the file, the line and what

@@ -40,15 +40,6 @@ impl Framing {
             }
         }
     }
-
-    /// How many bytes of a framed message are the frame itself.
-    pub fn overhead(self) -> usize {
-        match self {
-            Framing::None => 0,
-            Framing::Line => 1,
-            Framing::Len16 => 2,
-        }
-    }
 }
 
 impl fmt::Display for Framing {

@@ -134,7 +134,7 @@ pub async fn listen(addr: SocketAddr) -> Result<TcpListener, NetError> {
 /// Binds a TCP listener whose `listen()` backlog is `backlog`: how many connections the
 /// kernel completes and queues for `accept()` (the tutorial's `listen(1)` is 1). Address
 /// reuse is on, so a server restarted on the same port binds again at once.
-pub fn listen_with_backlog(addr: SocketAddr, backlog: u32) -> Result<TcpListener, NetError> {
+pub(crate) fn listen_with_backlog(addr: SocketAddr, backlog: u32) -> Result<TcpListener, NetError> {
     let fail = |cause| NetError::Listen { addr, cause };
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
@@ -147,7 +147,7 @@ pub fn listen_with_backlog(addr: SocketAddr, backlog: u32) -> Result<TcpListener
 }
 
 /// Binds a UDP socket, with the address in the error.
-pub async fn listen_udp(addr: SocketAddr) -> Result<tokio::net::UdpSocket, NetError> {
+pub(crate) async fn listen_udp(addr: SocketAddr) -> Result<tokio::net::UdpSocket, NetError> {
     tokio::net::UdpSocket::bind(addr)
         .await
         .map_err(|cause| NetError::Listen { addr, cause })

@@ -127,19 +127,12 @@ pub async fn start(
 pub const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// Asks for [`UDP_RECEIVE_BUFFER`]; the kernel caps it (`net.core.rmem_max`). Says so when it
-/// could not be set at all; the size in force is [`receive_buffer`]'s to report.
+/// could not be set at all.
 fn enlarge_receive_buffer(socket: &tokio::net::UdpSocket) -> Option<String> {
     use nix::sys::socket::{setsockopt, sockopt::RcvBuf};
     setsockopt(socket, RcvBuf, &UDP_RECEIVE_BUFFER)
         .err()
         .map(|err| format!("UDP receive buffer left at the kernel's default: {err}"))
-}
-
-/// The receive buffer a UDP socket has, in bytes, as the kernel reports it (twice what was
-/// asked, for its bookkeeping).
-pub fn receive_buffer(socket: &tokio::net::UdpSocket) -> Option<usize> {
-    use nix::sys::socket::{getsockopt, sockopt::RcvBuf};
-    getsockopt(socket, RcvBuf).ok()
 }
 
 /// Exposing the server is the user's explicit choice, and it should look like one: say so,

@@ -222,6 +222,7 @@ pub fn wait_until_stamping() -> bool {
 /// is the socket's own read-readiness slot (as `AsyncRead` uses), not a `readable()` future,
 /// which queues a waiter under a lock each time it waits: measurably slower per echo.
 pub trait Pollable: AsFd {
+    /// Ready when tokio's reactor says the socket may have something to read.
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Runs a non-blocking read, clearing tokio's readiness when it would block.
     fn try_read_with<R>(&self, read: impl FnOnce() -> io::Result<R>) -> io::Result<R>;

@@ -38,22 +38,6 @@ pub enum EchoUpdate {
     Abandoned { id: MessageId },
 }
 
-impl EchoUpdate {
-    /// The message this update settles for good, if it is a final outcome (echoed, mismatch,
-    /// lost, abandoned): every message sent gets exactly one.
-    pub fn settles(&self) -> Option<MessageId> {
-        match self {
-            EchoUpdate::Echoed { id, .. }
-            | EchoUpdate::Mismatch { id, .. }
-            | EchoUpdate::Lost { id }
-            | EchoUpdate::Abandoned { id } => Some(*id),
-            EchoUpdate::Partial { .. }
-            | EchoUpdate::Unsolicited { .. }
-            | EchoUpdate::Duplicate { .. } => None,
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Outstanding {
     id: MessageId,

@@ -101,35 +101,17 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
             Span::styled(units::bytes(client.in_flight_bytes()), style),
         ]);
     }
-    if c.mismatched > 0 {
-        counts.extend([
-            label("  mismatch "),
-            Span::styled(c.mismatched.to_string(), theme.error()),
-        ]);
-    }
-    if c.lost > 0 {
-        counts.extend([
-            label("  lost "),
-            Span::styled(c.lost.to_string(), theme.error()),
-        ]);
-    }
-    if c.duplicates > 0 {
-        counts.extend([
-            label("  duplicates "),
-            Span::styled(c.duplicates.to_string(), theme.warning()),
-        ]);
-    }
-    if c.abandoned > 0 {
-        counts.extend([
-            label("  abandoned "),
-            Span::styled(c.abandoned.to_string(), theme.warning()),
-        ]);
-    }
-    if c.not_sent > 0 {
-        counts.extend([
-            label("  not sent "),
-            Span::styled(c.not_sent.to_string(), theme.error()),
-        ]);
+    // The outcomes other than an echo, and duplicates: shown only once they happen.
+    for (name, n, style) in [
+        ("  mismatch ", c.mismatched, theme.error()),
+        ("  lost ", c.lost, theme.error()),
+        ("  duplicates ", c.duplicates, theme.warning()),
+        ("  abandoned ", c.abandoned, theme.warning()),
+        ("  not sent ", c.not_sent, theme.error()),
+    ] {
+        if n > 0 {
+            counts.extend([label(name), Span::styled(n.to_string(), style)]);
+        }
     }
     // The handshake and the first message are different costs: one SYN round trip in the
     // kernel, versus data through both programs. Shown side by side, last (least urgent).

@@ -23,6 +23,7 @@ use theme::Theme;
 
 /// Below this the layout cannot show what it must; we say so instead of drawing a mess.
 pub const MIN_WIDTH: u16 = 80;
+/// The same, in rows.
 pub const MIN_HEIGHT: u16 = 24;
 /// Rows the client and server panes keep, whatever else the screen shows.
 const MIN_PANE_ROWS: u16 = 8;

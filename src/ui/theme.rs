@@ -1,7 +1,7 @@
 //! Colours and text attributes, in one place so `NO_COLOR` is honoured everywhere and a theme
 //! is one table.
 //!
-//! Each theme is a [`Palette`] of meanings (sent, echoed, warning…), never of raw colours at
+//! Each theme is a `Palette` of meanings (sent, echoed, warning…), never of raw colours at
 //! the call sites. Colours are from the 256-colour table, which every terminal a classroom
 //! meets can show (true colour is not everywhere). Whatever the theme, state is also written
 //! in words: colour only repeats it.
@@ -177,26 +177,32 @@ impl Theme {
         }
     }
 
+    /// A message on its way out: the `→` rows.
     pub fn sent(self) -> Style {
         self.fg(self.palette.sent)
     }
 
+    /// What came back: the `←` of an echo.
     pub fn echoed(self) -> Style {
         self.fg(self.palette.echoed)
     }
 
+    /// Round-trip times, bold: the number the client pane is about.
     pub fn rtt(self) -> Style {
         self.fg(self.palette.rtt).add_modifier(Modifier::BOLD)
     }
 
+    /// Worth a look but not a failure: abandoned, duplicate, unsolicited, bytes in flight.
     pub fn warning(self) -> Style {
         self.fg(self.palette.warning)
     }
 
+    /// A failure, bold: lost, mismatch, not sent, an error row.
     pub fn error(self) -> Style {
         self.fg(self.palette.error).add_modifier(Modifier::BOLD)
     }
 
+    /// Connection news: the `·` rows.
     pub fn notice(self) -> Style {
         self.fg(self.palette.notice)
     }
@@ -206,6 +212,7 @@ impl Theme {
         self.fg(self.palette.focus).add_modifier(Modifier::BOLD)
     }
 
+    /// The border of a pane without the focus (faint, where colour allows).
     pub fn border(self) -> Style {
         if self.color {
             Style::new().fg(self.palette.border)
@@ -224,6 +231,7 @@ impl Theme {
         }
     }
 
+    /// The status bar: its own colours, or reversed video without colour.
     pub fn status_bar(self) -> Style {
         if self.color {
             let (bg, fg) = self.palette.status;
@@ -243,6 +251,7 @@ impl Theme {
         self.fg(color).add_modifier(Modifier::BOLD)
     }
 
+    /// The latency sparkline's bars: the colour of an echo.
     pub fn sparkline(self) -> Style {
         self.fg(self.palette.echoed)
     }

@@ -1,5 +1,5 @@
 //! `update`: the only place the application state changes. Split by what it handles: keys
-//! ([`keys`]), typed lines and `/commands` ([`commands`]); network events are applied by the
+//! (`keys`), typed lines and `/commands` (`commands`); network events are applied by the
 //! panes themselves ([`crate::app::model`]).
 
 mod commands;

@@ -73,10 +73,9 @@ mod tests {
     use crossterm::event::KeyModifiers;
 
     use super::*;
-    use crate::app::model::{ClientPane, RosterArea, ServerPane};
+    use crate::app::model::RosterArea;
     use crate::app::{Msg, update};
-    use crate::net::serve::Protocols;
-    use crate::net::{NetEvent, ServerEvent, ServerEventKind, Transport};
+    use crate::net::{NetEvent, ServerEvent, ServerEventKind};
 
     fn click(column: u16, row: u16) -> Msg {
         mouse(MouseEventKind::Down(MouseButton::Left), column, row)
@@ -93,16 +92,7 @@ mod tests {
 
     /// Two panes side by side on an 80-column screen, as the view would report them.
     fn app() -> App {
-        let addr = "127.0.0.1:7".parse().unwrap();
-        let mut app = App::new(
-            Some(ClientPane::new(addr, Transport::Tcp, false)),
-            Some(ServerPane::new(
-                addr,
-                Protocols::Both,
-                crate::net::ServerControl::new(1024).behaviour(),
-            )),
-            chrono::Local::now(),
-        );
+        let mut app = crate::app::update::tests::side_by_side("127.0.0.1:7");
         app.viewport.client_area = Rect::new(0, 0, 40, 14);
         app.viewport.server_area = Rect::new(40, 0, 40, 14);
         app

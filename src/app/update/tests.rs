@@ -7,13 +7,23 @@ use crate::app::model::{ClientPane, ClientRowKind, ServerPane};
 use crate::net::{ClientCommand, ClientEvent, CloseReason, Transport};
 use crate::stats::{Clock, EchoUpdate};
 
-fn connected_app() -> App {
-    let target = "127.0.0.1:7".parse().unwrap();
-    let mut app = App::new(
-        Some(ClientPane::new(target, Transport::Tcp, false)),
-        None,
+/// Both panes on `addr`, as `echotui` starts them: the client not connected yet.
+pub(super) fn side_by_side(addr: &str) -> App {
+    let addr = addr.parse().unwrap();
+    App::new(
+        Some(ClientPane::new(addr, Transport::Tcp, false)),
+        Some(ServerPane::new(
+            addr,
+            crate::net::serve::Protocols::Both,
+            crate::net::ServerControl::new(1024).behaviour(),
+        )),
         chrono::Local::now(),
-    );
+    )
+}
+
+/// `app` once its client has connected (in 50 µs).
+pub(super) fn connected(mut app: App) -> App {
+    let target = app.client.as_ref().unwrap().target;
     let event = ClientEvent::Connected {
         local: target,
         peer: target,
@@ -24,11 +34,19 @@ fn connected_app() -> App {
     app
 }
 
-fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+/// A client alone (`echotui connect`), connected.
+fn connected_app() -> App {
+    let target = "127.0.0.1:7".parse().unwrap();
+    let client = ClientPane::new(target, Transport::Tcp, false);
+    connected(App::new(Some(client), None, chrono::Local::now()))
+}
+
+pub(super) fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
     update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn submit(app: &mut App, line: &str) -> Vec<Effect> {
+/// Types `line` on the message line and presses Enter.
+pub(super) fn submit(app: &mut App, line: &str) -> Vec<Effect> {
     for c in line.chars() {
         press(app, KeyCode::Char(c));
     }
@@ -109,16 +127,7 @@ fn a_paste_is_one_message_with_newlines_and_tabs_kept() {
 
 #[test]
 fn tab_completes_commands_and_otherwise_moves_focus() {
-    let target = "127.0.0.1:7".parse().unwrap();
-    let mut app = App::new(
-        Some(ClientPane::new(target, Transport::Tcp, false)),
-        Some(ServerPane::new(
-            target,
-            crate::net::serve::Protocols::Tcp,
-            crate::net::ServerControl::new(1024).behaviour(),
-        )),
-        chrono::Local::now(),
-    );
+    let mut app = side_by_side("127.0.0.1:7");
     for c in "/qu".chars() {
         press(&mut app, KeyCode::Char(c));
     }

@@ -80,23 +80,19 @@ pub struct RunResult {
     pub spec: RunSpec,
     pub target: SocketAddr,
     pub transport: Transport,
-    pub stats: RttStats,
-    pub elapsed: Duration,
-    pub errors: ErrorTally,
-    pub served: usize,
-    pub clocks: ClockCount,
-    pub in_force: Clock,
-    pub tcp_info: Option<Option<TcpInfoReport>>,
+    pub measured: Measured,
+    /// What only the end of the run can tell: the embedded server's threads (`None` against
+    /// a target) and our memory.
     pub server_threads: Option<usize>,
     pub rss_kib: Option<u64>,
 }
 
 impl RunResult {
     fn report(&self) -> BenchReport {
-        let spec = &self.spec;
-        let messages = self.stats.count();
+        let (spec, measured) = (&self.spec, &self.measured);
+        let messages = measured.stats.count();
         let bytes = messages * spec.size as u64;
-        let seconds = self.elapsed.as_secs_f64();
+        let seconds = measured.elapsed.as_secs_f64();
         let per_second = |n: f64| {
             let rate = if seconds > 0.0 { n / seconds } else { 0.0 };
             units::json_figure(rate)
@@ -117,15 +113,15 @@ impl RunResult {
             bytes,
             msgs_per_s: per_second(messages as f64),
             mib_per_s: per_second(bytes as f64 / (1 << 20) as f64),
-            rtt_us: self.stats.summary(),
-            jitter_us: self.stats.jitter_us(),
-            errors: self.errors.total(),
-            served: self.served,
+            rtt_us: measured.stats.summary(),
+            jitter_us: measured.stats.jitter_us(),
+            errors: measured.errors.total(),
+            served: measured.served,
             server_threads: self.server_threads,
             rss_kib: self.rss_kib,
-            clock: self.clocks.clock(self.in_force).name(),
-            user_clock_echoes: self.clocks.user,
-            tcp_info: self.tcp_info,
+            clock: measured.clocks.clock(measured.in_force).name(),
+            user_clock_echoes: measured.clocks.user,
+            tcp_info: measured.tcp_info,
         }
     }
 }
@@ -178,7 +174,7 @@ pub fn report(json: bool, runs: &[RunResult]) -> anyhow::Result<ExitCode> {
     match (json, reports.as_slice()) {
         (true, [one]) => serde_json::to_writer(&mut out, one)?,
         (true, all) => serde_json::to_writer(&mut out, all)?,
-        (false, [one]) => write_table(&mut out, one, &runs[0].errors)?,
+        (false, [one]) => write_table(&mut out, one, &runs[0].measured.errors)?,
         (false, all) => {
             write_comparison(&mut out, all)?;
             if io::stdout().is_terminal() {
@@ -192,7 +188,7 @@ pub fn report(json: bool, runs: &[RunResult]) -> anyhow::Result<ExitCode> {
     let mut all_good = !runs.is_empty();
     for (run, report) in runs.iter().zip(&reports) {
         if json || runs.len() > 1 {
-            for (what, n) in &run.errors.kinds {
+            for (what, n) in &run.measured.errors.kinds {
                 eprintln!("echotui bench: {} × {what}", n);
             }
         }

@@ -7,37 +7,35 @@
 //! the reader matches every read against it the moment it returns. RTTs are therefore
 //! measured at the socket, however slowly the UI later shows them.
 //!
-//! Over UDP ([`udp`]) there is no connection to split: one socket, sends from the actor,
-//! replies matched by a reader task with a [`crate::stats::DatagramTracker`].
+//! Over UDP there is no connection to split: one socket, sends from the actor, replies
+//! matched by a reader task with a [`crate::stats::DatagramTracker`].
+//!
+//! One job per module: this one holds the actor's life (commands, connecting, the states
+//! between connections); `writer` serves a live TCP connection's commands, `reader` reads
+//! its echoes, and `udp` is the UDP session, both sides.
 
 mod reader;
 mod udp;
+mod writer;
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use self::reader::Reader;
 use super::event::{ClientEvent, CloseReason, EventSink, NetEvent};
-use super::sockinfo::{self, Congestion, SharedSocket, congestion};
+use super::sockinfo::{Congestion, SharedSocket, congestion};
 use super::stamp::StampedReader;
 use super::{Transport, lock};
 use crate::stats::{Clock, EchoUpdate, MessageId, RttTracker};
 
 /// How many commands may wait for the actor; beyond that the UI is told the client is busy.
 const COMMAND_QUEUE: usize = 256;
-/// Messages sent but not yet echoed beyond which we refuse to send more (bounds memory
-/// when a peer never answers).
-const MAX_OUTSTANDING: usize = 10_000;
-/// A write that waits this long is reported as blocked by flow control.
-const BLOCKED_AFTER: Duration = Duration::from_millis(250);
 /// How long a TCP connect may take before the client gives up. A SYN that finds the server's
 /// accept queue full is dropped and sent again: 1, 2, 3, 4, 5, 7 and 11 s after the first on
 /// a Linux 6.18 (as measured; `net.ipv4.tcp_syn_linear_timeouts`), 1, 3 and 7 s on kernels
@@ -318,6 +316,14 @@ impl Actor {
         }
     }
 
+    /// Says how long message `id` waited before reaching the socket, if noticeably.
+    async fn report_queueing(&self, id: MessageId, sent_at: Instant) {
+        let waited = sent_at.saturating_duration_since(self.given_at);
+        if waited >= QUEUED_NOTICE {
+            self.report(ClientEvent::Queued { id, waited }).await;
+        }
+    }
+
     /// Gives up on every message still outstanding on a connection (or UDP session) that
     /// ended, then reports how it ended: each message sent gets exactly one outcome, and a
     /// close is always reported once, by the actor, whoever ended it.
@@ -408,167 +414,5 @@ impl Actor {
                 None
             }
         }
-    }
-
-    /// Serves commands on a live connection until it ends; the write half is dropped (or,
-    /// for a reset, forgotten) only after `ended` is cancelled, so the reader never mistakes
-    /// our own FIN's consequences for the peer closing.
-    async fn write_commands(
-        &mut self,
-        mut writer: OwnedWriteHalf,
-        tracker: &Mutex<RttTracker>,
-        ended: &CancellationToken,
-    ) -> Ending {
-        let mut half_closed = false;
-        loop {
-            let command = match self.next_command(Some(ended)).await {
-                Ok(command) => command,
-                Err(ending) => {
-                    ended.cancel();
-                    return ending;
-                }
-            };
-            match command {
-                ClientCommand::Send(messages) => {
-                    if let Err(ending) = self
-                        .write_messages(&mut writer, tracker, ended, &messages, half_closed)
-                        .await
-                    {
-                        ended.cancel();
-                        return ending;
-                    }
-                }
-                ClientCommand::Reconnect
-                | ClientCommand::SetTransport(_)
-                | ClientCommand::SetTarget(_) => {}
-                ClientCommand::SetNagle(on) => {
-                    self.settings.nodelay = !on;
-                    if let Err(err) = writer.as_ref().set_nodelay(!on) {
-                        let problem = format!("cannot change Nagle: {}", super::describe(&err));
-                        self.report(ClientEvent::Problem(problem)).await;
-                    }
-                }
-                ClientCommand::SetCongestion(algorithm) => {
-                    let set = congestion::set(writer.as_ref().as_fd(), algorithm);
-                    self.congestion_set(set.map(|()| algorithm)).await;
-                }
-                ClientCommand::HalfClose if !half_closed => {
-                    half_closed = true;
-                    match writer.shutdown().await {
-                        Ok(()) => {
-                            self.report(ClientEvent::HalfClosed).await;
-                            // FIN_WAIT1 while our FIN waits behind unsent data (or for its
-                            // ACK), FIN_WAIT2 once the peer acknowledged it.
-                            if let Some(state) = sockinfo::state(writer.as_ref().as_fd()) {
-                                self.report(ClientEvent::TcpState(state)).await;
-                            }
-                        }
-                        Err(err) => {
-                            ended.cancel();
-                            let next = Next::WaitForReconnect;
-                            return Ending::ours(next, CloseReason::from_io(&err));
-                        }
-                    }
-                }
-                ClientCommand::HalfClose => {}
-                ClientCommand::Reset => {
-                    // SO_LINGER 0 turns the close into an RST. Dropping the write half would
-                    // send a FIN first (and the peer would see a clean EOF), so `forget` it:
-                    // the socket closes, abortively, when the reader drops the read half.
-                    let reason = match writer.as_ref().set_zero_linger() {
-                        Ok(()) => CloseReason::ResetByUs,
-                        Err(err) => {
-                            CloseReason::Error(format!("cannot reset: {}", super::describe(&err)))
-                        }
-                    };
-                    ended.cancel();
-                    writer.forget();
-                    return Ending::ours(Next::WaitForReconnect, reason);
-                }
-            }
-        }
-    }
-
-    /// Writes each message in turn. A refusal fails that message and the rest, and the
-    /// connection goes on; `Err` means the connection ended meanwhile, and every message not
-    /// yet handed to the socket is reported as not sent.
-    async fn write_messages(
-        &self,
-        writer: &mut OwnedWriteHalf,
-        tracker: &Mutex<RttTracker>,
-        ended: &CancellationToken,
-        messages: &[Message],
-        half_closed: bool,
-    ) -> Result<(), Ending> {
-        for (i, message) in messages.iter().enumerate() {
-            let refusal = if half_closed {
-                Some("the connection is half-closed (FIN sent)".to_owned())
-            } else if lock(tracker).outstanding() >= MAX_OUTSTANDING {
-                Some(format!(
-                    "{MAX_OUTSTANDING} messages are still waiting for their echo"
-                ))
-            } else {
-                None
-            };
-            if let Some(reason) = refusal {
-                self.not_sent(&messages[i..], reason).await;
-                return Ok(());
-            }
-            // Stamp and record first: the echo may come back before write_all returns. From
-            // here on the message belongs to the tracker, which gives it its outcome.
-            let sent_at = Instant::now();
-            lock(tracker).sent(message.id, message.bytes.clone(), sent_at);
-            self.report_queueing(message.id, sent_at).await;
-            let piece = message.pieces.unwrap_or(message.bytes.len()).max(1);
-            let mut written = Ok(());
-            for bytes in message.bytes.chunks(piece) {
-                written = self.write_watching_flow_control(writer, bytes, ended).await;
-                if written.is_err() {
-                    break;
-                }
-            }
-            let ending = match written {
-                Ok(()) => continue,
-                Err(ending) => ending,
-            };
-            self.not_sent(&messages[i + 1..], "the connection ended".into())
-                .await;
-            return Err(ending);
-        }
-        Ok(())
-    }
-
-    /// Says how long message `id` waited before reaching the socket, if noticeably.
-    async fn report_queueing(&self, id: MessageId, sent_at: Instant) {
-        let waited = sent_at.saturating_duration_since(self.given_at);
-        if waited >= QUEUED_NOTICE {
-            self.report(ClientEvent::Queued { id, waited }).await;
-        }
-    }
-
-    /// Writes `bytes`, saying so when the write has waited [`BLOCKED_AFTER`]: the peer has
-    /// stopped reading, both socket buffers are full, and TCP flow control holds us back.
-    /// `Err` means the connection ended meanwhile, or this write failed and ended it.
-    async fn write_watching_flow_control(
-        &self,
-        writer: &mut OwnedWriteHalf,
-        bytes: &[u8],
-        ended: &CancellationToken,
-    ) -> Result<(), Ending> {
-        let failed =
-            |err: std::io::Error| Ending::ours(Next::WaitForReconnect, CloseReason::from_io(&err));
-        let mut write = std::pin::pin!(writer.write_all(bytes));
-        tokio::select! {
-            _ = ended.cancelled() => return Err(Ending::theirs()),
-            written = &mut write => return written.map_err(failed),
-            _ = tokio::time::sleep(BLOCKED_AFTER) => {}
-        }
-        self.report(ClientEvent::SendBlocked).await;
-        let written = tokio::select! {
-            _ = ended.cancelled() => return Err(Ending::theirs()),
-            written = write => written,
-        };
-        self.report(ClientEvent::SendUnblocked).await;
-        written.map_err(failed)
     }
 }

@@ -1,45 +1,18 @@
 use std::sync::Arc;
-use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 
-use crate::app::model::{App, ClientPane, ServerPane};
+use crate::app::model::App;
+use crate::app::update::tests::{self, press, submit};
 use crate::app::{Effect, Msg, update};
 use crate::lesson::Catalog;
-use crate::net::serve::Protocols;
-use crate::net::{ClientEvent, NetEvent, ServerCommand, Transport};
+use crate::net::ServerCommand;
 
+/// Both panes, connected, with the built-in lessons.
 fn side_by_side() -> App {
-    let addr = "127.0.0.1:12345".parse().unwrap();
-    let mut app = App::new(
-        Some(ClientPane::new(addr, Transport::Tcp, false)),
-        Some(ServerPane::new(
-            addr,
-            Protocols::Both,
-            crate::net::ServerControl::new(1024).behaviour(),
-        )),
-        chrono::Local::now(),
-    );
+    let mut app = tests::side_by_side("127.0.0.1:12345");
     app.lessons = Arc::new(Catalog::load(None).unwrap());
-    let event = ClientEvent::Connected {
-        local: addr,
-        peer: addr,
-        connect_time: Some(Duration::from_micros(50)),
-        clock: crate::stats::Clock::Kernel,
-    };
-    update(&mut app, Msg::Net(NetEvent::Client(event)));
-    app
-}
-
-fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn submit(app: &mut App, line: &str) {
-    for c in line.chars() {
-        press(app, KeyCode::Char(c));
-    }
-    press(app, KeyCode::Enter);
+    tests::connected(app)
 }
 
 /// Ticks until the lesson stops typing; returns every effect and each line as it was entered.
