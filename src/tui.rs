@@ -128,14 +128,12 @@ pub async fn serve(
         limits: args.into(),
         ..ServerSettings::default()
     };
-    let control = ServerControl::with(server_opts.single()?);
-    let listen = net::resolve(&args.listen).await?;
-    let server = serve::start(
-        listen,
+    let (server, control) = serve::start_at(
+        &args.listen,
         transport.into(),
         server_opts.backlog,
         settings,
-        control.clone(),
+        server_opts.single()?,
         sink,
         shutdown.clone(),
     )

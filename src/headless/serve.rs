@@ -18,8 +18,7 @@ use crate::cli::{ServeArgs, ServerOpts};
 use crate::net::census::CensusSnapshot;
 use crate::net::sockinfo::{AcceptQueue, Unavailable};
 use crate::net::{
-    self, CloseReason, NetEvent, Refused, ServerControl, ServerEvent, ServerEventKind,
-    ServerSettings, Transport,
+    self, CloseReason, NetEvent, Refused, ServerEvent, ServerEventKind, ServerSettings, Transport,
 };
 use crate::text::sanitize;
 use crate::units;
@@ -46,15 +45,13 @@ pub async fn run(
     };
     let behaviour = server_opts.single()?;
     let read_size = behaviour.read_size;
-    let control = ServerControl::with(behaviour);
     let (sink, mut events) = net::event::channel(EVENT_QUEUE);
-    let listen = net::resolve(&args.listen).await?;
-    let server = net::serve::start(
-        listen,
+    let (server, control) = net::serve::start_at(
+        &args.listen,
         transport.into(),
         server_opts.backlog,
         settings,
-        control.clone(),
+        behaviour,
         sink,
         shutdown.clone(),
     )

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{EventSink, NetError, ServerControl, ServerSettings, Transport, interfaces};
+use super::{Behaviour, EventSink, NetError, ServerControl, ServerSettings, Transport, interfaces};
 
 /// Which transports a server answers on its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,31 @@ impl RunningServer {
         self.tasks.close();
         self.tasks.wait().await;
     }
+}
+
+/// Resolves `listen` and starts a server there behaving as `behaviour`, with a control of
+/// its own: what `echotui serve` does, in the UI or headless.
+pub async fn start_at(
+    listen: &str,
+    protocols: Protocols,
+    backlog: u32,
+    settings: ServerSettings,
+    behaviour: Behaviour,
+    events: EventSink,
+    shutdown: CancellationToken,
+) -> Result<(RunningServer, ServerControl), NetError> {
+    let control = ServerControl::with(behaviour);
+    let addr = super::resolve(listen).await?;
+    let server = start(
+        addr,
+        protocols,
+        backlog,
+        settings,
+        control.clone(),
+        events,
+        shutdown,
+    );
+    Ok((server.await?, control))
 }
 
 /// Binds `addr` for `protocols` (TCP with `listen()`'s `backlog`) and starts the server until

@@ -164,3 +164,21 @@ fn completion_lists_names_in_table_order() {
     assert_eq!(completions("qu"), ["quit"]);
     assert!(completions("zz").is_empty());
 }
+
+#[test]
+fn the_help_states_the_limits_the_parsers_apply() {
+    let help = |name: &str| {
+        COMMANDS
+            .iter()
+            .find(|spec| spec.names.contains(&name))
+            .map(|spec| spec.help)
+            .unwrap_or_default()
+    };
+    assert!(
+        help("clients").contains(&format!("0..={MAX_PRACTICE_CLIENTS}")),
+        "{}",
+        help("clients")
+    );
+    assert!(parse(&format!("/clients {MAX_PRACTICE_CLIENTS}")).is_ok());
+    assert!(parse(&format!("/clients {}", MAX_PRACTICE_CLIENTS + 1)).is_err());
+}

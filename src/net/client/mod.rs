@@ -356,6 +356,8 @@ impl Actor {
         // Both addresses exist on a connected socket; if the OS cannot say, show the target.
         let local = stream.local_addr().unwrap_or(self.target);
         let peer = stream.peer_addr().unwrap_or(self.target);
+        // Shared before it is announced: whoever hears `Connected` may ask about the socket.
+        let holding = self.socket.hold(stream.as_fd());
         self.report(ClientEvent::Connected {
             local,
             peer,
@@ -364,7 +366,6 @@ impl Actor {
         })
         .await;
 
-        let holding = self.socket.hold(stream.as_fd());
         let (reader, writer) = stream.into_split();
         let tracker = Arc::new(Mutex::new(RttTracker::default()));
         // Cancelled when the reader sees the end of the connection, or when we end it.

@@ -136,11 +136,7 @@ impl Connection {
                 Ok(n) => n,
                 Err(err) => return CloseReason::from_io(&err),
             };
-            counters.read(n);
-            if self.settings.report_reads {
-                let preview = buf[..n.min(READ_PREVIEW_BYTES)].to_vec();
-                self.report(ServerEventKind::Read { len: n, preview });
-            }
+            self.took(&buf[..n], counters);
             let (framing, misbehaviour) = (behaviour.framing, &behaviour.misbehaviour);
             if Planner::plain(framing, misbehaviour) {
                 // The fast path: the read goes back as it is, from the read buffer.
@@ -220,6 +216,20 @@ impl Connection {
         }
     }
 
+    /// One `read()` returned `read`: counted in the census and, unless reads are not
+    /// reported (`serve --quiet`), shown with a preview. Every model's reads go through here.
+    pub(super) fn took(&self, read: &[u8], counters: &Admission) {
+        counters.read(read.len());
+        if self.settings.report_reads {
+            let preview = read[..read.len().min(READ_PREVIEW_BYTES)].to_vec();
+            self.report(ServerEventKind::Read {
+                len: read.len(),
+                preview,
+            });
+        }
+    }
+
+    /// Tells the server's listeners (the UI, the log) about this connection.
     pub(super) fn report(&self, kind: ServerEventKind) {
         self.events.server(self.conn, self.peer, kind);
     }

@@ -16,9 +16,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::Stop;
 use super::connection::{Connection, STALL_NOTICE};
 use super::plan::{Plan, PlannedEnd, Planner};
-use super::{READ_PREVIEW_BYTES, Stop};
 use crate::net::census::Admission;
 use crate::net::event::{CloseReason, ConnId, ServerEventKind};
 
@@ -142,11 +142,7 @@ impl Connection {
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return CloseReason::from_io(&err),
             };
-            counters.read(n);
-            if self.settings.report_reads {
-                let preview = buf[..n.min(READ_PREVIEW_BYTES)].to_vec();
-                self.report(ServerEventKind::Read { len: n, preview });
-            }
+            self.took(&buf[..n], counters);
             let (framing, misbehaviour) = (behaviour.framing, &behaviour.misbehaviour);
             if Planner::plain(framing, misbehaviour) {
                 match self.write_blocking(stream, &buf[..n], counters) {
