@@ -16,8 +16,8 @@
 #   (3) 500 clients connect, echo and leave while the terminal showing the UI is stopped
 #       (SIGSTOP on its tmux server) for 10 s: after SIGCONT the roster must say 0 open;
 #   (4) 10,000 connect/close and connect/reset cycles: the server's fds and RSS before/after;
-#   (5) one client streaming 64 KiB messages flat out beside a quiet `ping` (one probe every
-#       100 ms): the quiet client's p50/p99, against the same ping without the stream.
+#   (5) one client streaming 64 KiB messages flat out beside a quiet `ping` (300 probes, one
+#       every 20 ms): the quiet client's p50/p90/p99, against the same ping without the stream.
 # Needs python3, tmux, /proc; a non-loopback IPv4 address for (1) (skipped, saying so, without).
 set -euo pipefail
 
@@ -185,8 +185,8 @@ REPORT+=("(4) $CYCLES connect/close and connect/reset cycles: server fds $fd_bef
 # --- (5) a stream beside a quiet client -------------------------------------------------------------
 start_headless --json --quiet --listen 127.0.0.1:0
 quiet() {
-    "$ECHOTUI" ping "127.0.0.1:$PORT" -c 50 -i 100ms --json |
-        python3 -c "import sys,json; r=json.load(sys.stdin)['rtt_us']; print(f\"p50 {r['p50']:.0f}µs p99 {r['p99']:.0f}µs\")"
+    "$ECHOTUI" ping "127.0.0.1:$PORT" -c "$(scaled 300)" -i 20ms --json |
+        python3 -c "import sys,json; r=json.load(sys.stdin)['rtt_us']; print(f\"p50 {r['p50']:.0f}µs p90 {r['p90']:.0f}µs p99 {r['p99']:.0f}µs\")"
 }
 alone=$(quiet)
 "$ECHOTUI" bench "127.0.0.1:$PORT" -c 1 -s 65536 -p 4 -d "${STREAM_SECS}s" --json >"$WORK/stream.json" &
