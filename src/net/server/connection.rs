@@ -15,12 +15,14 @@ use crate::net::event::{CloseReason, ConnId, EventSink, ServerEventKind};
 use crate::net::sockinfo;
 use crate::net::timer::Timer;
 
-/// Reads a connection does before it lets the other connections on its worker have a turn.
+/// Bytes a connection reads before it lets the other connections on its worker have a turn.
 /// tokio's own budget (128 socket operations) let one client streaming flat out keep a
 /// worker for 64 read-and-echo rounds at a time: a quiet client beside it waited 1-1.6 ms in
-/// one probe of ten (p90). With a turn every 8 reads its p90 is ~0.1 ms, for ~8% of the
-/// stream's throughput (measured in scripts/floods.sh's scenario 5 and README).
-const READS_PER_TURN: u32 = 8;
+/// one probe of ten (p90). With a turn every 8 KiB its p90 is ~0.1 ms, for ~8% of the
+/// stream's throughput (scripts/floods.sh's scenario 5, README). Counted in bytes, not reads:
+/// with 16-byte reads a turn every 8 reads halved a stream's throughput, and tokio's budget
+/// already bounds how many reads one turn may take.
+const BYTES_PER_TURN: usize = 8 * 1024;
 /// A write back that waits this long is reported: the peer has stopped reading.
 pub(super) const STALL_NOTICE: Duration = Duration::from_millis(250);
 
@@ -107,10 +109,10 @@ impl Connection {
         let far = Duration::from_secs(365 * 24 * 3600);
         let idle_timer = tokio::time::sleep(idle.unwrap_or(far));
         tokio::pin!(idle_timer);
-        let mut reads = 0u32;
+        let mut read_since_turn = 0;
         loop {
-            reads = reads.wrapping_add(1);
-            if reads % READS_PER_TURN == 0 {
+            if read_since_turn >= BYTES_PER_TURN {
+                read_since_turn = 0;
                 tokio::task::yield_now().await;
             }
             let Some(behaviour) = next_reading(&mut reading_changes).await else {
@@ -148,6 +150,7 @@ impl Connection {
                 Err(err) => return CloseReason::from_io(&err),
             };
             self.took(&buf[..n], counters);
+            read_since_turn += n;
             let (framing, misbehaviour) = (behaviour.framing, &behaviour.misbehaviour);
             if Planner::plain(framing, misbehaviour) {
                 // The fast path: the read goes back as it is, from the read buffer.
