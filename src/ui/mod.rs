@@ -45,12 +45,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
         draw_too_small(frame, area);
         return viewport;
     }
-    let latency_rows = app.client.as_ref().map_or(0, latency::height);
-    let fixed = latency_rows + input::HEIGHT + 1;
-    let lesson_rows = app.lesson.as_ref().map_or(0, |run| {
-        let room = area.height.saturating_sub(fixed + MIN_PANE_ROWS);
-        lesson::height(run, area.width, room.max(lesson::MIN_LINES + 2))
-    });
+    let (latency_rows, lesson_rows) = latency_and_lesson_rows(app, area);
     let [panes, latency_area, lesson_area, input_area, status_area] = Layout::vertical([
         Constraint::Min(6),
         Constraint::Length(latency_rows),
@@ -106,6 +101,29 @@ fn peer(app: &App, addr: std::net::SocketAddr) -> String {
         addr.to_string()
     }
 }
+
+/// Rows for the latency pane and the lesson's narration, between the panes (at least
+/// [`MIN_PANE_ROWS`]) and the input and status lines. The narration is the instructor's voice,
+/// so it is shown whole: where both do not fit, the latency pane gives up rows first, down to
+/// [`LATENCY_FLOOR`] (its headline and first figures), then the narration is cut.
+fn latency_and_lesson_rows(app: &App, area: Rect) -> (u16, u16) {
+    let latency = app.client.as_ref().map_or(0, latency::height);
+    let Some(run) = &app.lesson else {
+        return (latency, 0);
+    };
+    let room = area
+        .height
+        .saturating_sub(input::HEIGHT + 1 + MIN_PANE_ROWS);
+    let narration = lesson::height(run, area.width, u16::MAX);
+    let latency_floor = latency.min(LATENCY_FLOOR);
+    let lesson_rows = narration
+        .min(room.saturating_sub(latency_floor))
+        .max(lesson::MIN_LINES + 2);
+    (latency.min(room.saturating_sub(lesson_rows)), lesson_rows)
+}
+
+/// The fewest rows the latency pane keeps beside a lesson's narration.
+const LATENCY_FLOOR: u16 = 6;
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let note = format!(

@@ -1,6 +1,7 @@
 //! The socket view of the latency pane (`/socket`, F2): what the kernel knows about both
-//! ends of the connection, side by side and in words, with where every byte waits (the
-//! flow-control lesson) underneath.
+//! ends of the connection, side by side and in words, under a headline of where every byte
+//! waits (the flow-control lesson). The headline comes first so that it survives a short pane:
+//! at 80×24 with a lesson's narration open, the figures lose their last rows, not the point.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,7 +18,8 @@ use crate::net::{ConnId, Transport};
 use crate::stats::Clock;
 use crate::units;
 
-/// Rows the pane takes: border, the two ends' names, eight figures, two lines of summary.
+/// Rows the pane takes: border, the headline (two lines at 80 columns), the two ends' names
+/// and eight figures; a row left over says which clock ends the RTTs.
 pub(super) const HEIGHT: u16 = 13;
 /// The pane's title.
 pub(super) const TITLE: &str =
@@ -73,11 +75,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
     // Each column ends with a space, so a full cell never runs into the next one.
     let column = width.saturating_sub(label_width) / 2;
     let cell = |text: &str| format!("{} ", pad(text, column.saturating_sub(1)));
-    let [table, summary] = Layout::vertical([
+    let headline = headline(look, &server, width, theme);
+    let [headline_area, table, note] = Layout::vertical([
+        Constraint::Length((headline.len() as u16).min(area.height)),
         Constraint::Length(1 + LABELS.len() as u16),
         Constraint::Min(0),
     ])
     .areas(area);
+    frame.render_widget(Paragraph::new(headline), headline_area);
+    let clock = Line::styled(clock_note(client), theme.dim());
+    frame.render_widget(Paragraph::new(clock), note);
 
     let client_name = match client.kernel.local {
         Some(local) => format!("client {local}"),
@@ -106,7 +113,6 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
         ]));
     }
     frame.render_widget(Paragraph::new(lines), table);
-    draw_summary(frame, summary, look, &server, client, theme);
 }
 
 /// What the server's column shows: its socket, or why there is none to show.
@@ -207,39 +213,31 @@ fn figures(sample: &SocketSample, end: End, client: &ClientPane) -> Vec<Cell> {
     ]
 }
 
-/// Where the bytes wait, both ways, and which clock ends echotui's RTTs.
-fn draw_summary(
-    frame: &mut Frame,
-    area: Rect,
+/// Where the bytes wait, both ways, wrapped to `width` (nothing before the kernel answers).
+fn headline<'a>(
     client_look: &Sampled,
     server: &Column,
-    client: &ClientPane,
+    width: usize,
     theme: Theme,
-) {
+) -> Vec<Line<'a>> {
     let server_look = match server {
         Column::Socket(_, Ok(sample)) => Some(sample),
         _ => None,
     };
     let client_look = client_look.as_ref().ok();
-    let width = area.width as usize;
-    let mut lines: Vec<Line> = Vec::new();
-    if client_look.is_some() || server_look.is_some() {
-        let (text, closed) = where_bytes_wait(client_look, server_look);
-        let style = if closed {
-            theme.warning()
-        } else {
-            theme.notice()
-        };
-        lines.extend(
-            wrap(&text, width)
-                .into_iter()
-                .map(|line| Line::styled(line, style)),
-        );
+    if client_look.is_none() && server_look.is_none() {
+        return Vec::new();
     }
-    if lines.len() < area.height as usize {
-        lines.push(Line::styled(clock_note(client), theme.dim()));
-    }
-    frame.render_widget(Paragraph::new(lines), area);
+    let (text, closed) = where_bytes_wait(client_look, server_look);
+    let style = if closed {
+        theme.warning()
+    } else {
+        theme.notice()
+    };
+    wrap(&text, width)
+        .into_iter()
+        .map(|line| Line::styled(line, style))
+        .collect()
 }
 
 /// `client send queue 2.5 MiB · server receive queue 1.3 MiB · window 0: the server is not
