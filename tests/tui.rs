@@ -204,6 +204,8 @@ mod help;
 mod keys;
 #[path = "tui/latency.rs"]
 mod latency;
+#[path = "tui/lessons.rs"]
+mod lessons;
 #[path = "tui/one_pane.rs"]
 mod one_pane;
 #[path = "tui/socket_view.rs"]

@@ -129,12 +129,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
     if let Some(first) = client.first_rtt {
         counts.extend([label("  first echo "), value(units::duration(first))]);
     }
-    // Presenter mode: the numbers big, for the back row (the chart and histogram stay).
-    if app.view.presenter && client.latency_view == LatencyView::Sparkline {
-        return super::big::draw(frame, inner, client, Line::from(counts), theme);
+    let counts = fit(counts, inner.width);
+    // Presenter mode: the numbers big, for the back row (the chart and histogram stay), where
+    // the digits and the counts fit; beside a long narration, the usual two lines.
+    let big_fits = usize::from(inner.height) > super::big::ROWS;
+    if app.view.presenter && client.latency_view == LatencyView::Sparkline && big_fits {
+        return super::big::draw(frame, inner, client, counts, theme);
     }
     frame.render_widget(
-        Paragraph::new(vec![Line::from(ladder), Line::from(counts)]),
+        Paragraph::new(vec![fit(ladder, inner.width), counts]),
         numbers,
     );
 
@@ -145,6 +148,21 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
         // Drawn above, in place of the numbers: it has figures of its own.
         LatencyView::Socket => {}
     }
+}
+
+/// One line of labelled figures, its two-space gaps between figures narrowed to one when the
+/// line is wider than `width`: `jitter` or `first echo` then still fit at 80 columns.
+fn fit(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
+    let line = Line::from(spans);
+    if line.width() <= usize::from(width) {
+        return line;
+    }
+    line.into_iter()
+        .map(|span| match span.content.strip_prefix("  ") {
+            Some(rest) => Span::styled(format!(" {rest}"), span.style),
+            None => span,
+        })
+        .collect()
 }
 
 /// Newest at the right edge, one column per echo, scaled to the tallest visible RTT.

@@ -122,8 +122,9 @@ fn latency_and_lesson_rows(app: &App, area: Rect) -> (u16, u16) {
     (latency.min(room.saturating_sub(lesson_rows)), lesson_rows)
 }
 
-/// The fewest rows the latency pane keeps beside a lesson's narration.
-const LATENCY_FLOOR: u16 = 6;
+/// The fewest rows the latency pane keeps beside a lesson's narration: its border and its two
+/// lines of figures.
+const LATENCY_FLOOR: u16 = 4;
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let note = format!(

@@ -36,3 +36,30 @@ fn latency_chart_and_histogram_80x24() {
         1
     );
 }
+
+/// Over a delayed, jittery link the figures are at their widest (`jitter`, `handshake … (to
+/// the proxy)`, `first echo`): at 80 columns their gaps narrow so every figure is still read
+/// whole.
+#[test]
+fn widest_figures_fit_80_columns() {
+    let mut app = both();
+    app.impairments = Some(Default::default());
+    type_line(&mut app, 0, "/delay 50ms");
+    connected(&mut app);
+    for (i, us) in [100_100u64, 120_900, 100_200, 100_200].iter().enumerate() {
+        type_line(&mut app, 1000 + i as i64, "ping");
+        echo(
+            &mut app,
+            1000 + i as i64,
+            EchoUpdate::Echoed {
+                id: i as u64 + 1,
+                rtt: Duration::from_micros(*us),
+            },
+        );
+    }
+    let screen = render(&app, 80, 24);
+    for figure in ["jitter 13.8ms", "(to the proxy)", "first echo 100.1ms"] {
+        assert!(screen.contains(figure), "{figure:?} missing:\n{screen}");
+    }
+    snapshot_beside_the_others("latency_widest_80x24", screen);
+}
