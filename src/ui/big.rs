@@ -94,7 +94,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, counts: L
     }
     if figures.is_empty() {
         lines[1].push(Span::styled(
-            "no round trips yet: type a message and press Enter",
+            super::latency::no_round_trip_yet(client),
             theme.dim(),
         ));
         used = usize::from(numbers.width);

@@ -79,7 +79,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
                 ladder.extend([label("  jitter "), value(units::micros(jitter))]);
             }
         }
-        None => ladder.push(label("no round trips yet: type a message and press Enter")),
+        None => ladder.push(label(no_round_trip_yet(client))),
     }
     let c = client.counts;
     let mut counts = vec![
@@ -147,6 +147,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
         LatencyView::Histogram => draw_histogram(frame, chart, client, theme),
         // Drawn above, in place of the numbers: it has figures of its own.
         LatencyView::Socket => {}
+    }
+}
+
+/// What stands in for the figures before the first RTT: a hint until something is sent, then
+/// a plain fact (a lost datagram is no reason to tell the user to type).
+pub(super) fn no_round_trip_yet(client: &ClientPane) -> &'static str {
+    if client.counts.sent == 0 {
+        "no round trips yet: type a message and press Enter"
+    } else {
+        "no round trip completed yet"
     }
 }
 

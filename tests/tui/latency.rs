@@ -63,3 +63,18 @@ fn widest_figures_fit_80_columns() {
     }
     snapshot_beside_the_others("latency_widest_80x24", screen);
 }
+
+/// Before the first RTT the pane hints to type; once a message is out (here lost), it states
+/// the fact instead of asking for what was already done.
+#[test]
+fn no_round_trip_yet_hints_only_before_the_first_send() {
+    let mut app = both();
+    connected(&mut app);
+    assert!(render(&app, 80, 24).contains("type a message and press Enter"));
+    type_line(&mut app, 100, "/udp");
+    type_line(&mut app, 200, "one");
+    echo(&mut app, 2200, EchoUpdate::Lost { id: 1 });
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("no round trip completed yet"), "{screen}");
+    assert!(screen.contains("lost 1"), "{screen}");
+}
