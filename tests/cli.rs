@@ -329,6 +329,28 @@ fn a_peer_that_closes_mid_run_ends_the_ping_with_exit_1() {
         .expect("the tutorial server's one echo");
 }
 
+/// The first line says what the server answers and, for UDP, the receive buffer the kernel
+/// granted (how big a burst waits before datagrams die in the kernel); TCP alone has none.
+#[test]
+fn serve_headless_reports_the_udp_receive_buffer() {
+    let first_line = |args: &[&str]| {
+        let server = Headless::start(args);
+        let out = String::from_utf8_lossy(&server.output()).into_owned();
+        out.lines().next().unwrap().to_owned()
+    };
+    for (args, udp) in [(&["--json"][..], false), (&["--json", "--udp"], true)] {
+        let line: Value = serde_json::from_str(&first_line(args)).unwrap();
+        assert_eq!(line["event"], "listening", "{line}");
+        assert_eq!(line["udp_receive_buffer"].as_u64().is_some(), udp, "{line}");
+        assert_eq!(line["udp_receive_buffer"].is_null(), !udp, "{line}");
+    }
+    let text = first_line(&["--udp"]);
+    assert!(
+        text.contains("(UDP echo, read size 1024, UDP receive buffer "),
+        "{text}"
+    );
+}
+
 #[test]
 fn serve_headless_json_logs_every_event_and_a_summary_on_sigterm() {
     let mut server = Headless::start(&["--json"]);

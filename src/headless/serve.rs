@@ -56,10 +56,11 @@ pub async fn run(
         shutdown.clone(),
     )
     .await?;
-    for notice in &server.notices {
+    for notice in server.notices.iter().chain(&server.small_receive_buffer()) {
         eprintln!("notice: {notice}");
     }
     let listen = server.addr;
+    let udp_receive_buffer = server.udp_receive_buffer;
 
     let mut log = Log::new(args.json, transport);
     // Masked in the text a projector may show; JSON is for scripts and keeps the real ones.
@@ -68,6 +69,7 @@ pub async fn run(
         listen,
         transport,
         read_size,
+        udp_receive_buffer,
     });
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     let mut queue_looks = tokio::time::interval(QUEUE_EVERY);
@@ -100,6 +102,8 @@ enum Line<'a> {
         listen: SocketAddr,
         transport: Transport,
         read_size: usize,
+        /// As the kernel reports it: how big a burst of datagrams can wait to be read.
+        udp_receive_buffer: Option<usize>,
     },
     Server(&'a ServerEvent),
     AcceptFailed {
@@ -257,9 +261,13 @@ fn text_line(line: &Line, masked: Option<&str>) -> String {
             listen,
             transport,
             read_size,
+            udp_receive_buffer,
         } => {
+            let buffer = udp_receive_buffer.map_or(String::new(), |size| {
+                format!(", UDP receive buffer {}", units::bytes(size as u64))
+            });
             format!(
-                "{} listening on {listen} ({transport} echo, read size {read_size})",
+                "{} listening on {listen} ({transport} echo, read size {read_size}{buffer})",
                 timestamp(&Local::now())
             )
         }
@@ -350,9 +358,11 @@ fn json_line(line: &Line) -> serde_json::Value {
             listen,
             transport,
             read_size,
+            udp_receive_buffer,
         } => json!({
             "ts": timestamp(&Local::now()), "event": "listening", "addr": listen.to_string(),
             "protocol": transport.to_string().to_lowercase(), "read_size": read_size,
+            "udp_receive_buffer": udp_receive_buffer,
         }),
         Line::AcceptFailed { at, reason } => json!({
             "ts": timestamp(at), "event": "error", "reason": format!("accept failed: {reason}"),

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Behaviour, EventSink, NetError, ServerControl, ServerSettings, Transport, interfaces};
+use crate::units;
 
 /// Which transports a server answers on its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +49,22 @@ pub struct RunningServer {
     /// Sentences for the user: a protocol that could not be served, that the server is
     /// reachable from the network and at which addresses.
     pub notices: Vec<String>,
+    /// The UDP socket's receive buffer as the kernel granted it (`None` without UDP, or where
+    /// it cannot be read): how big a burst waits there before datagrams die in the kernel.
+    pub udp_receive_buffer: Option<usize>,
     tasks: TaskTracker,
 }
 
 impl RunningServer {
+    /// For the administrator, not the class (so not among [`RunningServer::notices`]): an
+    /// exposed server whose UDP receive buffer the kernel kept below what was asked, since
+    /// floods come from the network and fill a small buffer sooner.
+    pub fn small_receive_buffer(&self) -> Option<String> {
+        let granted = self.udp_receive_buffer?;
+        (!self.addr.ip().is_loopback() && granted < UDP_RECEIVE_BUFFER)
+            .then(|| small_receive_buffer_notice(granted))
+    }
+
     /// Waits until every server task has finished (after the shutdown token is cancelled):
     /// then no connection is left and the port is free.
     pub async fn stopped(self) {
@@ -98,11 +111,12 @@ pub async fn start(
 ) -> Result<RunningServer, NetError> {
     let tasks = TaskTracker::new();
     let mut notices = Vec::new();
+    let mut udp_receive_buffer = None;
     let cannot_listen = |cause| NetError::Listen { addr, cause };
     let (bound, protocols) = match protocols {
         Protocols::Udp => {
             let socket = super::listen_udp(addr).await?;
-            notices.extend(enlarge_receive_buffer(&socket));
+            udp_receive_buffer = enlarge_receive_buffer(&socket, &mut notices);
             let bound = socket.local_addr().map_err(cannot_listen)?;
             tasks.spawn(super::udp::run(socket, settings, control, events, shutdown));
             (bound, Protocols::Udp)
@@ -115,7 +129,7 @@ pub async fn start(
                 // The same port for UDP, so `/udp` reaches the same server.
                 match super::listen_udp(bound).await {
                     Ok(socket) => {
-                        notices.extend(enlarge_receive_buffer(&socket));
+                        udp_receive_buffer = enlarge_receive_buffer(&socket, &mut notices);
                         let udp = super::udp::run(
                             socket,
                             settings,
@@ -142,6 +156,7 @@ pub async fn start(
         addr: bound,
         protocols,
         notices,
+        udp_receive_buffer,
         tasks,
     })
 }
@@ -151,13 +166,33 @@ pub async fn start(
 /// source fills in a millisecond and everyone else's datagrams then die in the kernel.
 pub const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 
-/// Asks for [`UDP_RECEIVE_BUFFER`]; the kernel caps it (`net.core.rmem_max`). Says so when it
-/// could not be set at all.
-fn enlarge_receive_buffer(socket: &tokio::net::UdpSocket) -> Option<String> {
-    use nix::sys::socket::{setsockopt, sockopt::RcvBuf};
-    setsockopt(socket, RcvBuf, &UDP_RECEIVE_BUFFER)
-        .err()
-        .map(|err| format!("UDP receive buffer left at the kernel's default: {err}"))
+/// Asks for [`UDP_RECEIVE_BUFFER`] and returns what the kernel granted: it caps the request
+/// at `net.core.rmem_max` without an error (and reports twice what it keeps for data, its
+/// bookkeeping included). A request it refuses outright is told in `notices`.
+fn enlarge_receive_buffer(
+    socket: &tokio::net::UdpSocket,
+    notices: &mut Vec<String>,
+) -> Option<usize> {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt::RcvBuf};
+    if let Err(err) = setsockopt(socket, RcvBuf, &UDP_RECEIVE_BUFFER) {
+        notices.push(format!(
+            "UDP receive buffer left at the kernel's default: {err}"
+        ));
+    }
+    getsockopt(socket, RcvBuf).ok()
+}
+
+/// The kernel granted less than [`UDP_RECEIVE_BUFFER`]: a flood fills it sooner, and only the
+/// administrator can raise the cap.
+fn small_receive_buffer_notice(granted: usize) -> String {
+    format!(
+        "UDP receive buffer {} of the {} asked (net.core.rmem_max caps it): under a flood, \
+         other sources' datagrams die in the kernel sooner; 'sysctl -w net.core.rmem_max={}' \
+         as root gives it room",
+        units::bytes(granted as u64),
+        units::bytes(UDP_RECEIVE_BUFFER as u64),
+        UDP_RECEIVE_BUFFER
+    )
 }
 
 /// Exposing the server is the user's explicit choice, and it should look like one: say so,
@@ -192,11 +227,26 @@ mod tests {
         .unwrap();
         assert_eq!(server.protocols, Protocols::Both);
         assert!(server.notices.is_empty(), "loopback is not exposed");
+        // What the kernel granted, read back: never below its default, which we only enlarge.
+        let default = std::fs::read_to_string("/proc/sys/net/core/rmem_default")
+            .map_or(0, |text| text.trim().parse().unwrap());
+        assert!(
+            server
+                .udp_receive_buffer
+                .is_some_and(|size| size >= default)
+        );
         let addr = server.addr;
         shutdown.cancel();
         server.stopped().await;
         std::net::TcpListener::bind(addr).expect("TCP port free after stop");
         std::net::UdpSocket::bind(addr).expect("UDP port free after stop");
+    }
+
+    #[test]
+    fn a_capped_receive_buffer_says_how_to_raise_it() {
+        let notice = small_receive_buffer_notice(425_984);
+        assert!(notice.starts_with("UDP receive buffer 416.0 KiB of the 4.0 MiB asked"));
+        assert!(notice.ends_with("'sysctl -w net.core.rmem_max=4194304' as root gives it room"));
     }
 
     #[test]
