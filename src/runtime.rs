@@ -34,6 +34,13 @@ const SOCKET_LOOK: Duration = Duration::from_millis(250);
 /// A lesson types one character per tick: fast enough not to keep a class waiting, slow
 /// enough to be followed.
 const TYPING: Duration = Duration::from_millis(40);
+/// How long a frame waits after a message is handed to the client. A frame keeps a CPU busy
+/// for 1-3 ms (and the terminal another while it paints): on two cores, drawn at once, it
+/// delayed the client's wake-up from Enter to the socket (48 typed messages: median 76 µs,
+/// p90 1.18 ms, a third over 0.3 ms). Held this long, the message is out, and a loopback echo
+/// back, before the screen competes (median 54 µs, p90 64 µs, max 123 µs). Invisible to a
+/// reader; it adds at most one [`FRAME`], so a stream of sends cannot starve the screen.
+const SEND_FIRST: Duration = Duration::from_millis(3);
 
 /// The handles through which effects reach the network: what this mode has running.
 #[derive(Debug, Default)]
@@ -71,8 +78,12 @@ where
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
     let mut network_open = true;
+    let mut sent_at: Option<Instant> = None;
     loop {
         let frame_due = last_frame.map_or(Instant::now(), |at| at + FRAME);
+        let frame_due = sent_at.map_or(frame_due, |at| {
+            frame_due.max(at + SEND_FIRST).min(frame_due + FRAME)
+        });
         if dirty && Instant::now() >= frame_due {
             app.now = chrono::Local::now();
             let mut viewport = app.viewport;
@@ -127,8 +138,12 @@ where
         };
         dirty = true;
         app.now = chrono::Local::now();
+        let sent = sent_so_far(app);
         if apply(app, msg, &mut controls) {
             return quit(app, &mut controls);
+        }
+        if sent_so_far(app) > sent {
+            sent_at = Some(Instant::now());
         }
         // Take what else is already waiting before drawing: one frame per burst, not per event.
         for _ in 0..EVENT_BATCH {
@@ -140,6 +155,12 @@ where
             }
         }
     }
+}
+
+/// Messages the UI has handed to its client so far: when it grows, a message is on its way
+/// to the socket.
+fn sent_so_far(app: &App) -> u64 {
+    app.client.as_ref().map_or(0, |client| client.counts.sent)
 }
 
 /// Runs `draw` without holding up the network tasks that share this worker thread.
