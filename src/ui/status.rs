@@ -31,8 +31,18 @@ impl Section {
 }
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let sections = sections(app, theme);
-    let chosen = fit_sections(&sections, area.width as usize);
+    let width = usize::from(area.width);
+    let mut sections = sections(app, theme);
+    let mut chosen = fit_sections(&sections, width);
+    if shown_width(&sections, &chosen) > width {
+        // Too narrow even for the shortest forms: the key hints (last) give way to the one
+        // key that explains the others.
+        let help = keymap::footer_hints(true).next().unwrap_or_default();
+        if let Some(hints) = sections.last_mut() {
+            hints.forms.push(help.to_owned());
+        }
+        chosen = fit_sections(&sections, width);
+    }
     let mut spans = Vec::new();
     for (section, &form) in sections.iter().zip(&chosen) {
         let text = &section.forms[form];
@@ -155,25 +165,27 @@ fn settings(app: &App) -> Vec<String> {
 /// Picks a form for each section so the bar fits `width`: start from the shortest forms,
 /// then lengthen sections in display order while they still fit.
 fn fit_sections(sections: &[Section], width: usize) -> Vec<usize> {
-    let shown_width = |chosen: &[usize]| -> usize {
-        let shown: Vec<usize> = sections
-            .iter()
-            .zip(chosen)
-            .map(|(s, &form)| s.forms[form].width())
-            .filter(|&w| w > 0)
-            .collect();
-        // Each shown part is padded by a space on both sides, with a separator between.
-        shown.iter().map(|w| w + 2).sum::<usize>() + shown.len().saturating_sub(1)
-    };
     let mut chosen: Vec<usize> = sections.iter().map(|s| s.forms.len() - 1).collect();
     for i in 0..sections.len() {
         while chosen[i] > 0 {
             chosen[i] -= 1;
-            if shown_width(&chosen) > width {
+            if shown_width(sections, &chosen) > width {
                 chosen[i] += 1;
                 break;
             }
         }
     }
     chosen
+}
+
+/// Columns the bar takes with the `chosen` form of each section.
+fn shown_width(sections: &[Section], chosen: &[usize]) -> usize {
+    let shown: Vec<usize> = sections
+        .iter()
+        .zip(chosen)
+        .map(|(s, &form)| s.forms[form].width())
+        .filter(|&w| w > 0)
+        .collect();
+    // Each shown part is padded by a space on both sides, with a separator between.
+    shown.iter().map(|w| w + 2).sum::<usize>() + shown.len().saturating_sub(1)
 }
