@@ -15,10 +15,11 @@ use common::reports::{assert_timestamp, keys};
 use common::servers::{READ_SIZE, Server};
 use common::sockets::{connect, round_trip};
 use common::{IO_TIMEOUT, blocking, eventually};
+use echotui::net::event::{self, NetEvent, ServerEvent, ServerEventKind};
 use echotui::net::framing::Framing;
 use echotui::net::{
-    Behaviour, EventSink, Limits, ServerCommand, ServerControl, ServerModel, ServerSettings,
-    Transport,
+    Behaviour, CloseReason, EventSink, Limits, ServerCommand, ServerControl, ServerModel,
+    ServerSettings, Transport,
 };
 use serde_json::Value;
 
@@ -241,6 +242,52 @@ async fn a_new_model_restarts_the_server_on_the_same_port() {
     .await;
     assert_eq!(threads, 1, "served by the new model");
     server.stop().await;
+}
+
+/// Whatever the model, a restart tells the close of every connection it ends (the iterative
+/// model's one connection too): the UI's roster must not learn of it only from the census.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reports_the_close_of_every_connection_it_ends() {
+    for model in [
+        ServerModel::Iterative,
+        ServerModel::Threads,
+        ServerModel::Async,
+    ] {
+        let (sink, mut events) = event::channel(1024);
+        let control = ServerControl::with(behaving(model));
+        let server = Server::start(Transport::Tcp, ServerSettings::default(), control, sink).await;
+        let addr = server.addr;
+        let client = blocking("connect", move || connect(addr)).await;
+        eventually("the connection accepted", || {
+            (server.control.snapshot().accepted == 1).then_some(())
+        })
+        .await;
+        let next = match model {
+            ServerModel::Async => ServerModel::Iterative,
+            _ => ServerModel::Async,
+        };
+        server.control.apply(ServerCommand::SetModel(next));
+        let restarted = tokio::time::timeout(IO_TIMEOUT, async {
+            while let Some(event) = events.recv().await {
+                if let NetEvent::Server(ServerEvent {
+                    kind: ServerEventKind::Closed { reason, .. },
+                    ..
+                }) = event
+                {
+                    return Some(reason);
+                }
+            }
+            None
+        })
+        .await;
+        assert_eq!(
+            restarted,
+            Ok(Some(CloseReason::Restarting)),
+            "{model:?}: the close is told, as a restart"
+        );
+        drop(client);
+        server.stop().await;
+    }
 }
 
 /// The tutorial's client does one `recv(1024)`: against a server that echoes in chunks, it

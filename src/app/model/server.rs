@@ -5,7 +5,7 @@
 //! server's census ([`ServerPane::reconcile`], once a second) is never dropped: it corrects
 //! the roster and carries every count, so nothing shown depends on events that were lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -47,6 +47,9 @@ pub struct ServerPane {
     /// Reads and bytes per second over the last tick.
     pub rate: (f64, f64),
     last_tick: Option<DateTime<Local>>,
+    /// Connections open here that the last census no longer had: closed for good if the next
+    /// one lacks them too (see [`ServerPane::reconcile`]).
+    missing: HashSet<ConnId>,
 }
 
 impl ServerPane {
@@ -64,6 +67,7 @@ impl ServerPane {
             selected: None,
             rate: (0.0, 0.0),
             last_tick: None,
+            missing: HashSet::new(),
         }
     }
 
@@ -200,22 +204,31 @@ impl ServerPane {
     }
 
     /// Once a tick: the census replaces what events said. Open connections take its counts;
-    /// one it no longer has closed while its close event was lost; UDP sources are what it
+    /// one that two censuses in a row no longer have closed while its close event was lost
+    /// (after only one, its close event may still be on its way: the census is taken as the
+    /// tick fires, and a server restart closes many at once); UDP sources are what it
     /// remembers. Activity sparklines move on and rates are recomputed.
     pub fn reconcile(&mut self, census: CensusSnapshot, now: DateTime<Local>) {
         let open: HashMap<ConnId, _> = census.open.iter().map(|c| (c.conn, c)).collect();
         let sources: HashMap<ConnId, _> = census.sources.iter().map(|s| (s.conn, s)).collect();
         let mut unseen_closes = 0;
+        let mut missing = HashSet::new();
+        let missing_before = &self.missing;
         self.conns.retain(|conn, info| {
             if info.udp {
                 return sources.contains_key(conn);
             }
             if info.closed.is_none() && !open.contains_key(conn) {
-                info.close(Closed::Unseen, now);
-                unseen_closes += 1;
+                if missing_before.contains(conn) {
+                    info.close(Closed::Unseen, now);
+                    unseen_closes += 1;
+                } else {
+                    missing.insert(*conn);
+                }
             }
             true
         });
+        self.missing = missing;
         for c in &census.open {
             let info = self
                 .conns
@@ -489,18 +502,53 @@ mod tests {
             connected(&mut pane, conn);
         }
         assert_eq!(pane.open(), 500);
-        // The close events were dropped; the census has only #7 left.
+        // The close events were dropped; the census has only #7 left. The first census
+        // without them may have raced their close events: the second settles it.
         let census = CensusSnapshot {
             open: vec![open(7, 3)],
             accepted: 500,
             ..CensusSnapshot::default()
         };
+        pane.reconcile(census.clone(), Local::now());
+        assert_eq!(pane.open(), 500);
         pane.reconcile(census, Local::now());
         assert_eq!(pane.open(), 1);
         assert!(pane.conns.len() <= 1 + CLOSED_CONNS_KEPT);
         assert_eq!(pane.conns[&7].reads, 3);
         let notice = &pane.rows.rows().back().unwrap().kind;
         assert!(matches!(notice, ServerRowKind::Notice(n) if n.starts_with("499 closed")));
+    }
+
+    #[test]
+    fn a_close_event_behind_the_census_is_not_taken_for_a_lost_one() {
+        let mut pane = pane();
+        connected(&mut pane, 1);
+        // The server closed #1 and the tick's census already lacks it; its close event
+        // comes next, as it does when a restart closes every connection at once.
+        pane.reconcile(CensusSnapshot::default(), Local::now());
+        pane.apply(NetEvent::Server(ServerEvent {
+            at: Local::now(),
+            conn: 1,
+            peer: "10.0.0.1:5000".parse().unwrap(),
+            kind: ServerEventKind::Closed {
+                reason: CloseReason::Restarting,
+                bytes_in: 0,
+                bytes_out: 0,
+                tcp: None,
+            },
+        }));
+        pane.reconcile(CensusSnapshot::default(), Local::now());
+        assert_eq!(pane.open(), 0);
+        let notices = pane
+            .rows
+            .rows()
+            .iter()
+            .filter(|row| matches!(row.kind, ServerRowKind::Notice(_)))
+            .count();
+        assert_eq!(
+            notices, 0,
+            "nothing was lost: no 'closed while the UI was behind'"
+        );
     }
 
     #[test]

@@ -243,9 +243,17 @@ impl Server<'_> {
                 }
                 // The tutorial's server: this one connection, to the end, before any other.
                 ServerModel::Iterative => {
+                    let serving = connection.serve(stream, admission, stop);
+                    tokio::pin!(serving);
                     tokio::select! {
-                        () = connection.serve(stream, admission, stop) => {}
-                        () = model_changed(changes) => return,
+                        () = &mut serving => {}
+                        () = model_changed(changes) => {
+                            // Closed as a restart closes every connection, and told so:
+                            // dropped unfinished, it would vanish without a close event.
+                            self.stop.generation.cancel();
+                            serving.await;
+                            return;
+                        }
                     }
                 }
                 ServerModel::Threads => {
