@@ -225,11 +225,13 @@ fn draw_roster(
         let text = roster_row(*id, info, &who, app.now, wide.then_some(state_width));
         lines.push(Line::styled(fit(&text, width), style));
     }
-    let hidden = roster.len().saturating_sub(first + capacity);
-    if hidden > 0 && !lines.is_empty() {
+    let shown = roster.len().saturating_sub(first).min(capacity);
+    let hidden = roster.len() - first - shown;
+    if hidden > 0 && shown > 0 {
+        // The last row shown gives way to the count, and so is one of those it counts.
         let last = lines.len() - 1;
         lines[last] = Line::styled(
-            fit(&format!("… {hidden} more (↑↓ select)"), width),
+            fit(&format!("… {} more (↑↓ select)", hidden + 1), width),
             theme.dim(),
         );
     }
