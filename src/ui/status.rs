@@ -18,15 +18,23 @@ use crate::units;
 /// (the part can be left out).
 struct Section {
     forms: Vec<String>,
+    /// Shorter forms still, taken only when the bar cannot fit otherwise: a busy lesson's
+    /// state, link and settings would leave no room at 80 columns.
+    last_resort: Vec<String>,
     style: Style,
 }
 
 impl Section {
-    fn one(text: String, style: Style) -> Self {
+    fn new(forms: Vec<String>, style: Style) -> Self {
         Self {
-            forms: vec![text],
+            forms,
+            last_resort: Vec::new(),
             style,
         }
+    }
+
+    fn one(text: String, style: Style) -> Self {
+        Self::new(vec![text], style)
     }
 }
 
@@ -35,11 +43,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut sections = sections(app, theme);
     let mut chosen = fit_sections(&sections, width);
     if shown_width(&sections, &chosen) > width {
-        // Too narrow even for the shortest forms: the key hints (last) give way to the one
-        // key that explains the others.
-        let help = keymap::footer_hints(true).next().unwrap_or_default();
-        if let Some(hints) = sections.last_mut() {
-            hints.forms.push(help.to_owned());
+        for section in &mut sections {
+            let last_resort = std::mem::take(&mut section.last_resort);
+            section.forms.extend(last_resort);
         }
         chosen = fit_sections(&sections, width);
     }
@@ -86,10 +92,7 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
         if client.send_blocked {
             forms.push("● send blocked".to_owned());
         }
-        sections.push(Section {
-            forms,
-            style: theme.state(&client.state),
-        });
+        sections.push(Section::new(forms, theme.state(&client.state)));
     } else if let Some(server) = &app.server {
         sections.push(Section::one(
             format!("● listening on {}", server.listen),
@@ -98,13 +101,13 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
     }
     if app.dropped_events > 0 {
         let n = app.dropped_events;
-        sections.push(Section {
-            forms: vec![
+        sections.push(Section::new(
+            vec![
                 format!("UI behind: {n} events not shown"),
                 format!("{n} not shown"),
             ],
-            style: theme.warning(),
-        });
+            theme.warning(),
+        ));
     }
     if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
         let mut text = format!("link: {impairments}");
@@ -116,14 +119,20 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
         if on_tcp && !ignored.is_empty() {
             text += &format!(" ({} ignored on TCP)", ignored.join(", "));
         }
-        sections.push(Section {
-            forms: vec![text, format!("link: {impairments}"), "impaired".to_owned()],
-            style: theme.warning(),
-        });
+        sections.push(Section::new(
+            vec![text, format!("link: {impairments}"), "impaired".to_owned()],
+            theme.warning(),
+        ));
     }
-    let settings = settings(app);
+    // The server's settings are also on its pane's rule line; the client's, only here.
+    let client = client_settings(app);
+    let mut settings = client.clone();
+    if let Some(server) = &app.server {
+        settings.extend(super::server::behaviour_words(&server.behaviour, true));
+    }
     sections.push(Section {
         forms: vec![settings.join(" · "), settings.join("·")],
+        last_resort: vec![client.join("·")],
         style: Style::new(),
     });
     let hints = |compact| {
@@ -131,35 +140,31 @@ fn sections(app: &App, theme: Theme) -> Vec<Section> {
             .collect::<Vec<_>>()
             .join(" · ")
     };
+    // At the very least, the one key that explains the others.
+    let help = keymap::footer_hints(true).next().unwrap_or_default();
     sections.push(Section {
         forms: vec![hints(false), hints(true)],
+        last_resort: vec![help.to_owned()],
         style: theme.dim(),
     });
     sections
 }
 
-/// The settings in force, as short words.
-fn settings(app: &App) -> Vec<String> {
-    let mut settings = Vec::new();
+/// The client's settings in force, as short words (in `serve`, what the server answers).
+fn client_settings(app: &App) -> Vec<String> {
     match (&app.client, &app.server) {
-        (Some(client), _) => {
-            settings.push(client.transport.to_string());
-            if client.transport == Transport::Tcp {
-                let nagle = if client.nagle {
-                    "Nagle on"
-                } else {
-                    "Nagle off"
-                };
-                settings.push(nagle.to_owned());
-            }
+        (Some(client), _) if client.transport == Transport::Tcp => {
+            let nagle = if client.nagle {
+                "Nagle on"
+            } else {
+                "Nagle off"
+            };
+            vec![client.transport.to_string(), nagle.to_owned()]
         }
-        (None, Some(server)) => settings.push(server.protocols.to_string()),
-        (None, None) => {}
+        (Some(client), _) => vec![client.transport.to_string()],
+        (None, Some(server)) => vec![server.protocols.to_string()],
+        (None, None) => Vec::new(),
     }
-    if let Some(server) = &app.server {
-        settings.extend(super::server::behaviour_words(&server.behaviour, true));
-    }
-    settings
 }
 
 /// Picks a form for each section so the bar fits `width`: start from the shortest forms,

@@ -51,3 +51,33 @@ fn too_small_terminal_says_so() {
     );
     snapshot_beside_the_others("too_small_terminal_says_so", render(&hello_world(), 40, 10));
 }
+
+/// A busy lesson's status bar at 80 columns (half-closed, an impaired link, a paused server
+/// that frames lines and thinks): every part shortens, none is cut mid-word, and the help
+/// key is always there.
+#[test]
+fn a_busy_status_bar_fits_80_columns_whole() {
+    let mut app = hello_world();
+    app.impairments = Some(Default::default());
+    for (ms, line) in [
+        "/delay 50ms",
+        "/jitter 10ms",
+        "/loss 10%",
+        "/pause",
+        "/frame line",
+        "/server think 200ms",
+        "/close",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        type_line(&mut app, 1000 + ms as i64, line);
+    }
+    client(&mut app, 2000, ClientEvent::HalfClosed);
+    let screen = render(&app, 80, 24);
+    let status = screen.lines().last().unwrap().trim_matches('"').trim_end();
+    assert!(
+        status.ends_with("F1 help") || status.ends_with("Ctrl-C quit"),
+        "the bar is cut: {status:?}"
+    );
+}
