@@ -205,51 +205,91 @@ pub fn report(json: bool, runs: &[RunResult]) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Several runs side by side, one row each.
+/// Several runs side by side, one row each. A setting the same in every run is said once
+/// above the table instead of repeated in a column, and each column is as wide as its widest
+/// cell, so a comparison fits a projector's 80 columns.
 fn write_comparison(out: &mut impl Write, reports: &[BenchReport]) -> io::Result<()> {
-    writeln!(
-        out,
-        "{:<9} {:>5} {:>7} {:>4} {:>6} {:>10} {:>8} {:>9} {:>9} {:>6} {:>6} {:>7} {:>9}",
-        "model",
-        "conns",
-        "size",
-        "pipe",
-        "read",
-        "msgs/s",
-        "MiB/s",
-        "p50",
-        "p99",
-        "errors",
-        "served",
-        "threads",
-        "rss"
-    )?;
-    for r in reports {
-        let dash = || "-".to_owned();
-        let ladder = |pick: fn(&RttSummary) -> f64| {
-            r.rtt_us
-                .as_ref()
-                .map_or_else(dash, |s| units::micros(pick(s)))
-        };
-        writeln!(
-            out,
-            "{:<9} {:>5} {:>7} {:>4} {:>6} {:>10.1} {:>8.2} {:>9} {:>9} {:>6} {:>6} {:>7} {:>9}",
-            r.model.clone().unwrap_or_else(dash),
-            r.connections,
-            units::bytes(r.size as u64),
-            r.pipeline,
-            r.read_size.map_or_else(dash, |n| n.to_string()),
-            r.msgs_per_s,
-            r.mib_per_s,
-            ladder(|s| s.p50),
-            ladder(|s| s.p99),
-            r.errors,
-            format!("{}/{}", r.served, r.connections),
-            r.server_threads.map_or_else(dash, |n| n.to_string()),
-            r.rss_kib.map_or_else(dash, |kib| units::bytes(kib * 1024)),
-        )?;
+    let dash = || "-".to_owned();
+    let column = |header: &'static str, cell: &dyn Fn(&BenchReport) -> String| Column {
+        header,
+        cells: reports.iter().map(cell).collect(),
+    };
+    let ladder = |r: &BenchReport, pick: fn(&RttSummary) -> f64| {
+        r.rtt_us
+            .as_ref()
+            .map_or_else(dash, |s| units::micros(pick(s)))
+    };
+    let settings = [
+        column("model", &|r| r.model.clone().unwrap_or_else(dash)),
+        column("conns", &|r| r.connections.to_string()),
+        column("size", &|r| units::bytes(r.size as u64)),
+        column("pipe", &|r| r.pipeline.to_string()),
+        column("read", &|r| {
+            r.read_size.map_or_else(dash, |n| n.to_string())
+        }),
+    ];
+    let measured = [
+        column("msgs/s", &|r| format!("{:.1}", r.msgs_per_s)),
+        column("MiB/s", &|r| format!("{:.2}", r.mib_per_s)),
+        column("p50", &|r| ladder(r, |s| s.p50)),
+        column("p99", &|r| ladder(r, |s| s.p99)),
+        column("errors", &|r| r.errors.to_string()),
+        column("served", &|r| format!("{}/{}", r.served, r.connections)),
+        column("threads", &|r| {
+            r.server_threads.map_or_else(dash, |n| n.to_string())
+        }),
+        column("rss", &|r| {
+            r.rss_kib.map_or_else(dash, |kib| units::bytes(kib * 1024))
+        }),
+    ];
+    let (same, varied): (Vec<Column>, Vec<Column>) = settings
+        .into_iter()
+        .partition(|c| reports.len() > 1 && c.cells.iter().all(|cell| *cell == c.cells[0]));
+    if !same.is_empty() {
+        let said: Vec<String> = same
+            .iter()
+            .map(|c| format!("{} {}", c.header, c.cells[0]))
+            .collect();
+        writeln!(out, "every run: {}", said.join(" · "))?;
+    }
+    let columns: Vec<Column> = varied.into_iter().chain(measured).collect();
+    let widths: Vec<usize> = columns.iter().map(Column::width).collect();
+    // The first column (a name or a count) reads from the left, figures from the right.
+    let line = |cell: &dyn Fn(&Column) -> &str| {
+        let cells: Vec<String> = columns
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, &w))| match i {
+                0 => format!("{:<w$}", cell(c)),
+                _ => format!("{:>w$}", cell(c)),
+            })
+            .collect();
+        cells.join(" ")
+    };
+    writeln!(out, "{}", line(&|c| c.header))?;
+    for run in 0..reports.len() {
+        writeln!(out, "{}", line(&|c| &c.cells[run]))?;
     }
     Ok(())
+}
+
+/// One column of [`write_comparison`]: its header and one cell per run.
+struct Column {
+    header: &'static str,
+    cells: Vec<String>,
+}
+
+impl Column {
+    /// Columns (not bytes: `µs`) its widest cell or header takes.
+    fn width(&self) -> usize {
+        self.cells
+            .iter()
+            .map(|cell| cell.chars().count())
+            .chain([self.header.len()])
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Columns the bars of [`write_bars`] may take.
@@ -357,9 +397,35 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    #[test]
-    fn the_table_shows_every_figure_and_says_when_there_is_none() {
-        let mut report = BenchReport {
+    /// A run of the README's model comparison, with the widest figures it printed.
+    fn compared(model: &str, connections: usize) -> BenchReport {
+        BenchReport {
+            model: Some(model.to_owned()),
+            read_size: Some(1024),
+            connections,
+            size: 64,
+            msgs_per_s: 94_508.7,
+            mib_per_s: 5.77,
+            rtt_us: Some(RttSummary {
+                min: 8.0,
+                mean: 500.0,
+                p50: 551.0,
+                p90: 900.0,
+                p99: 1080.0,
+                p999: 2000.0,
+                max: 9000.0,
+                stddev: 90.0,
+            }),
+            served: connections,
+            server_threads: Some(connections),
+            rss_kib: Some(28_262),
+            ..no_echoes()
+        }
+    }
+
+    /// A UDP run against a target that answered nothing.
+    fn no_echoes() -> BenchReport {
+        BenchReport {
             target: "127.0.0.1:7".to_owned(),
             protocol: "udp",
             model: None,
@@ -381,7 +447,36 @@ mod tests {
             clock: "kernel",
             user_clock_echoes: 0,
             tcp_info: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_comparison_says_shared_settings_once_and_fits_80_columns() {
+        let runs: Vec<BenchReport> = ["iterative", "threads", "async"]
+            .into_iter()
+            .flat_map(|model| [1, 10, 100].map(|conns| compared(model, conns)))
+            .collect();
+        let mut out = Vec::new();
+        write_comparison(&mut out, &runs).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("every run: size 64 B · pipe 1 · read 1024")
+        );
+        assert!(
+            lines.next().unwrap().starts_with("model     conns "),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 2 + runs.len(), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?} is wider than 80");
+        }
+    }
+
+    #[test]
+    fn the_table_shows_every_figure_and_says_when_there_is_none() {
+        let mut report = no_echoes();
         let text = table(&report, &ErrorTally::default());
         assert!(
             text.starts_with("target       127.0.0.1:7 (UDP echo)\n"),
