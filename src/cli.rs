@@ -321,6 +321,8 @@ impl From<&ServeArgs> for crate::net::Limits {
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
     /// The echo server, HOST:PORT (e.g. localhost:7, [::1]:12345).
+    // Also the `--help` text, which shows brackets as typed: not a rustdoc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(value_name = "HOST:PORT", value_parser = parse_target)]
     pub target: String,
     #[command(flatten)]

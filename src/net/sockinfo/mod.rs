@@ -3,7 +3,7 @@
 //! waiting in each queue and the TCP state, as `ss -ti` shows them (`TCP_INFO`, `SIOCINQ`,
 //! `SIOCOUTQ`; Linux only, elsewhere every read says [`Unavailable::NotOnThisSystem`]).
 //!
-//! A listening socket's accept queue is read the same way ([`accept_queue`]).
+//! A listening socket's accept queue is read the same way ([`accept_queue()`]).
 //!
 //! Nothing here is on the echo path: a socket is asked when a view on screen wants it (at
 //! most a few times a second), once a second for the server's roster, and at the moments a
