@@ -1,7 +1,8 @@
 //! View tests: the whole screen rendered into a `TestBackend` from a state built by feeding
 //! `update` the same messages the runtime would. Review every snapshot by eye.
 //!
-//! This file is the harness (the messages, the census, rendering, snapshots); the scenes are
+//! This file is the harness (the messages, rendering, snapshots; the clock, typing and the
+//! census are the screenshot scenes' own, so both show the same world); the scenes are
 //! in `tests/tui/`, one module per part of the screen: `exchange` (both panes at work),
 //! `one_pane` (`serve`, `connect`), `help` (and the too-small note), `keys` (scrolling,
 //! history), `latency`, `socket_view` and `accept_queue`.
@@ -9,17 +10,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, Local, TimeZone};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use echotui::app::model::{ClientPane, ServerPane};
 use echotui::app::{App, Msg, update};
 use echotui::net::ServerControl;
-use echotui::net::census::{CensusSnapshot, ConnSnapshot, SourceSnapshot};
+use echotui::net::census::{CensusSnapshot, SourceSnapshot};
 use echotui::net::serve::Protocols;
 use echotui::net::udp::DropReason;
 use echotui::net::{
     ClientEvent, CloseReason, Limit, NetEvent, ServerEvent, ServerEventKind, Transport,
 };
+use echotui::screenshots::scenes::{at, census_of, type_line};
 use echotui::stats::{Clock, EchoUpdate};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -29,11 +30,6 @@ const PEER: &str = "127.0.0.1:53422";
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
-}
-
-/// 14:35:02 plus `ms` milliseconds, local time: every snapshot shows the same clock.
-fn at(ms: i64) -> DateTime<Local> {
-    Local.with_ymd_and_hms(2026, 11, 25, 14, 35, 2).unwrap() + chrono::Duration::milliseconds(ms)
 }
 
 fn both() -> App {
@@ -101,14 +97,6 @@ fn key(app: &mut App, code: KeyCode) {
     update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
-fn type_line(app: &mut App, ms: i64, text: &str) {
-    app.now = at(ms);
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-    key(app, KeyCode::Enter);
-}
-
 fn read(app: &mut App, ms: i64, data: &[u8]) {
     server(
         app,
@@ -131,34 +119,6 @@ fn tick(app: &mut App, census: CensusSnapshot) {
             census: Some(census),
         },
     );
-}
-
-/// The census a server would report for the connections the pane shows open.
-fn census_of(app: &App) -> CensusSnapshot {
-    let server = app.server.as_ref().unwrap();
-    let open: Vec<ConnSnapshot> = server
-        .conns
-        .iter()
-        .filter(|(_, info)| info.closed.is_none())
-        .map(|(&conn, info)| ConnSnapshot {
-            conn,
-            peer: info.peer,
-            since: info.since,
-            reads: info.reads,
-            bytes_in: info.bytes_in,
-            bytes_out: info.bytes_out,
-            pending: info.pending,
-            tcp: info.tcp,
-        })
-        .collect();
-    CensusSnapshot {
-        accepted: open.len() as u64,
-        peak_open: open.len(),
-        reads: open.iter().map(|c| c.reads).sum(),
-        bytes: open.iter().map(|c| c.bytes_in).sum(),
-        open,
-        ..CensusSnapshot::default()
-    }
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {

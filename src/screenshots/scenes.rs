@@ -202,7 +202,7 @@ pub fn roster() -> App {
 }
 
 /// The census a server would report for the connections the pane shows open.
-fn census_of(app: &App) -> CensusSnapshot {
+pub fn census_of(app: &App) -> CensusSnapshot {
     let Some(server) = &app.server else {
         return CensusSnapshot::default();
     };
