@@ -129,7 +129,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
     if let Some(first) = client.first_rtt {
         counts.extend([label("  first echo "), value(units::duration(first))]);
     }
-    let counts = fit(counts, inner.width);
+    let counts = narrowed(counts, inner.width);
     // Presenter mode: the numbers big, for the back row (the chart and histogram stay), where
     // the digits and the counts fit; beside a long narration, the usual two lines.
     let big_fits = usize::from(inner.height) > super::big::ROWS;
@@ -137,7 +137,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, client: &ClientPane, app: &App
         return super::big::draw(frame, inner, client, counts, theme);
     }
     frame.render_widget(
-        Paragraph::new(vec![fit(ladder, inner.width), counts]),
+        Paragraph::new(vec![narrowed(ladder, inner.width), counts]),
         numbers,
     );
 
@@ -162,7 +162,7 @@ pub(super) fn no_round_trip_yet(client: &ClientPane) -> &'static str {
 
 /// One line of labelled figures, its two-space gaps between figures narrowed to one when the
 /// line is wider than `width`: `jitter` or `first echo` then still fit at 80 columns.
-fn fit(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
+fn narrowed(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
     let line = Line::from(spans);
     if line.width() <= usize::from(width) {
         return line;

@@ -2,25 +2,34 @@
 
 use super::*;
 
+/// Types `ping` once per RTT, a millisecond apart from 1 s on, each echoed in that many µs;
+/// the first is message `first_id`.
+fn pings(app: &mut App, first_id: u64, rtts_us: &[u64]) {
+    for (i, &us) in rtts_us.iter().enumerate() {
+        let ms = 1000 + i as i64;
+        type_line(app, ms, "ping");
+        let rtt = Duration::from_micros(us);
+        echo(
+            app,
+            ms,
+            EchoUpdate::Echoed {
+                id: first_id + i as u64,
+                rtt,
+            },
+        );
+    }
+}
+
 /// The latency pane as a chart (RTT over time, p50/p99 lines, labelled axes) and as a
 /// histogram (log-spaced RTT ranges), at the minimum size.
 #[test]
 fn latency_chart_and_histogram_80x24() {
     let mut app = hello_world();
-    for (i, us) in [120u64, 95, 110, 400, 90, 85, 2000, 100, 105, 98]
-        .iter()
-        .enumerate()
-    {
-        type_line(&mut app, 1000 + i as i64, "ping");
-        echo(
-            &mut app,
-            1000 + i as i64,
-            EchoUpdate::Echoed {
-                id: i as u64 + 2,
-                rtt: Duration::from_micros(*us),
-            },
-        );
-    }
+    pings(
+        &mut app,
+        2,
+        &[120, 95, 110, 400, 90, 85, 2000, 100, 105, 98],
+    );
     type_line(&mut app, 2000, "/chart");
     snapshot_beside_the_others("chart", render(&app, 80, 24));
     type_line(&mut app, 2100, "/hist");
@@ -46,17 +55,7 @@ fn widest_figures_fit_80_columns() {
     app.impairments = Some(Default::default());
     type_line(&mut app, 0, "/delay 50ms");
     connected(&mut app);
-    for (i, us) in [100_100u64, 120_900, 100_200, 100_200].iter().enumerate() {
-        type_line(&mut app, 1000 + i as i64, "ping");
-        echo(
-            &mut app,
-            1000 + i as i64,
-            EchoUpdate::Echoed {
-                id: i as u64 + 1,
-                rtt: Duration::from_micros(*us),
-            },
-        );
-    }
+    pings(&mut app, 1, &[100_100, 120_900, 100_200, 100_200]);
     let screen = render(&app, 80, 24);
     for figure in ["jitter 13.8ms", "(to the proxy)", "first echo 100.1ms"] {
         assert!(screen.contains(figure), "{figure:?} missing:\n{screen}");

@@ -6,13 +6,18 @@ fn pane() -> ServerPane {
     ServerPane::new("127.0.0.1:7".parse().unwrap(), Protocols::Both, behaviour)
 }
 
-fn connected(pane: &mut ServerPane, conn: ConnId) {
+/// What the server says of connection `conn`, now.
+fn event(pane: &mut ServerPane, conn: ConnId, kind: ServerEventKind) {
     pane.apply(NetEvent::Server(ServerEvent {
         at: Local::now(),
         conn,
         peer: "10.0.0.1:5000".parse().unwrap(),
-        kind: ServerEventKind::Connected,
+        kind,
     }));
+}
+
+fn connected(pane: &mut ServerPane, conn: ConnId) {
+    event(pane, conn, ServerEventKind::Connected);
 }
 
 fn open(conn: ConnId, reads: u64) -> ConnSnapshot {
@@ -59,17 +64,13 @@ fn a_close_event_behind_the_census_is_not_taken_for_a_lost_one() {
     // The server closed #1 and the tick's census already lacks it; its close event
     // comes next, as it does when a restart closes every connection at once.
     pane.reconcile(CensusSnapshot::default(), Local::now());
-    pane.apply(NetEvent::Server(ServerEvent {
-        at: Local::now(),
-        conn: 1,
-        peer: "10.0.0.1:5000".parse().unwrap(),
-        kind: ServerEventKind::Closed {
-            reason: CloseReason::Restarting,
-            bytes_in: 0,
-            bytes_out: 0,
-            tcp: None,
-        },
-    }));
+    let closed = ServerEventKind::Closed {
+        reason: CloseReason::Restarting,
+        bytes_in: 0,
+        bytes_out: 0,
+        tcp: None,
+    };
+    event(&mut pane, 1, closed);
     pane.reconcile(CensusSnapshot::default(), Local::now());
     assert_eq!(pane.open(), 0);
     let notices = pane
