@@ -1,5 +1,7 @@
 //! The client pane: what was sent, what came back, and each message's round-trip time.
 
+use std::time::Duration;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -36,6 +38,32 @@ struct Cells<'a> {
     text_style: Style,
     size: String,
     tail: Span<'a>,
+    /// How long the message waited in our own queue before reaching the socket, said after
+    /// its RTT (which is timed from the socket).
+    queued: Option<Duration>,
+}
+
+/// How a queued wait is said after an RTT: in words when the pane has the room, else as a
+/// bare `+wait` (explained in the help) so the messages themselves stay readable.
+#[derive(Clone, Copy)]
+enum QueuedForm {
+    Words,
+    Bare,
+}
+
+impl Cells<'_> {
+    /// The last column's text: the outcome, and any wait in our queue in `form`.
+    fn tail_text(&self, form: QueuedForm) -> String {
+        match (self.queued, form) {
+            (None, _) => self.tail.content.to_string(),
+            (Some(waited), QueuedForm::Words) => {
+                format!("{} +{} queued", self.tail.content, units::duration(waited))
+            }
+            (Some(waited), QueuedForm::Bare) => {
+                format!("{} +{}", self.tail.content, units::duration(waited))
+            }
+        }
+    }
 }
 
 /// Draws the pane; returns how many rows it shows (a page, for scrolling).
@@ -93,12 +121,27 @@ pub(super) fn draw(
         })
     };
     let size_width = columns().map(|c| c.size.width()).max().unwrap_or(0);
-    let tail_width = columns().map(|c| c.tail.width()).max().unwrap_or(0);
-    let tail_width = if presenter {
-        tail_width.max(PRESENTER_TAIL_WIDTH)
-    } else {
-        tail_width
+    let tail_width = |form| {
+        let widest = columns().map(|c| c.tail_text(form).width()).max();
+        let widest = widest.unwrap_or(0);
+        if presenter {
+            widest.max(PRESENTER_TAIL_WIDTH)
+        } else {
+            widest
+        }
     };
+    // arrow(2) + text + " " + size + " " + tail
+    let text_width =
+        |tail_width: usize| width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
+    // The messages come first: a queued wait is said in words only if no message is cut by it.
+    let widest_text = columns().map(|c| c.text.width()).max().unwrap_or(0);
+    let queued_form = if text_width(tail_width(QueuedForm::Words)) >= widest_text {
+        QueuedForm::Words
+    } else {
+        QueuedForm::Bare
+    };
+    let tail_width = tail_width(queued_form);
+    let text_width = text_width(tail_width);
 
     let mut lines: Vec<Line> = Vec::with_capacity(lines_used);
     for (row, shape) in shapes {
@@ -109,17 +152,14 @@ pub(super) fn draw(
                 if show_time {
                     spans.push(time());
                 }
-                // arrow(2) + text + " " + size + " " + tail
-                let text_width =
-                    width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
+                let tail = Span::styled(
+                    pad_left(&c.tail_text(queued_form), tail_width),
+                    c.tail.style,
+                );
                 spans.push(c.arrow);
                 spans.push(Span::styled(pad(&c.text, text_width), c.text_style));
                 spans.push(Span::raw(format!(" {} ", pad_left(&c.size, size_width))));
-                let tail_style = c.tail.style;
-                spans.push(Span::styled(
-                    pad_left(&c.tail.content, tail_width),
-                    tail_style,
-                ));
+                spans.push(tail);
                 lines.push(Line::from(spans));
             }
             Shape::Spanning {
@@ -170,6 +210,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 Some(EchoProgress::Abandoned) => Span::styled("abandoned", theme.warning()),
                 _ => Span::raw(""),
             },
+            queued: None,
         },
         ClientRowKind::Echo {
             payload,
@@ -183,24 +224,15 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 text_style: theme.dim(),
                 size: format!("{received}/{} B", payload.len),
                 tail: Span::styled("…", theme.dim()),
+                queued: None,
             },
             EchoProgress::Echoed { rtt } => Cells {
                 arrow: Span::styled("← ", theme.echoed()),
                 text: show(payload),
                 text_style: theme.text(),
                 size: bytes(payload.len),
-                // The RTT is timed from the socket; a wait in our own queue is said apart.
-                tail: Span::styled(
-                    match queued {
-                        Some(waited) => format!(
-                            "{} +{} queued",
-                            units::duration(*rtt),
-                            units::duration(*waited)
-                        ),
-                        None => units::duration(*rtt),
-                    },
-                    theme.rtt(),
-                ),
+                tail: Span::styled(units::duration(*rtt), theme.rtt()),
+                queued: *queued,
             },
             EchoProgress::Abandoned | EchoProgress::NotSent => Cells {
                 arrow: Span::styled("← ", theme.warning()),
@@ -215,6 +247,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                     },
                     theme.warning(),
                 ),
+                queued: None,
             },
             EchoProgress::Lost => Cells {
                 arrow: Span::styled("← ", theme.error()),
@@ -222,6 +255,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 text_style: theme.dim(),
                 size: bytes(payload.len),
                 tail: Span::styled("lost", theme.error()),
+                queued: None,
             },
             EchoProgress::Mismatch { echoed } => Cells {
                 arrow: Span::styled("← ", theme.error()),
@@ -229,6 +263,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
                 text_style: theme.error(),
                 size: bytes(echoed.len),
                 tail: Span::styled("mismatch", theme.error()),
+                queued: None,
             },
         },
         ClientRowKind::Duplicate { payload, .. } => Cells {
@@ -237,6 +272,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
             text_style: theme.warning(),
             size: bytes(payload.len),
             tail: Span::styled("duplicate", theme.warning()),
+            queued: None,
         },
         ClientRowKind::Unsolicited { payload } => Cells {
             arrow: Span::styled("← ", theme.warning()),
@@ -244,6 +280,7 @@ fn shape(row: &ClientRow, hex: bool, theme: Theme) -> Shape<'_> {
             text_style: theme.warning(),
             size: bytes(payload.len),
             tail: Span::styled("unsolicited", theme.warning()),
+            queued: None,
         },
         ClientRowKind::Error(text) => {
             return Shape::Spanning {

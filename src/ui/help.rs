@@ -50,6 +50,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
             })
             .collect()
     };
+    // A dim paragraph across the overlay.
+    let note = |text: &str| -> Vec<Line<'static>> {
+        wrap(text, usize::from(width.saturating_sub(2)))
+            .into_iter()
+            .map(|line| Line::styled(line, theme.dim()))
+            .collect()
+    };
     let mut lines = vec![Line::styled("Keys", theme.title())];
     // Keys two per row, so everything fits on an 80×24 terminal.
     lines.extend(bindings.chunks(2).map(|pair| {
@@ -77,11 +84,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
     } else {
         "Mouse capture is off (--no-mouse): drag to select text as usual."
     };
-    lines.extend(
-        wrap(mouse, usize::from(width.saturating_sub(2)))
-            .into_iter()
-            .map(|line| Line::styled(line, theme.dim())),
-    );
+    lines.extend(note(mouse));
     if let Some(impairments) = app.impairments.filter(|i| !i.is_none()) {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -94,9 +97,12 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
         )));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
+    lines.extend(note(
+        "After an RTT, \"+1.2ms queued\" (\"+1.2ms\" in a narrow pane) is how long the message \
+         waited in echotui before reaching its socket: it is not part of the RTT.",
+    ));
+    lines.extend(note(
         "Received bytes are shown escaped (\\x1b, \\n, \\u{202E}…), never sent to the terminal.",
-        theme.dim(),
     ));
 
     let height = (lines.len() as u16 + 2).min(area.height);

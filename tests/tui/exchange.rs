@@ -13,6 +13,51 @@ fn hello_world_120x40() {
     snapshot_beside_the_others("hello_world_120x40", render(&hello_world(), 120, 40));
 }
 
+/// A message that waited 2.08 ms in echotui before reaching its socket (a busy machine): the
+/// wait is said beside the RTT, in words when the pane has room, bare when the words would
+/// cut the message.
+fn queued_hello_world() -> App {
+    let mut app = both();
+    connected(&mut app);
+    type_line(&mut app, 143, "Hello, World!");
+    client(
+        &mut app,
+        145,
+        ClientEvent::Queued {
+            id: 1,
+            waited: Duration::from_micros(2080),
+        },
+    );
+    read(&mut app, 145, b"Hello, World!");
+    echo(
+        &mut app,
+        146,
+        EchoUpdate::Echoed {
+            id: 1,
+            rtt: Duration::from_micros(1080),
+        },
+    );
+    app
+}
+
+#[test]
+fn a_queued_wait_never_cuts_the_message_80x24() {
+    let screen = render(&queued_hello_world(), 80, 24);
+    assert!(
+        screen.contains("← Hello, World!") && screen.contains("1.08ms +2.08ms"),
+        "{screen}"
+    );
+    assert!(!screen.contains("queued"), "{screen}");
+    snapshot_beside_the_others("queued_wait_80x24", screen);
+}
+
+#[test]
+fn a_queued_wait_is_said_in_words_when_there_is_room_120x40() {
+    let screen = render(&queued_hello_world(), 120, 40);
+    assert!(screen.contains("1.08ms +2.08ms queued"), "{screen}");
+    snapshot_beside_the_others("queued_wait_120x40", screen);
+}
+
 /// Everything a row can be: partial echo of a message bigger than the read buffer, a
 /// mismatch, unsolicited bytes, hostile bytes in the server log, an unknown command.
 #[test]
