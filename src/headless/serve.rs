@@ -254,6 +254,12 @@ fn timestamp(at: &DateTime<Local>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
+/// The first bytes of a `len`-byte read, printable, with `…` when there were more.
+fn previewed(preview: &[u8], len: usize) -> String {
+    let more = if len > preview.len() { "…" } else { "" };
+    format!("{}{more}", sanitize(preview))
+}
+
 /// One line of the text log; `masked` stands for the peer's address when masking.
 fn text_line(line: &Line, masked: Option<&str>) -> String {
     match line {
@@ -287,8 +293,7 @@ fn text_line(line: &Line, masked: Option<&str>) -> String {
             let what = match kind {
                 ServerEventKind::Connected => "connected".to_owned(),
                 ServerEventKind::Read { len, preview } => {
-                    let more = if *len > preview.len() { "…" } else { "" };
-                    format!("read {len} B: {}{more}", sanitize(preview))
+                    format!("read {len} B: {}", previewed(preview, *len))
                 }
                 ServerEventKind::Closed {
                     reason,
@@ -315,13 +320,12 @@ fn text_line(line: &Line, masked: Option<&str>) -> String {
                     sent_len,
                     preview,
                 } => {
-                    let more = if *len > preview.len() { "…" } else { "" };
                     let cut = if sent_len > len {
                         format!(" (cut from {sent_len} B by the read size)")
                     } else {
                         String::new()
                     };
-                    format!("datagram {len} B: {}{more}{cut}", sanitize(preview))
+                    format!("datagram {len} B: {}{cut}", previewed(preview, *len))
                 }
                 ServerEventKind::Dropped { reason, count } => {
                     format!("{reason}{}", net::event::times(*count))
@@ -335,9 +339,8 @@ fn text_line(line: &Line, masked: Option<&str>) -> String {
                     reads,
                     preview,
                 } => {
-                    let more = if *len > preview.len() { "…" } else { "" };
                     let reads = units::count(*reads as u64, "read", "reads");
-                    format!("frame {len} B (from {reads}): {}{more}", sanitize(preview))
+                    format!("frame {len} B (from {reads}): {}", previewed(preview, *len))
                 }
                 ServerEventKind::Echoed {
                     len,

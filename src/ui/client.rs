@@ -121,27 +121,23 @@ pub(super) fn draw(
         })
     };
     let size_width = columns().map(|c| c.size.width()).max().unwrap_or(0);
-    let tail_width = |form| {
-        let widest = columns().map(|c| c.tail_text(form).width()).max();
-        let widest = widest.unwrap_or(0);
-        if presenter {
-            widest.max(PRESENTER_TAIL_WIDTH)
-        } else {
-            widest
-        }
+    let tail_floor = if presenter { PRESENTER_TAIL_WIDTH } else { 0 };
+    let tail_width_in = |form| {
+        let widths = columns().map(|c| c.tail_text(form).width());
+        widths.fold(tail_floor, usize::max)
     };
     // arrow(2) + text + " " + size + " " + tail
-    let text_width =
+    let text_width_beside =
         |tail_width: usize| width.saturating_sub(time_width + 2 + 1 + size_width + 1 + tail_width);
     // The messages come first: a queued wait is said in words only if no message is cut by it.
     let widest_text = columns().map(|c| c.text.width()).max().unwrap_or(0);
-    let queued_form = if text_width(tail_width(QueuedForm::Words)) >= widest_text {
+    let queued_form = if text_width_beside(tail_width_in(QueuedForm::Words)) >= widest_text {
         QueuedForm::Words
     } else {
         QueuedForm::Bare
     };
-    let tail_width = tail_width(queued_form);
-    let text_width = text_width(tail_width);
+    let tail_width = tail_width_in(queued_form);
+    let text_width = text_width_beside(tail_width);
 
     let mut lines: Vec<Line> = Vec::with_capacity(lines_used);
     for (row, shape) in shapes {

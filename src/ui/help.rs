@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::theme::Theme;
-use super::{pane_block, wrap};
+use super::{pane_block, wrap, wrapped_lines};
 use crate::app::App;
 use crate::app::command::{COMMANDS, LITERAL_SLASH};
 use crate::app::keymap;
@@ -51,12 +51,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
             .collect()
     };
     // A dim paragraph across the overlay.
-    let note = |text: &str| -> Vec<Line<'static>> {
-        wrap(text, usize::from(width.saturating_sub(2)))
-            .into_iter()
-            .map(|line| Line::styled(line, theme.dim()))
-            .collect()
-    };
+    let note = |text: &str| wrapped_lines(text, usize::from(width.saturating_sub(2)), theme.dim());
     let mut lines = vec![Line::styled("Keys", theme.title())];
     // Keys two per row, so everything fits on an 80×24 terminal.
     lines.extend(bindings.chunks(2).map(|pair| {

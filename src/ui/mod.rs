@@ -13,6 +13,7 @@ pub mod theme;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -176,6 +177,15 @@ fn log_block<'a, T>(
             theme.warning(),
         )),
     }
+}
+
+/// `text` wrapped to `width` ([`wrap`]), every line in `style`: how the panes show a
+/// sentence that must be read whole.
+fn wrapped_lines(text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    wrap(text, width)
+        .into_iter()
+        .map(|line| Line::styled(line, style))
+        .collect()
 }
 
 /// Breaks `text` into lines of at most `width` columns, at spaces where it can: a notice or

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
-use super::{clock, fit, log_block, peer, wrap};
+use super::{clock, fit, log_block, peer, wrap, wrapped_lines};
 use crate::app::App;
 use crate::app::model::{ConnInfo, RosterArea, ServerPane, ServerRow, ServerRowKind};
 use crate::net::ConnId;
@@ -46,8 +46,7 @@ pub(super) fn draw(
     let banner: Vec<Line> = server
         .banner
         .iter()
-        .flat_map(|notice| wrap(notice, inner.width as usize))
-        .map(|line| Line::styled(line, theme.warning()))
+        .flat_map(|notice| wrapped_lines(notice, inner.width as usize, theme.warning()))
         .collect();
     // Under the roster, those the kernel holds for it: the accept queue, wrapped rather than
     // cut (its backlog is half the lesson).
@@ -84,10 +83,7 @@ fn accept_queue_lines(server: &ServerPane, width: usize, theme: Theme) -> Vec<Li
         Some(Ok(queue)) => (queue.to_string(), theme.dim()),
         Some(Err(why)) => (format!("accept queue: {why}"), theme.dim()),
     };
-    wrap(&text, width)
-        .into_iter()
-        .map(|line| Line::styled(line, style))
-        .collect()
+    wrapped_lines(&text, width, style)
 }
 
 /// The server's settings in short words, the ones a lesson changes first: `async · read 1024

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::theme::Theme;
-use super::{pad, wrap};
+use super::{pad, wrapped_lines};
 use crate::app::App;
 use crate::app::model::ClientPane;
 use crate::net::sockinfo::{Sampled, SocketSample, TcpState, Unavailable};
@@ -234,10 +234,7 @@ fn headline<'a>(
     } else {
         theme.notice()
     };
-    wrap(&text, width)
-        .into_iter()
-        .map(|line| Line::styled(line, style))
-        .collect()
+    wrapped_lines(&text, width, style)
 }
 
 /// `client send queue 2.5 MiB · server receive queue 1.3 MiB · window 0: the server is not
