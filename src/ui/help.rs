@@ -69,9 +69,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) -> Re
     lines.extend(COMMANDS.iter().flat_map(|spec| row(spec.usage, spec.help)));
     lines.extend(row(LITERAL_SLASH.0, LITERAL_SLASH.1));
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
+    lines.extend(note(
         "On the message line: Tab completes a /command; \\n \\r \\t \\0 \\\\ \\xNN \\u{XXXX} send those bytes",
-        theme.dim(),
     ));
     let mouse = if app.view.mouse {
         "Mouse: click a pane to focus it, a client to select it; the wheel scrolls. To select \
