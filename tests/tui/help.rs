@@ -13,6 +13,26 @@ fn help_overlay_80x24() {
     snapshot_beside_the_others("help_overlay_80x24", render(&app, 80, 24));
 }
 
+/// The help's end at 80×24, scrolled to: every note is read whole, wrapped, none cut at the
+/// overlay's edge.
+#[test]
+fn the_end_of_the_help_is_read_whole_at_80x24() {
+    let mut app = hello_world();
+    key(&mut app, KeyCode::F(1));
+    for _ in 0..10 {
+        key(&mut app, KeyCode::PageDown);
+    }
+    let screen = render(&app, 80, 24);
+    for end in [
+        "send those bytes",
+        "drag to select text as usual.",
+        "it is not part of the",
+        "never sent to the",
+    ] {
+        assert!(screen.contains(end), "{end:?} is cut:\n{screen}");
+    }
+}
+
 #[test]
 fn help_closes_with_esc() {
     let mut app = hello_world();
